@@ -1,0 +1,1 @@
+// Placeholder until the contracts land: generation is a no-op.

@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+import { runServerCommand } from "@horaedb/common";
+import { horaeDBConfigDefinition } from "./config.js";
+import { HoraeDBServer } from "./server.js";
+
+await runServerCommand({
+  name: "horaedb",
+  description: "horaedb data instance: serves StorageService over gRPC and the HTTP API.",
+  config: horaeDBConfigDefinition,
+  logLevel: (config) => config.log.level,
+  createServer: (config, logger) => new HoraeDBServer(config, { logger }),
+});

@@ -1,0 +1,65 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError, listConfigOptions, loadConfig } from "@horaedb/common";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { horaeDBConfigDefinition, resolveHoraeDBConfig } from "../src/index.js";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "horaedb-config-"));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("horaedb configuration", () => {
+  it("defaults to HoraeDB's ports, loopback, ./data, standalone and info", () => {
+    expect(resolveHoraeDBConfig()).toEqual({
+      server: { bind_addr: "127.0.0.1", grpc_port: 8831, http_port: 5440, shutdown_timeout_ms: 10_000 },
+      data_dir: "./data",
+      mode: "standalone",
+      log: { level: "info" },
+    });
+  });
+
+  it("names its environment variables HORAEDB_<SECTION>__<KEY>", () => {
+    const env = Object.fromEntries(
+      listConfigOptions(horaeDBConfigDefinition).map((option) => [option.key, option.env]),
+    );
+    expect(env).toEqual({
+      "server.bind_addr": "HORAEDB_SERVER__BIND_ADDR",
+      "server.grpc_port": "HORAEDB_SERVER__GRPC_PORT",
+      "server.http_port": "HORAEDB_SERVER__HTTP_PORT",
+      "server.shutdown_timeout_ms": "HORAEDB_SERVER__SHUTDOWN_TIMEOUT_MS",
+      data_dir: "HORAEDB_DATA_DIR",
+      mode: "HORAEDB_MODE",
+      "log.level": "HORAEDB_LOG__LEVEL",
+    });
+  });
+
+  it("layers a TOML file, environment variables and flags over the defaults", () => {
+    const file = join(dir, "horaedb.toml");
+    writeFileSync(
+      file,
+      ['data_dir = "/var/lib/horaedb"', "[server]", "grpc_port = 9831", "http_port = 6440"].join("\n"),
+    );
+    const { config } = loadConfig(horaeDBConfigDefinition, {
+      file,
+      env: { HORAEDB_SERVER__HTTP_PORT: "7440", HORAEDB_LOG__LEVEL: "debug" },
+      flags: { "log.level": "warn" },
+    });
+    expect(config.data_dir).toBe("/var/lib/horaedb");
+    expect(config.server).toMatchObject({ grpc_port: 9831, http_port: 7440, bind_addr: "127.0.0.1" });
+    expect(config.log.level).toBe("warn");
+  });
+
+  it("rejects an unknown log level from a file, naming the file and key", () => {
+    const file = join(dir, "horaedb.toml");
+    writeFileSync(file, '[log]\nlevel = "verbose"\n');
+    expect(() => loadConfig(horaeDBConfigDefinition, { file })).toThrow(ConfigError);
+    expect(() => loadConfig(horaeDBConfigDefinition, { file })).toThrow(
+      `config file ${file}: option log.level`,
+    );
+  });
+});

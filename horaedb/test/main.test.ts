@@ -1,0 +1,143 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { listConfigOptions } from "@horaedb/common";
+import { horaeDBConfigDefinition } from "../src/index.js";
+import { ServerProcess } from "@horaedb/common/testing";
+
+// Tests run the built executable, exactly as `npm start` does.
+const mainScript = fileURLToPath(new URL("../dist/src/main.js", import.meta.url));
+
+let dataRoot: string;
+const processes: ServerProcess[] = [];
+const blockers: Server[] = [];
+
+beforeEach(() => {
+  dataRoot = mkdtempSync(join(tmpdir(), "horaedb-main-"));
+});
+afterEach(async () => {
+  for (const server of processes.splice(0)) server.kill();
+  await Promise.all(blockers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
+  rmSync(dataRoot, { recursive: true, force: true });
+});
+
+function run(args: readonly string[], env: Record<string, string> = {}) {
+  const server = new ServerProcess(mainScript, args, env);
+  processes.push(server);
+  return server;
+}
+
+/** Holds a loopback port open so the server under test cannot bind it. */
+async function occupiedPort(): Promise<number> {
+  const blocker = createServer();
+  blockers.push(blocker);
+  await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+  const address = blocker.address();
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
+
+describe("horaedb executable", () => {
+  it("serves /health until SIGTERM, then exits 0", async () => {
+    const dataDir = join(dataRoot, "data");
+    const server = run(["--grpc-port", "0", "--http-port", "0", "--data-dir", dataDir]);
+    const listening = await server.waitForLine((line) => line.msg === "listening");
+    expect(listening).toMatchObject({ level: "info", name: "horaedb", mode: "standalone", dataDir });
+    expect(listening.grpc).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(listening.http).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(listening.grpc).not.toBe("127.0.0.1:0");
+
+    const response = await fetch(`http://${String(listening.http)}/health`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ status: "ok" });
+
+    server.child.kill("SIGTERM");
+    await expect(server.exitCode(5_000)).resolves.toBe(0);
+    expect(server.lines.map((line) => line.msg)).toEqual(
+      expect.arrayContaining(["shutting down", "stopped"]),
+    );
+    expect(server.stderr).toEqual([]);
+  });
+
+  it("reads options from HORAEDB_ environment variables", async () => {
+    const dataDir = join(dataRoot, "from-env");
+    const server = run(["--grpc-port", "0"], { HORAEDB_SERVER__HTTP_PORT: "0", HORAEDB_DATA_DIR: dataDir });
+    const listening = await server.waitForLine((line) => line.msg === "listening");
+    expect(listening.dataDir).toBe(dataDir);
+    expect(listening.http).not.toBe("127.0.0.1:5440");
+    server.child.kill("SIGTERM");
+    await expect(server.exitCode(5_000)).resolves.toBe(0);
+  });
+
+  it("exits non-zero with one clear line when the HTTP port is in use", async () => {
+    const port = await occupiedPort();
+    const server = run([
+      "--grpc-port",
+      "0",
+      "--http-port",
+      String(port),
+      "--data-dir",
+      join(dataRoot, "data"),
+    ]);
+    await expect(server.exitCode(5_000)).resolves.toBe(1);
+    expect(server.lines).toEqual([
+      expect.objectContaining({
+        level: "fatal",
+        msg: `startup failed: cannot listen for HTTP on 127.0.0.1:${port}: address already in use`,
+      }),
+    ]);
+  });
+
+  it("exits non-zero with one clear line when the gRPC port is in use", async () => {
+    const port = await occupiedPort();
+    const server = run([
+      "--grpc-port",
+      String(port),
+      "--http-port",
+      "0",
+      "--data-dir",
+      join(dataRoot, "data"),
+    ]);
+    await expect(server.exitCode(5_000)).resolves.toBe(1);
+    expect(server.lines).toEqual([
+      expect.objectContaining({
+        level: "fatal",
+        msg: `startup failed: cannot listen for gRPC on 127.0.0.1:${port}: address already in use`,
+      }),
+    ]);
+  });
+
+  it("exits 2 naming the variable when an environment value is invalid", async () => {
+    const server = run(["--data-dir", join(dataRoot, "data")], { HORAEDB_SERVER__GRPC_PORT: "not-a-port" });
+    await expect(server.exitCode(5_000)).resolves.toBe(2);
+    expect(server.lines).toEqual([
+      expect.objectContaining({
+        level: "fatal",
+        msg: 'invalid configuration in environment variable HORAEDB_SERVER__GRPC_PORT: option server.grpc_port: expected an integer (got "not-a-port")',
+      }),
+    ]);
+  });
+
+  it("lists every configuration option in --help", async () => {
+    const server = run(["--help"]);
+    await expect(server.exitCode(5_000)).resolves.toBe(0);
+    const help = server.stdout.join("\n");
+    for (const option of listConfigOptions(horaeDBConfigDefinition)) {
+      expect(help).toContain(option.key);
+      expect(help).toContain(option.env);
+    }
+    for (const flag of [
+      "--config",
+      "--bind-addr",
+      "--grpc-port",
+      "--http-port",
+      "--data-dir",
+      "--log-level",
+    ]) {
+      expect(help).toContain(flag);
+    }
+  });
+});

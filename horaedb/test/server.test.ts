@@ -1,0 +1,111 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { createLogger, type BoundAddresses } from "@horaedb/common";
+import { loadStorageProto } from "@horaedb/proto";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  HoraeDBServer,
+  resolveHoraeDBConfig,
+  UnsupportedModeError,
+  type HoraeDBConfigInput,
+} from "../src/index.js";
+
+let dataRoot: string;
+const servers: HoraeDBServer[] = [];
+const clients: grpc.Client[] = [];
+
+beforeEach(() => {
+  dataRoot = mkdtempSync(join(tmpdir(), "horaedb-server-"));
+});
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  await Promise.all(servers.splice(0).map((server) => server.stop()));
+  rmSync(dataRoot, { recursive: true, force: true });
+});
+
+function newServer(input: HoraeDBConfigInput = {}) {
+  const config = resolveHoraeDBConfig({
+    ...input,
+    server: { grpc_port: 0, http_port: 0, ...input.server },
+    data_dir: input.data_dir ?? join(dataRoot, "data"),
+  });
+  const server = new HoraeDBServer(config, { logger: createLogger({ name: "horaedb", level: "silent" }) });
+  servers.push(server);
+  return server;
+}
+
+function storageClient(addresses: BoundAddresses) {
+  const { StorageService } = loadStorageProto().horaedb.storage.v1;
+  const client = new StorageService(addresses.grpc, grpc.credentials.createInsecure());
+  clients.push(client);
+  return client;
+}
+
+describe("HoraeDBServer", () => {
+  it("listens on ports chosen at run time and answers GET /health with 200", async () => {
+    const server = newServer();
+    const addresses = await server.start();
+    expect(addresses.grpcPort).toBeGreaterThan(0);
+    expect(addresses.httpPort).toBeGreaterThan(0);
+    const response = await fetch(`http://${addresses.http}/health`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: "ok", server: "horaedb", mode: "standalone" });
+  });
+
+  it("creates the data directory at start", async () => {
+    const dataDir = join(dataRoot, "nested", "data");
+    const server = newServer({ data_dir: dataDir });
+    expect(existsSync(dataDir)).toBe(false);
+    await server.start();
+    expect(existsSync(dataDir)).toBe(true);
+  });
+
+  it("answers a StorageService Route call from a real client with UNIMPLEMENTED", async () => {
+    const server = newServer();
+    const client = storageClient(await server.start());
+    const error = await new Promise<grpc.ServiceError | null>((resolve) => {
+      client.Route({ tables: ["cpu"] }, (err) => resolve(err));
+    });
+    expect(error).toMatchObject({
+      code: grpc.status.UNIMPLEMENTED,
+      details: "horaedb.storage.v1.StorageService/Route is not implemented yet",
+    });
+  });
+
+  it("answers the streaming SqlQuery method with UNIMPLEMENTED too", async () => {
+    const server = newServer();
+    const client = storageClient(await server.start());
+    const status = await new Promise<grpc.StatusObject>((resolve) => {
+      const call = client.StreamSqlQuery({ sql: "SELECT 1" });
+      call.on("error", () => {});
+      call.on("status", resolve);
+    });
+    expect(status).toMatchObject({
+      code: grpc.status.UNIMPLEMENTED,
+      details: "horaedb.storage.v1.StorageService/StreamSqlQuery is not implemented yet",
+    });
+  });
+
+  it("reports shutting_down as soon as stop() begins and stops listening when it resolves", async () => {
+    const server = newServer();
+    const addresses = await server.start();
+    expect(server.health.state).toBe("serving");
+    const stopped = server.stop();
+    expect(server.health.state).toBe("shutting_down");
+    await stopped;
+    await expect(fetch(`http://${addresses.http}/health`)).rejects.toThrow();
+    const error = await new Promise<grpc.ServiceError | null>((resolve) => {
+      storageClient(addresses).Route({ tables: ["cpu"] }, { deadline: Date.now() + 2_000 }, (err) =>
+        resolve(err),
+      );
+    });
+    expect(error?.code).toBe(grpc.status.UNAVAILABLE);
+  });
+
+  it("refuses cluster mode until it is implemented", async () => {
+    const server = newServer({ mode: "cluster" });
+    await expect(server.start()).rejects.toBeInstanceOf(UnsupportedModeError);
+  });
+});

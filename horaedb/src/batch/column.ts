@@ -1,0 +1,103 @@
+import { DataType, type CellValue } from "../table/data-type.js";
+
+/**
+ * The in-memory representation of one column of one batch. Numbers live in typed arrays so the hot
+ * paths (WAL encoding, sorting, aggregation) never touch per-value objects:
+ * timestamp/double -> Float64Array, float -> Float32Array, int32 -> Int32Array,
+ * int64 -> BigInt64Array, uint64 -> BigUint64Array, boolean -> Uint8Array (0/1),
+ * string -> string[], varbinary -> Uint8Array[].
+ */
+export type ColumnValues =
+  | Float64Array
+  | Float32Array
+  | Int32Array
+  | BigInt64Array
+  | BigUint64Array
+  | Uint8Array
+  | string[]
+  | Uint8Array[];
+
+export interface Column {
+  readonly type: DataType;
+  readonly values: ColumnValues;
+  /** 1 = value present, 0 = null; `null` when the column has no nulls at all. */
+  readonly validity: Uint8Array | null;
+}
+
+/** Allocates the values array for `length` rows of `type` (zeroed; strings empty). */
+export function allocateValues(type: DataType, length: number): ColumnValues {
+  switch (type) {
+    case DataType.Timestamp:
+    case DataType.Double:
+      return new Float64Array(length);
+    case DataType.Float:
+      return new Float32Array(length);
+    case DataType.Int32:
+      return new Int32Array(length);
+    case DataType.Int64:
+      return new BigInt64Array(length);
+    case DataType.UInt64:
+      return new BigUint64Array(length);
+    case DataType.Boolean:
+      return new Uint8Array(length);
+    case DataType.String:
+      return new Array<string>(length).fill("");
+    case DataType.Varbinary:
+      return new Array<Uint8Array>(length).fill(EMPTY_BYTES);
+  }
+}
+
+const EMPTY_BYTES = new Uint8Array(0);
+
+export function isValid(column: Column, row: number): boolean {
+  return column.validity === null || column.validity[row] === 1;
+}
+
+/** Reads one cell as a plain value (null for a null cell). Not for hot loops. */
+export function cellAt(column: Column, row: number): CellValue {
+  if (!isValid(column, row)) return null;
+  const v = column.values[row];
+  if (column.type === DataType.Boolean) return v === 1;
+  return v ?? null;
+}
+
+/** Returns a column holding the rows at `indices`, in that order. */
+export function takeColumn(column: Column, indices: ArrayLike<number>): Column {
+  const n = indices.length;
+  const src = column.values;
+  const out = allocateValues(column.type, n);
+  if (Array.isArray(src)) {
+    const dst = out as unknown[];
+    for (let i = 0; i < n; i++) dst[i] = src[indices[i] as number];
+  } else {
+    const s = src as unknown as { [i: number]: number | bigint };
+    const d = out as unknown as { [i: number]: number | bigint };
+    for (let i = 0; i < n; i++) d[i] = s[indices[i] as number] as number | bigint;
+  }
+  let validity: Uint8Array | null = null;
+  if (column.validity !== null) {
+    validity = new Uint8Array(n);
+    for (let i = 0; i < n; i++) validity[i] = column.validity[indices[i] as number] as number;
+  }
+  return { type: column.type, values: out, validity };
+}
+
+/** A column of `length` nulls (used for columns a batch does not carry). */
+export function nullColumn(type: DataType, length: number): Column {
+  return { type, values: allocateValues(type, length), validity: new Uint8Array(length) };
+}
+
+/** Approximate heap bytes of a column, for memory accounting. */
+export function columnByteSize(column: Column): number {
+  const v = column.values;
+  let bytes = column.validity?.byteLength ?? 0;
+  if (Array.isArray(v)) {
+    // String: UTF-16 payload plus the per-string header; varbinary: payload plus view header.
+    if (column.type === DataType.String) for (const s of v as string[]) bytes += 2 * s.length + 16;
+    else for (const b of v as Uint8Array[]) bytes += b.byteLength + 64;
+    bytes += 8 * v.length;
+  } else {
+    bytes += v.byteLength;
+  }
+  return bytes;
+}

@@ -1,0 +1,2 @@
+// Test support for this package and the integration tests; not used by production code.
+export * from "./object-store-contract.js";

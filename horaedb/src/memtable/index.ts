@@ -1,0 +1,34 @@
+export {
+  IncompatibleSchemaError,
+  InvalidBatchError,
+  InvalidScanOptionsError,
+  MemoryLimitExceededError,
+  MemtableError,
+  MemtableFrozenError,
+  MemtableNotFoundError,
+  UnknownColumnError,
+  type MemtableErrorContext,
+} from "./errors.js";
+export { compareStrings } from "./key-lanes.js";
+export {
+  CHUNK_OVERHEAD_BYTES,
+  COLUMN_OVERHEAD_BYTES,
+  Memtable,
+  checkSchemaSuccessor,
+  type MemtableOptions,
+} from "./memtable.js";
+export { MemtableSet } from "./memtable-set.js";
+export {
+  DEFAULT_HARD_LIMIT_RATIO,
+  MemoryTracker,
+  type MemoryTrackerOptions,
+  type TableMemoryUsage,
+} from "./memory-tracker.js";
+export {
+  DEFAULT_SCAN_BATCH_SIZE,
+  MemtableSnapshot,
+  type MemtableScanOptions,
+  type MemtableSnapshotInit,
+  type TimeRange,
+} from "./snapshot.js";
+export type { MemtableChunk, SortedView } from "./sorted-view.js";

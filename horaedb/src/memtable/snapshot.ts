@@ -1,0 +1,189 @@
+import type { Column, ColumnValues } from "../batch/column.js";
+import type { ColumnBatch } from "../batch/column-batch.js";
+import type { UpdateMode } from "../table/options.js";
+import type { TableSchema } from "../table/schema.js";
+import { InvalidScanOptionsError, UnknownColumnError } from "./errors.js";
+import { ColumnGatherer, type RowLocations } from "./gather.js";
+import type { MemtableChunk, SortedView } from "./sorted-view.js";
+
+/** Timestamps from `start` (inclusive) to `end` (exclusive), in milliseconds. */
+export interface TimeRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface MemtableScanOptions {
+  /** Only rows with `start <= timestamp < end`. */
+  readonly timeRange?: TimeRange;
+  /** Output columns, in this order; all schema columns when absent. */
+  readonly projection?: readonly string[];
+  /** Rows per output batch (the last batch may be shorter); default 8192. */
+  readonly batchSize?: number;
+}
+
+export const DEFAULT_SCAN_BATCH_SIZE = 8192;
+
+/** Rows gathered per column at a time before being cut into output batches. */
+const GATHER_WINDOW_ROWS = 65536;
+
+export interface MemtableSnapshotInit {
+  readonly schema: TableSchema;
+  readonly updateMode: UpdateMode;
+  readonly chunks: readonly MemtableChunk[];
+  /** Sorts the chunks (or returns a cached sort of exactly these chunks). */
+  readonly sortedView: () => SortedView;
+  readonly table?: string | undefined;
+  readonly memtableId?: number | undefined;
+}
+
+/**
+ * A fixed view of the rows a memtable (or a set of memtables) held when it was taken: later appends
+ * are not visible, so a flush or a query can iterate it at its own pace. Rows come out sorted by
+ * primary key, deduplicated per the update mode, laid out as `schema` (columns a row was written
+ * without read as null).
+ */
+export class MemtableSnapshot {
+  readonly schema: TableSchema;
+  readonly updateMode: UpdateMode;
+  /** The appended chunks this snapshot covers, in append order. */
+  readonly chunks: readonly MemtableChunk[];
+  readonly table: string | undefined;
+  /** The memtable this snapshot was taken of; undefined for a snapshot across several. */
+  readonly memtableId: number | undefined;
+  /** Rows appended, before deduplication. */
+  readonly numRows: number;
+  readonly minSequence: number | undefined;
+  readonly maxSequence: number | undefined;
+  readonly minTimestamp: number | undefined;
+  readonly maxTimestamp: number | undefined;
+  readonly #sortedView: () => SortedView;
+
+  constructor(init: MemtableSnapshotInit) {
+    this.schema = init.schema;
+    this.updateMode = init.updateMode;
+    this.chunks = init.chunks;
+    this.table = init.table;
+    this.memtableId = init.memtableId;
+    this.#sortedView = init.sortedView;
+    let rows = 0;
+    let minSeq = Infinity;
+    let maxSeq = -Infinity;
+    let minTs = Infinity;
+    let maxTs = -Infinity;
+    for (const chunk of init.chunks) {
+      rows += chunk.batch.numRows;
+      minSeq = Math.min(minSeq, chunk.sequence);
+      maxSeq = Math.max(maxSeq, chunk.sequence);
+      minTs = Math.min(minTs, chunk.minTimestamp);
+      maxTs = Math.max(maxTs, chunk.maxTimestamp);
+    }
+    this.numRows = rows;
+    const empty = rows === 0;
+    this.minSequence = empty ? undefined : minSeq;
+    this.maxSequence = empty ? undefined : maxSeq;
+    this.minTimestamp = empty ? undefined : minTs;
+    this.maxTimestamp = empty ? undefined : maxTs;
+  }
+
+  get isEmpty(): boolean {
+    return this.numRows === 0;
+  }
+
+  /**
+   * The rows in primary-key order as batches of `batchSize` rows. Options are checked now; the
+   * sort happens on the first `next()` (and is cached by the memtable until its next append).
+   */
+  sortedBatches(options: MemtableScanOptions = {}): IterableIterator<ColumnBatch> {
+    const batchSize = options.batchSize ?? DEFAULT_SCAN_BATCH_SIZE;
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
+      throw new InvalidScanOptionsError(
+        `batch size must be a positive integer, not ${batchSize}`,
+        this.#context(),
+      );
+    }
+    const range = options.timeRange;
+    if (range !== undefined && !(range.start <= range.end)) {
+      throw new InvalidScanOptionsError(
+        `time range [${range.start}, ${range.end}) must have start <= end`,
+        this.#context(),
+      );
+    }
+    const names = options.projection ?? this.schema.columns.map((c) => c.name);
+    for (const name of names) {
+      if (this.schema.column(name) === undefined) {
+        throw new UnknownColumnError(`no column "${name}" to project`, { ...this.#context(), column: name });
+      }
+    }
+    return this.#scan([...names], batchSize, range);
+  }
+
+  *#scan(names: readonly string[], batchSize: number, range: TimeRange | undefined): Generator<ColumnBatch> {
+    if (this.minTimestamp === undefined || this.maxTimestamp === undefined) return;
+    let filter = false;
+    if (range !== undefined) {
+      if (range.end <= this.minTimestamp || range.start > this.maxTimestamp) return;
+      filter = range.start > this.minTimestamp || range.end <= this.maxTimestamp;
+    }
+    const start = range?.start ?? -Infinity;
+    const end = range?.end ?? Infinity;
+    const view = this.#sortedView();
+    const chunkRows = this.chunks.map((c) => c.batch.numRows);
+    const gatherers = names.map((name) => {
+      const type = this.schema.column(name)?.type;
+      if (type === undefined)
+        throw new UnknownColumnError(`no column "${name}"`, { ...this.#context(), column: name });
+      const sources = this.chunks.map((chunk): Column | undefined => {
+        const i = chunk.schema.indexOf(name);
+        return i === undefined ? undefined : chunk.batch.columns[i];
+      });
+      return new ColumnGatherer(type, sources, chunkRows);
+    });
+    const total = view.chunk.length;
+    // Gathering several batches' worth of rows one column at a time keeps that column's source
+    // cache lines warm while consecutive series revisit them (rows arrive interleaved by series).
+    const windowRows = batchSize * Math.max(1, Math.floor(GATHER_WINDOW_ROWS / batchSize));
+    let scratch: { chunk: Uint32Array; row: Uint32Array } | undefined;
+    let pos = 0;
+    while (pos < total) {
+      let at: RowLocations;
+      if (!filter) {
+        const stop = Math.min(total, pos + windowRows);
+        at = { chunk: view.chunk.subarray(pos, stop), row: view.row.subarray(pos, stop), count: stop - pos };
+        pos = stop;
+      } else {
+        const size = Math.min(windowRows, total);
+        scratch ??= { chunk: new Uint32Array(size), row: new Uint32Array(size) };
+        let count = 0;
+        for (; pos < total && count < size; pos++) {
+          const ts = view.timestamps[pos] as number;
+          if (ts < start || ts >= end) continue;
+          scratch.chunk[count] = view.chunk[pos] as number;
+          scratch.row[count] = view.row[pos] as number;
+          count++;
+        }
+        if (count === 0) return;
+        at = { chunk: scratch.chunk, row: scratch.row, count };
+      }
+      const columns = gatherers.map((g) => g.gather(at));
+      if (at.count <= batchSize) {
+        yield { names, columns, numRows: at.count };
+        continue;
+      }
+      for (let first = 0; first < at.count; first += batchSize) {
+        const last = Math.min(at.count, first + batchSize);
+        yield { names, columns: columns.map((c) => sliceColumn(c, first, last)), numRows: last - first };
+      }
+    }
+  }
+
+  #context() {
+    return { table: this.table, memtableId: this.memtableId };
+  }
+}
+
+/** Rows [first, last) of a column, copied so every output batch owns exactly its rows. */
+function sliceColumn(column: Column, first: number, last: number): Column {
+  // Every ColumnValues variant has slice(start, end) returning the same kind of array.
+  const values = (column.values as Float64Array).slice(first, last) as unknown as ColumnValues;
+  return { type: column.type, values, validity: column.validity?.slice(first, last) ?? null };
+}

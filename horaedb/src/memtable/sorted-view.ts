@@ -1,0 +1,152 @@
+import type { Column } from "../batch/column.js";
+import type { ColumnBatch } from "../batch/column-batch.js";
+import { UpdateMode } from "../table/options.js";
+import type { TableSchema } from "../table/schema.js";
+import { buildKeyLanes } from "./key-lanes.js";
+import { bitLength, radixSortByLanes, type SortLane } from "./radix-sort.js";
+
+/** One appended batch, laid out as the schema current at append time; all its rows share `sequence`. */
+export interface MemtableChunk {
+  readonly batch: ColumnBatch;
+  readonly schema: TableSchema;
+  readonly sequence: number;
+  readonly minTimestamp: number;
+  readonly maxTimestamp: number;
+}
+
+/**
+ * The rows of a list of chunks in primary-key order (after dedup in OVERWRITE mode), as locations:
+ * output row `i` is row `row[i]` of chunk `chunk[i]`. Kept in output order so scans read them
+ * sequentially; only the column values are then read out of order.
+ */
+export interface SortedView {
+  readonly chunk: Uint32Array;
+  readonly row: Uint32Array;
+  /** Timestamp of each output row, for time-range filtering. */
+  readonly timestamps: Float64Array;
+}
+
+/**
+ * Sorts the rows of `chunks` by `schema.primaryKey`, breaking ties by sequence and then by position
+ * (later append, later row last). OVERWRITE keeps only the last row of each key, which is the one
+ * with the highest sequence, and of those the latest written; APPEND keeps every row.
+ */
+export function buildSortedView(
+  chunks: readonly MemtableChunk[],
+  schema: TableSchema,
+  updateMode: UpdateMode,
+): SortedView {
+  const chunkStarts = new Uint32Array(chunks.length);
+  const rowCounts: number[] = [];
+  let totalRows = 0;
+  for (let c = 0; c < chunks.length; c++) {
+    chunkStarts[c] = totalRows;
+    const rows = (chunks[c] as MemtableChunk).batch.numRows;
+    rowCounts.push(rows);
+    totalRows += rows;
+  }
+  const chunkOf = new Uint32Array(totalRows);
+  for (let c = 0; c < chunks.length; c++) {
+    const start = chunkStarts[c] as number;
+    chunkOf.fill(c, start, start + (rowCounts[c] as number));
+  }
+
+  const timestamps = new Float64Array(totalRows);
+  const tsParts = keyColumnParts(chunks, schema.timestampColumn);
+  for (let c = 0; c < chunks.length; c++) {
+    const values = (tsParts[c] as Column).values as Float64Array;
+    timestamps.set(values.subarray(0, rowCounts[c]), chunkStarts[c]);
+  }
+
+  const keyLanes: SortLane[] = [];
+  for (const name of schema.primaryKey) {
+    const columns = name === schema.timestampColumn ? tsParts : keyColumnParts(chunks, name);
+    const type = schema.column(name)?.type;
+    if (type === undefined) throw new TypeError(`primary key column "${name}" is not in the schema`);
+    keyLanes.push(...buildKeyLanes({ type, columns, rowCounts, totalRows }));
+  }
+
+  const lanes = [...keyLanes];
+  const sequenceLane = sequenceRankLane(chunks, rowCounts, totalRows);
+  if (sequenceLane !== undefined) lanes.push(sequenceLane);
+
+  // Rows are numbered chunk after chunk; the sort permutes these row ids.
+  const identity = new Uint32Array(totalRows);
+  for (let i = 0; i < totalRows; i++) identity[i] = i;
+  const sorted = radixSortByLanes(identity, lanes);
+  const order = updateMode === UpdateMode.Overwrite ? keepLastOfEachKey(sorted, keyLanes) : sorted;
+
+  const n = order.length;
+  const chunk = new Uint32Array(n);
+  const row = new Uint32Array(n);
+  const sortedTimestamps = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const id = order[i] as number;
+    const c = chunkOf[id] as number;
+    chunk[i] = c;
+    row[i] = id - (chunkStarts[c] as number);
+    sortedTimestamps[i] = timestamps[id] as number;
+  }
+  return { chunk, row, timestamps: sortedTimestamps };
+}
+
+function keyColumnParts(chunks: readonly MemtableChunk[], name: string): Column[] {
+  return chunks.map((chunk) => {
+    const i = chunk.schema.indexOf(name);
+    const column = i === undefined ? undefined : chunk.batch.columns[i];
+    // Appends check that every key column is present, so this is a broken invariant.
+    if (column === undefined) throw new TypeError(`chunk has no primary key column "${name}"`);
+    return column;
+  });
+}
+
+/**
+ * Ranks of chunk sequences, per row, when chunks were not appended in sequence order (concurrent
+ * writes may reach the memtable out of WAL order). Undefined when append order already is sequence
+ * order: the stable sort then keeps it without a lane.
+ */
+function sequenceRankLane(
+  chunks: readonly MemtableChunk[],
+  rowCounts: readonly number[],
+  totalRows: number,
+): SortLane | undefined {
+  let ordered = true;
+  for (let c = 1; c < chunks.length && ordered; c++) {
+    if ((chunks[c] as MemtableChunk).sequence < (chunks[c - 1] as MemtableChunk).sequence) ordered = false;
+  }
+  if (ordered) return undefined;
+  const distinct = Float64Array.from(new Set(chunks.map((c) => c.sequence))).sort();
+  const rankOf = new Map<number, number>();
+  for (let i = 0; i < distinct.length; i++) rankOf.set(distinct[i] as number, i);
+  const values = new Uint32Array(totalRows);
+  let start = 0;
+  for (let c = 0; c < chunks.length; c++) {
+    const rows = rowCounts[c] as number;
+    values.fill(rankOf.get((chunks[c] as MemtableChunk).sequence) as number, start, start + rows);
+    start += rows;
+  }
+  return { values, bits: bitLength(distinct.length - 1) };
+}
+
+/** Compacts sorted row ids in place so only the last row of each run of equal keys remains. */
+function keepLastOfEachKey(sorted: Uint32Array, keyLanes: readonly SortLane[]): Uint32Array {
+  const n = sorted.length;
+  if (n < 2) return sorted;
+  const laneValues = keyLanes.filter((l) => l.bits > 0).map((l) => l.values);
+  let kept = 0;
+  for (let i = 0; i < n - 1; i++) {
+    const row = sorted[i] as number;
+    const next = sorted[i + 1] as number;
+    if (!sameKey(laneValues, row, next)) sorted[kept++] = row;
+  }
+  sorted[kept++] = sorted[n - 1] as number;
+  return sorted.subarray(0, kept);
+}
+
+function sameKey(laneValues: readonly Uint32Array[], a: number, b: number): boolean {
+  for (let l = 0; l < laneValues.length; l++) {
+    const lane = laneValues[l] as Uint32Array;
+    if (lane[a] !== lane[b]) return false;
+  }
+  return true;
+}

@@ -1,0 +1,427 @@
+import type { Logger } from "pino";
+import { TableManifest } from "../manifest/index.js";
+import { MemoryTracker } from "../memtable/index.js";
+import type { ObjectStore } from "../object-store/object-store.js";
+import { SstEncoderPool, SstWriter } from "../sst/index.js";
+import { formatTableOptions, parseTableOptions, type TableOptions } from "../table/options.js";
+import type { ColumnSchemaInput, TableSchema } from "../table/schema.js";
+import type { WalManager } from "../wal/wal.js";
+import { invalidNameReason, StandaloneCatalog } from "./catalog.js";
+import { WriteError } from "./errors.js";
+import { flushMemtable, type FlushContext } from "./flush.js";
+import { StorageLayout } from "./layout.js";
+import { TableScan, type ScanRequest } from "./scan.js";
+import { Shard } from "./shard.js";
+import { Table } from "./table.js";
+import { prepareWrite, type WritePolicy, type WriteRows } from "./write-validation.js";
+
+export interface StorageEngineOptions {
+  /** Root of every object key (design section 4). */
+  readonly cluster: string;
+  readonly store: ObjectStore;
+  readonly walManager: WalManager;
+  /** Memtable bytes of the whole instance above which the largest table is flushed. */
+  readonly memoryBudgetBytes: number;
+  /** Writes are refused (retryably) once memtables hold budget x this ratio. Default 1.5. */
+  readonly hardLimitRatio?: number;
+  /** A memtable older than this is flushed even if small. */
+  readonly maxUnflushedAgeMs: number;
+  /** How often the background flush check runs. */
+  readonly flushCheckIntervalMs: number;
+  readonly writePolicy: WritePolicy;
+  /** Worker threads encoding SSTs; 0 encodes on the main thread. */
+  readonly encoderWorkers: number;
+  readonly logger: Logger;
+}
+
+/** What callers see of a table. */
+export interface TableInfo {
+  readonly id: number;
+  readonly schemaName: string;
+  readonly name: string;
+  readonly shardId: number;
+  readonly schema: TableSchema;
+  readonly options: TableOptions;
+}
+
+export interface WriteResult {
+  readonly rows: number;
+  readonly sequence: number;
+}
+
+/** A table name that is not valid, or a table that does not exist (or already does). */
+export class TableError extends Error {
+  override readonly name = "TableError";
+  readonly kind: "invalid_argument" | "not_found" | "already_exists";
+  readonly table: string;
+
+  constructor(kind: TableError["kind"], table: string, message: string) {
+    super(`table ${table}: ${message}`);
+    this.kind = kind;
+    this.table = table;
+  }
+}
+
+/** Standalone mode has one shard holding every table. */
+const STANDALONE_SHARD = 0;
+
+/**
+ * The storage engine of one instance: tables in shards, each write durable in the shard's WAL before
+ * it is acknowledged, memtables flushed to Parquet SSTs in object storage and tracked by per-table
+ * manifests, and recovery by replaying the WAL from the smallest flushed sequence.
+ */
+export class StorageEngine {
+  readonly layout: StorageLayout;
+  readonly memory: MemoryTracker;
+  readonly #options: StorageEngineOptions;
+  readonly #catalog: StandaloneCatalog;
+  readonly #shard: Shard;
+  readonly #tables = new Map<number, Table>();
+  readonly #encoderPool: SstEncoderPool | undefined;
+  readonly #flushContext: FlushContext;
+  readonly #log: Logger;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  readonly #background = new Set<Promise<unknown>>();
+
+  private constructor(
+    options: StorageEngineOptions,
+    layout: StorageLayout,
+    catalog: StandaloneCatalog,
+    shard: Shard,
+    encoderPool: SstEncoderPool | undefined,
+  ) {
+    this.#options = options;
+    this.layout = layout;
+    this.#catalog = catalog;
+    this.#shard = shard;
+    this.#encoderPool = encoderPool;
+    this.#log = options.logger;
+    this.memory = new MemoryTracker({
+      budgetBytes: options.memoryBudgetBytes,
+      ...(options.hardLimitRatio === undefined ? {} : { hardLimitRatio: options.hardLimitRatio }),
+    });
+    this.#flushContext = {
+      store: options.store,
+      layout,
+      sstWriter: new SstWriter(encoderPool === undefined ? {} : { pool: encoderPool }),
+    };
+  }
+
+  /** Opens the catalog and every table's manifest, then replays the WAL; ready for reads and writes. */
+  static async open(options: StorageEngineOptions): Promise<StorageEngine> {
+    const layout = new StorageLayout(options.cluster);
+    const catalog = await StandaloneCatalog.load(options.store, layout);
+    const wal = await options.walManager.open(STANDALONE_SHARD);
+    const shard = new Shard(STANDALONE_SHARD, wal);
+    const pool =
+      options.encoderWorkers > 0 ? new SstEncoderPool({ workers: options.encoderWorkers }) : undefined;
+    const engine = new StorageEngine(options, layout, catalog, shard, pool);
+    try {
+      for (const entry of catalog.list()) {
+        const manifest = await TableManifest.load(options.store, layout.manifestPrefix(entry.id));
+        if (manifest === undefined) {
+          throw new Error(
+            `table ${entry.schemaName}.${entry.name} (id ${entry.id}) is in the catalog but has no manifest`,
+          );
+        }
+        engine.#register(new Table(entry, manifest));
+      }
+      const started = performance.now();
+      const stats = await shard.replay();
+      for (const table of engine.#tables.values()) table.reportMemory(engine.memory);
+      options.logger.info(
+        { ...stats, tables: engine.#tables.size, ms: Math.round(performance.now() - started) },
+        "WAL replayed",
+      );
+      engine.#timer = setInterval(() => engine.#backgroundFlushCheck(), options.flushCheckIntervalMs);
+      engine.#timer.unref();
+      return engine;
+    } catch (error) {
+      await engine.#closeResources();
+      throw error;
+    }
+  }
+
+  // ---- catalog -------------------------------------------------------------------------------
+
+  tables(schemaName?: string): TableInfo[] {
+    return [...this.#tables.values()]
+      .filter((t) => schemaName === undefined || t.identity.schemaName === schemaName)
+      .map(infoOf)
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  table(schemaName: string, name: string): TableInfo | undefined {
+    const table = this.#lookup(schemaName, name);
+    return table === undefined ? undefined : infoOf(table);
+  }
+
+  /** Creates a table; with `ifNotExists` an existing table is returned as it is. */
+  async createTable(
+    schemaName: string,
+    name: string,
+    schema: TableSchema,
+    rawOptions: Readonly<Record<string, string>> = {},
+    ifNotExists = false,
+  ): Promise<TableInfo> {
+    this.#checkOpen();
+    const qualified = `${schemaName}.${name}`;
+    const bad = invalidNameReason("schema", schemaName) ?? invalidNameReason("table", name);
+    if (bad !== undefined) throw new TableError("invalid_argument", qualified, bad);
+    const existing = this.#lookup(schemaName, name);
+    if (existing !== undefined) {
+      if (ifNotExists) return infoOf(existing);
+      throw new TableError("already_exists", qualified, "already exists");
+    }
+    const options = parseTableOptions(rawOptions, undefined, qualified);
+    const id = await this.#catalog.allocateId();
+    const manifest = await TableManifest.create(this.#options.store, this.layout.manifestPrefix(id), {
+      schema: schema.toJSON(),
+      options: formatTableOptions(options),
+      // Nothing of this table is in the WAL yet, so it need not hold back WAL truncation.
+      flushedSequence: this.#shard.wal.nextSequence() - 1,
+    });
+    // Another create of the same name may have won while this one awaited.
+    const raced = this.#lookup(schemaName, name);
+    if (raced !== undefined) {
+      if (ifNotExists) return infoOf(raced);
+      throw new TableError("already_exists", qualified, "already exists");
+    }
+    const entry = await this.#catalog.add({ id, schemaName, name, shardId: this.#shard.id });
+    const table = new Table(entry, manifest);
+    this.#register(table);
+    this.#log.info({ table: qualified, id }, "table created");
+    return infoOf(table);
+  }
+
+  /** Drops a table: it disappears at once; its objects are deleted in the background. */
+  async dropTable(schemaName: string, name: string, ifExists = false): Promise<boolean> {
+    this.#checkOpen();
+    const table = this.#lookup(schemaName, name);
+    if (table === undefined) {
+      if (ifExists) return false;
+      throw new TableError("not_found", `${schemaName}.${name}`, "does not exist");
+    }
+    await this.#catalog.drop(schemaName, name);
+    table.dropped = true;
+    this.#tables.delete(table.identity.id);
+    this.#shard.removeTable(table.identity.id);
+    table.reportMemory(this.memory);
+    this.#track(this.#deleteObjects(this.layout.tablePrefix(table.identity.id)));
+    this.#log.info({ table: table.qualifiedName, id: table.identity.id }, "table dropped");
+    return true;
+  }
+
+  async addColumns(
+    schemaName: string,
+    name: string,
+    columns: readonly ColumnSchemaInput[],
+  ): Promise<TableInfo> {
+    const table = this.#require(schemaName, name);
+    await table.alterSchema((current) => current.withAddedColumns(columns, table.qualifiedName));
+    return infoOf(table);
+  }
+
+  async modifyOptions(
+    schemaName: string,
+    name: string,
+    raw: Readonly<Record<string, string>>,
+  ): Promise<TableInfo> {
+    const table = this.#require(schemaName, name);
+    const mode = raw["update_mode"];
+    if (mode !== undefined && mode.toUpperCase() !== table.options.updateMode) {
+      throw new TableError(
+        "invalid_argument",
+        table.qualifiedName,
+        "update_mode cannot be changed after creation",
+      );
+    }
+    await table.alterOptions(raw);
+    return infoOf(table);
+  }
+
+  // ---- data ----------------------------------------------------------------------------------
+
+  /**
+   * Writes rows to a table (creating it, or adding columns, when the policy allows). Resolves once
+   * the rows are durable in the WAL and visible to reads. Nothing is applied if validation fails.
+   */
+  async write(
+    schemaName: string,
+    name: string,
+    rows: WriteRows,
+    policy = this.#options.writePolicy,
+  ): Promise<WriteResult> {
+    this.#checkOpen();
+    const qualified = `${schemaName}.${name}`;
+    if (this.memory.mustRefuseWrites) {
+      throw new WriteError(
+        "resource_exhausted",
+        qualified,
+        `memtables hold ${this.memory.totalBytes} bytes, over the write limit; retry after flushes catch up`,
+      );
+    }
+    let table = this.#lookup(schemaName, name);
+    let prepared = prepareWrite(qualified, table?.schema, rows, policy);
+    if (table === undefined) {
+      const bad = invalidNameReason("schema", schemaName) ?? invalidNameReason("table", name);
+      if (bad !== undefined) throw new WriteError("invalid_argument", qualified, bad);
+      await this.createTable(schemaName, name, prepared.schema, {}, true);
+      table = this.#require(schemaName, name);
+      prepared = prepareWrite(qualified, table.schema, rows, policy);
+    }
+    if (prepared.schemaChanged) {
+      const target = table;
+      // Re-validate against the schema current under the lock: a concurrent write may have changed it.
+      await target.alterSchema((current) => prepareWrite(qualified, current, rows, policy).schema);
+      prepared = prepareWrite(qualified, target.schema, rows, policy);
+    }
+    const sequence = await this.#shard.write(table, prepared);
+    table.reportMemory(this.memory);
+    this.#maybeFlushAfterWrite(table);
+    return { rows: prepared.batch.numRows, sequence };
+  }
+
+  /** Reads a table; the view is fixed when this is called. */
+  scan(schemaName: string, name: string, request: ScanRequest = {}): TableScan {
+    const table = this.#require(schemaName, name);
+    return new TableScan(
+      this.#options.store,
+      {
+        schema: table.schema,
+        updateMode: table.options.updateMode,
+        memtable: table.memtables.snapshot(),
+        ssts: [...table.manifest.state.ssts.values()],
+      },
+      request,
+    );
+  }
+
+  /** Flushes one table, or every table, and truncates the WAL below what is still needed. */
+  async flush(schemaName?: string, name?: string): Promise<void> {
+    this.#checkOpen();
+    const targets =
+      schemaName !== undefined && name !== undefined
+        ? [this.#require(schemaName, name)]
+        : [...this.#tables.values()];
+    await Promise.all(targets.map((t) => this.#flushTable(t)));
+    await this.#shard.truncateWal();
+  }
+
+  /** Stops background work and releases files; unflushed rows stay in the WAL for the next open. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    await Promise.allSettled([...this.#background]);
+    await Promise.allSettled([...this.#tables.values()].map((t) => t.settled()));
+    await this.#closeResources();
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  #register(table: Table): void {
+    this.#tables.set(table.identity.id, table);
+    this.#shard.addTable(table);
+  }
+
+  #lookup(schemaName: string, name: string): Table | undefined {
+    const entry = this.#catalog.get(schemaName, name);
+    return entry === undefined ? undefined : this.#tables.get(entry.id);
+  }
+
+  #require(schemaName: string, name: string): Table {
+    const table = this.#lookup(schemaName, name);
+    if (table === undefined) throw new TableError("not_found", `${schemaName}.${name}`, "does not exist");
+    return table;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new Error("the storage engine is closed");
+  }
+
+  #flushTable(table: Table): Promise<void> {
+    if (table.flushing !== undefined) {
+      // Join the running flush, then flush what arrived meanwhile.
+      return table.flushing.then(() => this.#flushTable(table));
+    }
+    const run = (async () => {
+      table.memtables.switchMemtable();
+      table.reportMemory(this.memory);
+      for (const frozen of table.memtables.immutables) {
+        if (table.dropped) return;
+        const started = performance.now();
+        const result = await flushMemtable(table, frozen, this.#flushContext);
+        table.reportMemory(this.memory);
+        this.#log.info(
+          {
+            table: table.qualifiedName,
+            rows: result.rows,
+            files: result.files.length,
+            bytes: result.files.reduce((sum, f) => sum + f.size, 0),
+            flushedSequence: result.flushedSequence,
+            ms: Math.round(performance.now() - started),
+          },
+          "memtable flushed",
+        );
+      }
+    })();
+    table.flushing = run.finally(() => {
+      table.flushing = undefined;
+    });
+    return table.flushing;
+  }
+
+  #maybeFlushAfterWrite(table: Table): void {
+    if (table.memtables.mutable.byteSize >= table.options.writeBufferSize) this.#flushInBackground(table);
+    if (this.memory.needsFlush) {
+      for (const id of this.memory.tablesToFlush()) {
+        const target = this.#tables.get(id);
+        if (target !== undefined) this.#flushInBackground(target);
+      }
+    }
+  }
+
+  #backgroundFlushCheck(): void {
+    const now = Date.now();
+    for (const table of this.#tables.values()) {
+      const mutable = table.memtables.mutable;
+      const old = !mutable.isEmpty && now - mutable.createdAt >= this.#options.maxUnflushedAgeMs;
+      if (old || table.memtables.immutables.length > 0) this.#flushInBackground(table);
+    }
+  }
+
+  #flushInBackground(table: Table): void {
+    if (this.#closed || table.flushing !== undefined) return;
+    this.#track(
+      this.#flushTable(table)
+        .then(() => this.#shard.truncateWal())
+        .catch((error: unknown) => {
+          this.#log.error({ err: error, table: table.qualifiedName }, "flush failed; will retry");
+        }),
+    );
+  }
+
+  #track(work: Promise<unknown>): void {
+    const tracked = work.catch((error: unknown) => this.#log.error({ err: error }, "background task failed"));
+    this.#background.add(tracked);
+    void tracked.finally(() => this.#background.delete(tracked));
+  }
+
+  async #deleteObjects(prefix: string): Promise<void> {
+    const keys: string[] = [];
+    for await (const meta of this.#options.store.list(prefix)) keys.push(meta.key);
+    for (const key of keys) await this.#options.store.delete(key);
+  }
+
+  async #closeResources(): Promise<void> {
+    await this.#encoderPool?.close();
+    await this.#options.walManager.close();
+    await this.#options.store.close();
+  }
+}
+
+function infoOf(table: Table): TableInfo {
+  return { ...table.identity, schema: table.schema, options: table.options };
+}

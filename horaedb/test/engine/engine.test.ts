@@ -1,0 +1,233 @@
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { StorageEngine } from "../../src/engine/engine.js";
+import { WriteError } from "../../src/engine/errors.js";
+import { DataType } from "../../src/table/data-type.js";
+import { TableSchema } from "../../src/table/schema.js";
+import { cpuRows, scanAll, tempEngineDir, type TempEngine } from "./engine-fixtures.js";
+
+const HOUR = 3_600_000;
+const project = { projection: ["host", "ts", "usage"] };
+
+describe("StorageEngine (standalone)", () => {
+  let dir: TempEngine;
+  let engine: StorageEngine | undefined;
+
+  beforeEach(async () => {
+    dir = await tempEngineDir();
+  });
+  afterEach(async () => {
+    await engine?.close();
+    engine = undefined;
+    await dir.cleanup();
+  });
+
+  it("creates a table on first write and reads the rows back from the memtable", async () => {
+    engine = await dir.open();
+    const result = await engine.write(
+      "public",
+      "cpu",
+      cpuRows([
+        { host: "a", ts: 1000, usage: 1 },
+        { host: "b", ts: 1000, usage: null },
+      ]),
+    );
+    expect(result.rows).toBe(2);
+    expect(engine.table("public", "cpu")?.schema.tagColumns.map((c) => c.name)).toEqual(["host"]);
+    expect(await scanAll(engine, "cpu", project)).toEqual([
+      { host: "a", ts: 1000, usage: 1 },
+      { host: "b", ts: 1000, usage: null },
+    ]);
+  });
+
+  it("reads the same rows from SSTs after a flush, and a later overwrite wins over the SST", async () => {
+    engine = await dir.open();
+    await engine.write(
+      "public",
+      "cpu",
+      cpuRows([
+        { host: "a", ts: 1000, usage: 1 },
+        { host: "a", ts: 2000, usage: 2 },
+      ]),
+    );
+    await engine.flush("public", "cpu");
+    const scan = engine.scan("public", "cpu", project);
+    const rows: unknown[] = [];
+    for await (const b of scan) rows.push(b.numRows);
+    expect(scan.metrics.rowsFromSsts).toBe(2);
+    expect(scan.metrics.rowsFromMemtables).toBe(0);
+    await engine.write("public", "cpu", cpuRows([{ host: "a", ts: 1000, usage: 10 }]));
+    expect(await scanAll(engine, "cpu", project)).toEqual([
+      { host: "a", ts: 1000, usage: 10 },
+      { host: "a", ts: 2000, usage: 2 },
+    ]);
+  });
+
+  it("recovers unflushed rows from the WAL after reopening, without duplicating flushed ones", async () => {
+    engine = await dir.open();
+    await engine.write("public", "cpu", cpuRows([{ host: "a", ts: 1000, usage: 1 }]));
+    await engine.flush();
+    await engine.write(
+      "public",
+      "cpu",
+      cpuRows([
+        { host: "a", ts: 2000, usage: 2 },
+        { host: "a", ts: 1000, usage: 3 },
+      ]),
+    );
+    await engine.close();
+    engine = await dir.open();
+    expect(await scanAll(engine, "cpu", project)).toEqual([
+      { host: "a", ts: 1000, usage: 3 },
+      { host: "a", ts: 2000, usage: 2 },
+    ]);
+  });
+
+  it("keeps every row of an APPEND table exactly once across flushes and restarts", async () => {
+    engine = await dir.open();
+    const schema = TableSchema.create({
+      timestampColumn: "ts",
+      columns: [
+        { name: "host", type: DataType.String, isTag: true },
+        { name: "ts", type: DataType.Timestamp },
+        { name: "usage", type: DataType.Double },
+      ],
+    });
+    await engine.createTable("public", "events", schema, { update_mode: "APPEND" });
+    await engine.write("public", "events", cpuRows([{ host: "a", ts: 1000, usage: 1 }]));
+    await engine.write("public", "events", cpuRows([{ host: "a", ts: 1000, usage: 1 }]));
+    await engine.flush();
+    await engine.write("public", "events", cpuRows([{ host: "a", ts: 1000, usage: 1 }]));
+    await engine.close();
+    engine = await dir.open();
+    expect(await scanAll(engine, "events", project)).toHaveLength(3);
+    await engine.flush();
+    await engine.close();
+    engine = await dir.open();
+    expect(await scanAll(engine, "events", project)).toHaveLength(3);
+  });
+
+  it("filters by time range and tag values across memtables and SSTs", async () => {
+    engine = await dir.open();
+    const rows = [];
+    for (let h = 0; h < 4; h++)
+      for (let t = 0; t < 6; t++) rows.push({ host: `h${h}`, ts: t * HOUR, usage: h * 10 + t });
+    await engine.write("public", "cpu", cpuRows(rows.slice(0, 12)));
+    await engine.flush();
+    await engine.write("public", "cpu", cpuRows(rows.slice(12)));
+    const got = await scanAll(engine, "cpu", {
+      ...project,
+      timeRange: { start: 2 * HOUR, end: 4 * HOUR },
+      tagFilter: { host: ["h1", "h3"] },
+    });
+    expect(got).toEqual(
+      rows
+        .filter((r) => r.ts >= 2 * HOUR && r.ts < 4 * HOUR && (r.host === "h1" || r.host === "h3"))
+        .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    );
+  });
+
+  it("writes one SST per time segment", async () => {
+    engine = await dir.open();
+    await engine.write(
+      "public",
+      "cpu",
+      cpuRows([
+        { host: "a", ts: 0, usage: 1 },
+        { host: "a", ts: 5 * HOUR, usage: 2 },
+      ]),
+    );
+    await engine.flush();
+    const files = await readdir(
+      join(dir.dataDir, "store", "standalone", "tables", String(engine.table("public", "cpu")?.id), "sst"),
+    );
+    expect(files.filter((f) => f.endsWith(".parquet"))).toHaveLength(2);
+  });
+
+  it("adds columns on later writes and reads older rows as null in them", async () => {
+    engine = await dir.open();
+    await engine.write("public", "cpu", cpuRows([{ host: "a", ts: 1, usage: 1 }]));
+    await engine.flush();
+    const rows = cpuRows([{ host: "a", ts: 2, usage: 2 }]);
+    const withIdle = {
+      ...rows,
+      batch: {
+        ...rows.batch,
+        names: [...rows.batch.names, "idle"],
+        columns: [
+          ...rows.batch.columns,
+          { type: DataType.Int64, values: BigInt64Array.from([7n]), validity: null },
+        ],
+      },
+    };
+    await engine.write("public", "cpu", withIdle);
+    await engine.close();
+    engine = await dir.open();
+    expect(await scanAll(engine, "cpu", { projection: ["ts", "idle"] })).toEqual([
+      { ts: 1, idle: null },
+      { ts: 2, idle: 7n },
+    ]);
+  });
+
+  it("refuses an invalid write and changes nothing", async () => {
+    engine = await dir.open();
+    await engine.write("public", "cpu", cpuRows([{ host: "a", ts: 1, usage: 1 }]));
+    const bad = cpuRows([{ host: "a", ts: 2, usage: 2 }]);
+    const conflicting = {
+      ...bad,
+      batch: {
+        ...bad.batch,
+        columns: [
+          bad.batch.columns[0]!,
+          bad.batch.columns[1]!,
+          { type: DataType.String, values: ["x"], validity: null },
+        ],
+      },
+    };
+    await expect(engine.write("public", "cpu", conflicting)).rejects.toThrow(WriteError);
+    await expect(engine.write("public", "", cpuRows([{ host: "a", ts: 2, usage: 2 }]))).rejects.toThrow(
+      /table name is empty/,
+    );
+    expect(await scanAll(engine, "cpu", project)).toEqual([{ host: "a", ts: 1, usage: 1 }]);
+    expect(engine.table("public", "cpu")?.schema.version).toBe(1);
+    expect(engine.tables()).toHaveLength(1);
+  });
+
+  it("drops a table: gone at once, gone after reopening, its objects deleted", async () => {
+    engine = await dir.open();
+    await engine.write("public", "cpu", cpuRows([{ host: "a", ts: 1, usage: 1 }]));
+    await engine.flush();
+    const id = engine.table("public", "cpu")?.id;
+    await engine.write("public", "cpu", cpuRows([{ host: "a", ts: 2, usage: 1 }]));
+    expect(await engine.dropTable("public", "cpu")).toBe(true);
+    expect(engine.table("public", "cpu")).toBeUndefined();
+    await engine.close();
+    engine = await dir.open();
+    expect(engine.tables()).toEqual([]);
+    const tablesDir = join(dir.dataDir, "store", "standalone", "tables", String(id));
+    const left = await readdir(tablesDir, { recursive: true }).catch(() => []);
+    expect(left.filter((f) => f.endsWith(".json") || f.endsWith(".parquet"))).toEqual([]);
+    // A new table with the same name starts empty and gets a new id.
+    await engine.write("public", "cpu", cpuRows([{ host: "b", ts: 3, usage: 3 }]));
+    expect(engine.table("public", "cpu")?.id).not.toBe(id);
+    expect(await scanAll(engine, "cpu", project)).toEqual([{ host: "b", ts: 3, usage: 3 }]);
+  });
+
+  it("truncates the WAL below what the tables still need after a flush", async () => {
+    engine = await dir.open({ walSegmentBytes: 64 * 1024 });
+    for (let i = 0; i < 40; i++) {
+      const rows = Array.from({ length: 100 }, (_, r) => ({ host: `h${r}`, ts: i * 1000, usage: r }));
+      await engine.write("public", "cpu", cpuRows(rows));
+    }
+    const walDir = join(dir.dataDir, "wal", "shard-0");
+    const before = (await readdir(walDir)).length;
+    await engine.flush();
+    const after = (await readdir(walDir)).length;
+    expect(before).toBeGreaterThan(2);
+    expect(after).toBeLessThan(before);
+    await engine.close();
+    engine = await dir.open();
+    expect(await scanAll(engine, "cpu", project)).toHaveLength(4000);
+  });
+});

@@ -22,6 +22,7 @@
 import { DataType } from "../table/data-type.js";
 import type { Column, ColumnValues } from "./column.js";
 import type { ColumnBatch } from "./column-batch.js";
+import { stringDictionary } from "./string-dictionary.js";
 
 const CODEC_VERSION = 1;
 
@@ -123,25 +124,13 @@ function writeValues(writer: ByteWriter, column: Column, numRows: number): void 
     return;
   }
   if (column.type === DataType.String) {
-    const values = column.values as string[];
-    const dictionary = new Map<string, number>();
-    const indices = new Uint32Array(numRows);
-    for (let i = 0; i < numRows; i++) {
-      const v = values[i] as string;
-      let index = dictionary.get(v);
-      if (index === undefined) {
-        index = dictionary.size;
-        dictionary.set(v, index);
-      }
-      indices[i] = index;
-    }
-    writer.u32(dictionary.size);
-    for (const s of dictionary.keys()) writer.string32(s);
-    if (dictionary.size <= 65536) {
-      writer.ensure(numRows * 2);
-      for (let i = 0; i < numRows; i++) writer.u16(indices[i] as number);
+    const dictionary = stringDictionary(column.values as string[], numRows);
+    writer.u32(dictionary.values.length);
+    for (const s of dictionary.values) writer.string32(s);
+    if (dictionary.values.length <= 65536) {
+      writer.bytes(new Uint8Array(Uint16Array.from(dictionary.codes).buffer));
     } else {
-      writer.bytes(new Uint8Array(indices.buffer, 0, numRows * 4));
+      writer.bytes(new Uint8Array(dictionary.codes.buffer, dictionary.codes.byteOffset, numRows * 4));
     }
     return;
   }
@@ -179,11 +168,16 @@ function readValues(reader: ByteReader, type: DataType, numRows: number): Column
     const dictionary: string[] = new Array<string>(size);
     for (let i = 0; i < size; i++) dictionary[i] = reader.string32();
     const out = new Array<string>(numRows);
-    const wide = size > 65536;
+    const width = size > 65536 ? 4 : 2;
+    const start = reader.offset;
+    const raw = reader.bytes(numRows * width).slice();
+    const indices =
+      width === 4 ? new Uint32Array(raw.buffer, 0, numRows) : new Uint16Array(raw.buffer, 0, numRows);
     for (let i = 0; i < numRows; i++) {
-      const index = wide ? reader.u32() : reader.u16();
+      const index = indices[i] as number;
       const s = dictionary[index];
-      if (s === undefined) throw new BatchDecodeError(`dictionary index ${index} >= ${size}`, reader.offset);
+      if (s === undefined)
+        throw new BatchDecodeError(`dictionary index ${index} >= ${size}`, start + i * width);
       out[i] = s;
     }
     return out;

@@ -1,4 +1,5 @@
 import { DataType, type CellValue } from "../table/data-type.js";
+import { stringDictionary } from "./string-dictionary.js";
 
 /**
  * The in-memory representation of one column of one batch. Numbers live in typed arrays so the hot
@@ -92,9 +93,12 @@ export function columnByteSize(column: Column): number {
   const v = column.values;
   let bytes = column.validity?.byteLength ?? 0;
   if (Array.isArray(v)) {
-    // String: UTF-16 payload plus the per-string header; varbinary: payload plus view header.
-    if (column.type === DataType.String) for (const s of v as string[]) bytes += 2 * s.length + 16;
-    else for (const b of v as Uint8Array[]) bytes += b.byteLength + 64;
+    // A pointer per row, plus each distinct string once: rows of a series share their tag strings.
+    if (column.type === DataType.String) {
+      for (const s of stringDictionary(v as string[], v.length).values) bytes += 2 * s.length + 16;
+    } else {
+      for (const b of v as Uint8Array[]) bytes += b.byteLength + 64;
+    }
     bytes += 8 * v.length;
   } else {
     bytes += v.byteLength;

@@ -21,6 +21,8 @@ export interface FlushedMemtable {
 
 /** Rows gathered per batch while reading a memtable out for a flush. */
 const FLUSH_BATCH_ROWS = 65536;
+/** SSTs of one flush being encoded at once (the encoder pool queues what its workers cannot take). */
+const ENCODES_IN_FLIGHT = 2;
 
 /**
  * Writes one frozen memtable as SSTs, one per time segment, then records them and the new flushed
@@ -39,30 +41,31 @@ export async function flushMemtable(
   const segments = segmentStarts(snapshot.chunks, segmentMs);
   const firstFileId = await table.manifest.allocateFileIds(segments.length);
 
-  const files: SstFileEntry[] = [];
+  // Segments are pipelined: the next one is read out of the memtable (main thread) while the
+  // previous one is encoded (worker thread); at most ENCODES_IN_FLIGHT wait for encoding.
+  const pending: Array<Promise<SstFileEntry>> = [];
   let rows = 0;
   for (const [i, start] of segments.entries()) {
     const batches: ColumnBatch[] = [];
-    for (const batch of snapshot.sortedBatches({
-      timeRange: { start, end: start + segmentMs },
-      batchSize: FLUSH_BATCH_ROWS,
-    })) {
+    const range = { start, end: start + segmentMs };
+    for (const batch of snapshot.sortedBatches({ timeRange: range, batchSize: FLUSH_BATCH_ROWS })) {
       batches.push(batch);
       // Reading a large memtable out takes a while; let writes and queries run in between.
       await yieldToEventLoop();
     }
     const segmentRows = batches.reduce((sum, b) => sum + b.numRows, 0);
     if (segmentRows === 0) continue;
+    rows += segmentRows;
     const fileId = firstFileId + i;
     const key = ctx.layout.sstKey(table.identity.id, fileId);
-    const meta = await ctx.sstWriter.write(ctx.store, key, {
+    const request = {
       schema: table.schema,
       batches,
       options: table.options,
       maxSequence,
       table: table.qualifiedName,
-    });
-    files.push({
+    };
+    const encoded = ctx.sstWriter.write(ctx.store, key, request).then((meta): SstFileEntry => ({
       fileId,
       key,
       size: meta.fileSize,
@@ -71,9 +74,13 @@ export async function flushMemtable(
       maxSequence: meta.maxSequence,
       schemaVersion: meta.schemaVersion,
       meta,
-    });
-    rows += segmentRows;
+    }));
+    // Observed here so a failure is not an unhandled rejection before Promise.all sees it.
+    void encoded.catch(() => undefined);
+    pending.push(encoded);
+    if (pending.length >= ENCODES_IN_FLIGHT) await pending[pending.length - ENCODES_IN_FLIGHT];
   }
+  const files = await Promise.all(pending);
   await table.manifest.commit([
     ...files.map((f) => ManifestOp.addSst(f)),
     ManifestOp.setFlushedSequence(maxSequence),

@@ -1,4 +1,5 @@
 import xxhash from "xxhash-wasm";
+import { stringDictionary } from "../batch/string-dictionary.js";
 
 const hasher = await xxhash();
 const SEED = 0n;
@@ -19,28 +20,67 @@ export function computeTsid(tags: ReadonlyArray<readonly [name: string, value: s
 }
 
 /**
- * Computes the tsid of every row from the tag columns (given in any order, with their names), with a
- * cache per distinct tag combination: time-series batches repeat the same series many times.
+ * Computes the tsid of every row from the tag columns (given in any order, with their names).
+ * Time-series batches repeat the same few series many times, so each tag column is dictionary coded
+ * (shared with the WAL codec), the codes of a row are combined into one numeric series key, and only
+ * the first row of each series builds the hash input and hashes it.
  */
 export function computeTsids(
   numRows: number,
   tagColumns: ReadonlyArray<{ name: string; values: readonly string[]; validity: Uint8Array | null }>,
 ): BigUint64Array {
   const order = [...tagColumns].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const codes: Uint32Array[] = [];
+  // dictionaries[c][0] is the null tag; entry i + 1 is the column dictionary's value i.
+  const dictionaries: Array<Array<string | null>> = [];
+  for (const column of order) {
+    const shared = stringDictionary(column.values, numRows);
+    const code = new Uint32Array(numRows);
+    for (let row = 0; row < numRows; row++) {
+      code[row] =
+        column.validity !== null && column.validity[row] === 0 ? 0 : (shared.codes[row] as number) + 1;
+    }
+    codes.push(code);
+    dictionaries.push([null, ...shared.values]);
+  }
   const out = new BigUint64Array(numRows);
-  const cache = new Map<string, bigint>();
-  for (let row = 0; row < numRows; row++) {
+  const hashRow = (row: number): bigint => {
     let key = "";
-    for (const column of order) {
-      if (column.validity !== null && column.validity[row] === 0) continue;
-      key += `${column.name}\u0000${column.values[row]}\u0000`;
+    for (let c = 0; c < order.length; c++) {
+      const value = (dictionaries[c] as Array<string | null>)[(codes[c] as Uint32Array)[row] as number];
+      if (value !== null && value !== undefined)
+        key += `${(order[c] as { name: string }).name}\u0000${value}\u0000`;
     }
-    let tsid = cache.get(key);
-    if (tsid === undefined) {
-      tsid = hasher.h64Raw(Buffer.from(key, "utf8"), SEED);
-      cache.set(key, tsid);
+    return hasher.h64Raw(Buffer.from(key, "utf8"), SEED);
+  };
+  const radix = dictionaries.reduce((product, d) => product * d.length, 1);
+  if (radix <= Number.MAX_SAFE_INTEGER) {
+    const cache = new Map<number, bigint>();
+    for (let row = 0; row < numRows; row++) {
+      let key = 0;
+      for (let c = 0; c < codes.length; c++) {
+        key = key * (dictionaries[c] as unknown[]).length + ((codes[c] as Uint32Array)[row] as number);
+      }
+      let tsid = cache.get(key);
+      if (tsid === undefined) {
+        tsid = hashRow(row);
+        cache.set(key, tsid);
+      }
+      out[row] = tsid;
     }
-    out[row] = tsid;
+  } else {
+    // Too many distinct combinations for an exact numeric key: key the cache by the codes.
+    const cache = new Map<string, bigint>();
+    for (let row = 0; row < numRows; row++) {
+      let key = "";
+      for (let c = 0; c < codes.length; c++) key += `${(codes[c] as Uint32Array)[row]},`;
+      let tsid = cache.get(key);
+      if (tsid === undefined) {
+        tsid = hashRow(row);
+        cache.set(key, tsid);
+      }
+      out[row] = tsid;
+    }
   }
   return out;
 }

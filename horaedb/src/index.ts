@@ -9,3 +9,21 @@ export {
 export { DataDirectoryError, UnsupportedModeError } from "./errors.js";
 export { HoraeDBServer, type HoraeDBServerOptions } from "./server.js";
 export { STORAGE_SERVICE_NAME, storageServiceHandlers } from "./storage-service.js";
+export * as engine from "./engine/index.js";
+export { DataType, parseDataType, type CellValue } from "./table/data-type.js";
+export {
+  TableSchema,
+  TSID_COLUMN,
+  type ColumnSchema,
+  type ColumnSchemaInput,
+  type TableSchemaInput,
+} from "./table/schema.js";
+export {
+  DEFAULT_TABLE_OPTIONS,
+  parseTableOptions,
+  formatTableOptions,
+  type TableOptions,
+} from "./table/options.js";
+export { SchemaError } from "./table/errors.js";
+export type { Column, ColumnValues } from "./batch/column.js";
+export type { ColumnBatch } from "./batch/column-batch.js";

@@ -1,4 +1,5 @@
 import {
+  configSection,
   logConfigSection,
   parseConfig,
   serverConfigSection,
@@ -24,6 +25,51 @@ export const horaeDBConfigDefinition = {
       .describe(
         "standalone: one instance serves every table from local storage. cluster: shards are placed by horaemeta (not available yet; startup refuses it).",
       ),
+    engine: configSection({
+      memory_budget_bytes: z
+        .int()
+        .min(16 * 1024 * 1024)
+        .default(1024 * 1024 * 1024)
+        .describe(
+          "Memtable bytes of the whole instance above which the largest table is flushed; writes are refused (retryably) above 1.5 times this.",
+        ),
+      max_unflushed_age_ms: z
+        .int()
+        .min(1000)
+        .default(300_000)
+        .describe("A memtable older than this is flushed even when small, in milliseconds."),
+      sst_encoder_workers: z
+        .int()
+        .min(0)
+        .max(64)
+        .default(1)
+        .describe("Worker threads encoding SST files; 0 encodes on the main thread."),
+      read_cache_bytes: z
+        .int()
+        .min(0)
+        .default(256 * 1024 * 1024)
+        .describe("Capacity of the in-memory cache of object storage reads, in bytes."),
+      wal_segment_bytes: z
+        .int()
+        .min(64 * 1024)
+        .default(64 * 1024 * 1024)
+        .describe("Size at which a WAL segment file is closed and a new one started, in bytes."),
+      auto_create_table: z
+        .boolean()
+        .default(true)
+        .describe("Create a table from the columns of the first write to it."),
+      auto_add_columns: z
+        .boolean()
+        .default(true)
+        .describe("Add the columns a write carries that its table does not have yet."),
+      max_request_bytes: z
+        .int()
+        .min(1024)
+        .default(64 * 1024 * 1024)
+        .describe(
+          "Largest gRPC request accepted, in bytes; larger ones are refused with RESOURCE_EXHAUSTED.",
+        ),
+    }),
     log: logConfigSection(),
   }),
   envPrefix: "HORAEDB",

@@ -11,6 +11,7 @@ import {
 import { storageServiceDefinition } from "@horaedb/proto";
 import type { HoraeDBConfig } from "./config.js";
 import { DataDirectoryError, UnsupportedModeError } from "./errors.js";
+import { openStandaloneEngine, type StorageEngine } from "./engine/index.js";
 import { storageServiceHandlers } from "./storage-service.js";
 
 export interface HoraeDBServerOptions {
@@ -28,6 +29,8 @@ export class HoraeDBServer {
   readonly dataDir: string;
   readonly #logger: Logger;
   readonly #servers: NetworkServers;
+  #engine: StorageEngine | undefined;
+  #grpcAddress = { host: "127.0.0.1", port: 0 };
 
   constructor(config: HoraeDBConfig, options: HoraeDBServerOptions = {}) {
     this.config = config;
@@ -40,8 +43,23 @@ export class HoraeDBServer {
       shutdownTimeoutMs: config.server.shutdown_timeout_ms,
       logger: this.#logger,
       healthDetails: () => ({ server: "horaedb", mode: config.mode }),
+      grpcOptions: { "grpc.max_receive_message_length": config.engine.max_request_bytes },
     });
-    this.#servers.grpc.addService(storageServiceDefinition(), storageServiceHandlers());
+    this.#servers.grpc.addService(
+      storageServiceDefinition(),
+      storageServiceHandlers({
+        engine: () => this.engine,
+        endpoint: () => this.#grpcAddress,
+        logger: componentLogger(this.#logger, "storage-service"),
+      }),
+    );
+  }
+
+  /** The storage engine; available once `start()` resolved. */
+  get engine(): StorageEngine {
+    if (this.#engine === undefined)
+      throw new Error("the storage engine is not open (the server is not started)");
+    return this.#engine;
   }
 
   get health(): HealthState {
@@ -56,7 +74,27 @@ export class HoraeDBServer {
     } catch (error) {
       throw new DataDirectoryError(this.dataDir, error);
     }
-    const addresses = await this.#servers.start();
+    const engineConfig = this.config.engine;
+    this.#engine = await openStandaloneEngine({
+      dataDir: this.dataDir,
+      logger: componentLogger(this.#logger, "engine"),
+      memoryBudgetBytes: engineConfig.memory_budget_bytes,
+      maxUnflushedAgeMs: engineConfig.max_unflushed_age_ms,
+      encoderWorkers: engineConfig.sst_encoder_workers,
+      readCacheBytes: engineConfig.read_cache_bytes,
+      walSegmentBytes: engineConfig.wal_segment_bytes,
+      autoCreateTable: engineConfig.auto_create_table,
+      autoAddColumns: engineConfig.auto_add_columns,
+    });
+    let addresses: BoundAddresses;
+    try {
+      addresses = await this.#servers.start();
+    } catch (error) {
+      await this.#engine.close();
+      this.#engine = undefined;
+      throw error;
+    }
+    this.#grpcAddress = { host: this.config.server.bind_addr, port: addresses.grpcPort };
     componentLogger(this.#logger, "server").info(
       { grpc: addresses.grpc, http: addresses.http, mode: this.config.mode, dataDir: this.dataDir },
       "listening",
@@ -64,8 +102,16 @@ export class HoraeDBServer {
     return addresses;
   }
 
-  /** Reports 503 on /health, drains in-flight calls (bounded by `server.shutdown_timeout_ms`), closes. */
-  stop(): Promise<void> {
-    return this.#servers.stop();
+  /**
+   * Reports 503 on /health, drains in-flight calls (bounded by `server.shutdown_timeout_ms`), closes,
+   * then closes the engine: unflushed rows stay in the WAL and are replayed at the next start.
+   */
+  async stop(): Promise<void> {
+    try {
+      await this.#servers.stop();
+    } finally {
+      await this.#engine?.close();
+      this.#engine = undefined;
+    }
   }
 }

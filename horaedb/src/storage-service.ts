@@ -1,10 +1,171 @@
-import type { UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Metadata, status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { unimplementedHandlers } from "@horaedb/common";
-import { storageServiceDefinition } from "@horaedb/proto";
+import { StatusCode, storageServiceDefinition, type common, type storage } from "@horaedb/proto";
+import type { Logger } from "pino";
+import type { StorageEngine, WriteRows } from "./engine/index.js";
+import { arrowToWriteRows } from "./server/arrow-rows.js";
+import { RequestError } from "./server/request-error.js";
+import { seriesToWriteRows } from "./server/series-rows.js";
+import { statusOf } from "./server/status-mapping.js";
 
 export const STORAGE_SERVICE_NAME = "horaedb.storage.v1.StorageService";
+export const DEFAULT_DATABASE = "public";
 
-/** Handlers for StorageService. Every method answers UNIMPLEMENTED until the storage engine lands. */
-export function storageServiceHandlers(): UntypedServiceImplementation {
-  return unimplementedHandlers(storageServiceDefinition(), STORAGE_SERVICE_NAME);
+export interface StorageServiceContext {
+  /** The engine; only called once the server is listening, which is after the engine is open. */
+  readonly engine: () => StorageEngine;
+  /** The address clients reach this instance at (returned by Route). */
+  readonly endpoint: () => { host: string; port: number };
+  readonly logger: Logger;
+}
+
+const OK: common.ResponseHeader = { code: StatusCode.STATUS_CODE_OK, message: "" };
+
+/**
+ * StorageService on the storage engine. Route and the writes are served here; the SQL methods answer
+ * UNIMPLEMENTED until the SQL engine is wired in.
+ */
+export function storageServiceHandlers(context: StorageServiceContext): storage.StorageServiceHandlers {
+  const unimplemented = unimplementedHandlers(
+    storageServiceDefinition(),
+    STORAGE_SERVICE_NAME,
+  ) as unknown as storage.StorageServiceHandlers;
+  const writer = new TableRequestWriter(context);
+  return {
+    ...unimplemented,
+    Route(call, callback) {
+      const database = databaseOf(call.request.context);
+      const endpoint = context.endpoint();
+      // Standalone: every existing table is led by this instance; unknown tables are left out, and a
+      // write for one may come here (it creates the table).
+      const routes = call.request.tables
+        .filter((table) => context.engine().table(database, table) !== undefined)
+        .map((table) => ({ table, shardId: 0, leader: endpoint, followers: [] }));
+      callback(null, { header: OK, clusterVersion: "0", routes });
+    },
+    Write(call, callback) {
+      const results = new WriteResults();
+      writer
+        .apply(call.request, results)
+        .then(() => callback(null, results.response()))
+        .catch((error: unknown) => callback(grpcError(error), null));
+    },
+    StreamWrite(call, callback) {
+      // Each message is applied as it arrives; one response sums up the whole stream.
+      const results = new WriteResults();
+      let chain: Promise<void> = Promise.resolve();
+      call.on("data", (request: storage.WriteRequest__Output) => {
+        chain = chain.then(() => writer.apply(request, results));
+      });
+      call.on("end", () => {
+        chain
+          .then(() => callback(null, results.response()))
+          .catch((error: unknown) => callback(grpcError(error), null));
+      });
+      call.on("error", (error) => context.logger.debug({ err: error }, "StreamWrite stream failed"));
+    },
+  };
+}
+
+/** Applies the table requests of a write, each whole or not at all, independently of the others. */
+class TableRequestWriter {
+  readonly #context: StorageServiceContext;
+
+  constructor(context: StorageServiceContext) {
+    this.#context = context;
+  }
+
+  async apply(request: storage.WriteRequest__Output, results: WriteResults): Promise<void> {
+    const database = databaseOf(request.context);
+    await Promise.all(
+      request.tableRequests.map(async (tableRequest, index) => {
+        const slot = results.reserve(tableRequest.table);
+        let rows = 0;
+        try {
+          const writeRows = toWriteRows(tableRequest);
+          rows = writeRows.batch.numRows;
+          const written = await this.#context.engine().write(database, tableRequest.table, writeRows);
+          results.succeeded(slot, written.rows);
+        } catch (error) {
+          const status = statusOf(error);
+          if (status.internal) {
+            this.#context.logger.error({ err: error, table: tableRequest.table, index }, "write failed");
+          }
+          results.failed(slot, rows, status);
+        }
+      }),
+    );
+  }
+}
+
+function toWriteRows(request: storage.WriteTableRequest__Output): WriteRows {
+  if (request.table.length === 0) {
+    throw new RequestError(
+      StatusCode.STATUS_CODE_INVALID_ARGUMENT,
+      "a table request has an empty table name",
+    );
+  }
+  if (request.series !== null && request.series !== undefined)
+    return seriesToWriteRows(request.table, request.series);
+  if (request.arrow !== null && request.arrow !== undefined)
+    return arrowToWriteRows(request.table, request.arrow);
+  throw new RequestError(
+    StatusCode.STATUS_CODE_INVALID_ARGUMENT,
+    `table ${request.table}: the request carries no rows`,
+  );
+}
+
+/** Per-table outcomes of a write (or a whole write stream), in the order the requests arrived. */
+class WriteResults {
+  readonly #results: storage.TableWriteResult[] = [];
+  #successRows = 0;
+  #failedRows = 0;
+  #firstFailure: common.ResponseHeader | undefined;
+
+  reserve(table: string): number {
+    this.#results.push({ table, header: OK, rows: "0" });
+    return this.#results.length - 1;
+  }
+
+  succeeded(slot: number, rows: number): void {
+    this.#successRows += rows;
+    (this.#results[slot] as storage.TableWriteResult).rows = String(rows);
+  }
+
+  failed(
+    slot: number,
+    rows: number,
+    status: { code: StatusCode; message: string; retryAfterMs: number },
+  ): void {
+    this.#failedRows += rows;
+    const header = { code: status.code, message: status.message, retryAfterMs: status.retryAfterMs };
+    const result = this.#results[slot] as storage.TableWriteResult;
+    result.header = header;
+    result.rows = String(rows);
+    this.#firstFailure ??= header;
+  }
+
+  response(): storage.WriteResponse {
+    return {
+      header: this.#firstFailure ?? OK,
+      successRows: String(this.#successRows),
+      failedRows: String(this.#failedRows),
+      tableResults: this.#results,
+    };
+  }
+}
+
+function databaseOf(context: storage.RequestContext__Output | null): string {
+  const database = context?.database ?? "";
+  return database.length > 0 ? database : DEFAULT_DATABASE;
+}
+
+/** For failures outside any table request (a handler bug): INTERNAL with the message. */
+function grpcError(error: unknown): ServiceError {
+  const message = error instanceof Error ? error.message : String(error);
+  return Object.assign(new Error(message), {
+    code: GrpcStatus.INTERNAL,
+    details: message,
+    metadata: new Metadata(),
+  });
 }

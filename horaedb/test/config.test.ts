@@ -19,6 +19,16 @@ describe("horaedb configuration", () => {
       server: { bind_addr: "127.0.0.1", grpc_port: 8831, http_port: 5440, shutdown_timeout_ms: 10_000 },
       data_dir: "./data",
       mode: "standalone",
+      engine: {
+        memory_budget_bytes: 1024 * 1024 * 1024,
+        max_unflushed_age_ms: 300_000,
+        sst_encoder_workers: 1,
+        read_cache_bytes: 256 * 1024 * 1024,
+        wal_segment_bytes: 64 * 1024 * 1024,
+        auto_create_table: true,
+        auto_add_columns: true,
+        max_request_bytes: 64 * 1024 * 1024,
+      },
       log: { level: "info" },
     });
   });
@@ -34,6 +44,14 @@ describe("horaedb configuration", () => {
       "server.shutdown_timeout_ms": "HORAEDB_SERVER__SHUTDOWN_TIMEOUT_MS",
       data_dir: "HORAEDB_DATA_DIR",
       mode: "HORAEDB_MODE",
+      "engine.memory_budget_bytes": "HORAEDB_ENGINE__MEMORY_BUDGET_BYTES",
+      "engine.max_unflushed_age_ms": "HORAEDB_ENGINE__MAX_UNFLUSHED_AGE_MS",
+      "engine.sst_encoder_workers": "HORAEDB_ENGINE__SST_ENCODER_WORKERS",
+      "engine.read_cache_bytes": "HORAEDB_ENGINE__READ_CACHE_BYTES",
+      "engine.wal_segment_bytes": "HORAEDB_ENGINE__WAL_SEGMENT_BYTES",
+      "engine.auto_create_table": "HORAEDB_ENGINE__AUTO_CREATE_TABLE",
+      "engine.auto_add_columns": "HORAEDB_ENGINE__AUTO_ADD_COLUMNS",
+      "engine.max_request_bytes": "HORAEDB_ENGINE__MAX_REQUEST_BYTES",
       "log.level": "HORAEDB_LOG__LEVEL",
     });
   });

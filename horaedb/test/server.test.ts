@@ -62,15 +62,15 @@ describe("HoraeDBServer", () => {
     expect(existsSync(dataDir)).toBe(true);
   });
 
-  it("answers a StorageService Route call from a real client with UNIMPLEMENTED", async () => {
+  it("answers the unary SqlQuery method from a real client with UNIMPLEMENTED until SQL lands", async () => {
     const server = newServer();
     const client = storageClient(await server.start());
     const error = await new Promise<grpc.ServiceError | null>((resolve) => {
-      client.Route({ tables: ["cpu"] }, (err) => resolve(err));
+      client.SqlQuery({ sql: "SELECT 1" }, (err) => resolve(err));
     });
     expect(error).toMatchObject({
       code: grpc.status.UNIMPLEMENTED,
-      details: "horaedb.storage.v1.StorageService/Route is not implemented yet",
+      details: "horaedb.storage.v1.StorageService/SqlQuery is not implemented yet",
     });
   });
 

@@ -15,7 +15,7 @@ import {
   Table as ArrowTable,
 } from "apache-arrow";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { cellAt, type Column } from "../src/batch/column.js";
+import { cellAt } from "../src/batch/column.js";
 import { HoraeDBServer, resolveHoraeDBConfig, type HoraeDBConfigInput } from "../src/index.js";
 
 let dataDir: string;

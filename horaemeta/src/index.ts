@@ -6,3 +6,4 @@ export {
 } from "./config.js";
 export { META_SERVICE_NAME, metaServiceHandlers } from "./meta-service.js";
 export { HoraeMetaServer, type HoraeMetaServerOptions } from "./server.js";
+export * as metadata from "./metadata/index.js";

@@ -27,3 +27,4 @@ export {
 export { SchemaError } from "./table/errors.js";
 export type { Column, ColumnValues } from "./batch/column.js";
 export type { ColumnBatch } from "./batch/column-batch.js";
+export * as sql from "./sql/index.js";

@@ -1,0 +1,121 @@
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
+import { DataType, RecordBatch, Table, tableToIPC, type Field } from "apache-arrow";
+import { HoraeDBArgumentError } from "./errors.js";
+import { ProtobufWriter, WireType, lenFieldSize } from "./protobuf-writer.js";
+import type { TableWrite } from "./table-write.js";
+
+const gzipAsync = promisify(gzip);
+
+/** How an Arrow table is turned into `ArrowRows` table requests. */
+export interface ArrowEncoding {
+  /** Columns sent as TAG columns (Utf8, or dictionary-encoded Utf8). */
+  readonly tags: readonly string[];
+  /** The timestamp column: Arrow Timestamp, or Int64 milliseconds. */
+  readonly timestamp: string;
+  /** IPC streams larger than this many bytes are gzip-compressed; `Infinity` never compresses. */
+  readonly gzipAboveBytes: number;
+  /** A table whose IPC stream is larger than this is split into several table requests. */
+  readonly maxRequestBytes: number;
+}
+
+/**
+ * Encodes an Arrow table (or one record batch) as `ArrowRows` table requests: one Arrow IPC stream
+ * each, gzip-compressed above the threshold. Checks the tag and timestamp columns first, so a bad
+ * table fails here with HoraeDBArgumentError rather than on the server.
+ */
+export async function encodeArrow(
+  tableName: string,
+  data: Table | RecordBatch,
+  encoding: ArrowEncoding,
+): Promise<TableWrite[]> {
+  const table = data instanceof RecordBatch ? new Table(data) : data;
+  checkColumns(tableName, table, encoding);
+  const writes: TableWrite[] = [];
+  for (const part of splitToFit(table, encoding.maxRequestBytes)) {
+    const ipc = part.ipc;
+    const compressed = ipc.byteLength > encoding.gzipAboveBytes;
+    const payload = compressed ? await gzipAsync(ipc, { level: 1 }) : ipc;
+    const encoded = encodeArrowTableRequest(tableName, payload, compressed, encoding);
+    writes.push({ table: tableName, encoded, rows: part.table.numRows, bytes: encoded.byteLength });
+  }
+  return writes;
+}
+
+// Field numbers of storage.proto `WriteTableRequest` and `ArrowRows`; COMPRESSION_GZIP is 2.
+const TABLE_REQUEST = { table: 1, arrow: 3 } as const;
+const ARROW_ROWS = { ipcStream: 1, compression: 2, tagColumns: 3, timestampColumn: 4 } as const;
+const COMPRESSION_GZIP = 2;
+
+/** A `WriteTableRequest` message holding `ArrowRows`. */
+function encodeArrowTableRequest(
+  table: string,
+  payload: Uint8Array,
+  gzipped: boolean,
+  encoding: ArrowEncoding,
+): Buffer {
+  const tags = encoding.tags.map((tag) => [tag, Buffer.byteLength(tag)] as const);
+  const timestampBytes = Buffer.byteLength(encoding.timestamp);
+  const arrowSize =
+    lenFieldSize(payload.byteLength) +
+    (gzipped ? 2 : 0) +
+    tags.reduce((sum, [, bytes]) => sum + lenFieldSize(bytes), 0) +
+    lenFieldSize(timestampBytes);
+  const tableBytes = Buffer.byteLength(table);
+  const w = new ProtobufWriter(lenFieldSize(tableBytes) + lenFieldSize(arrowSize));
+  w.tag(TABLE_REQUEST.table, WireType.LEN);
+  w.string(table, tableBytes);
+  w.tag(TABLE_REQUEST.arrow, WireType.LEN);
+  w.varint(arrowSize);
+  w.tag(ARROW_ROWS.ipcStream, WireType.LEN);
+  w.bytes(payload);
+  if (gzipped) {
+    w.tag(ARROW_ROWS.compression, WireType.VARINT);
+    w.varint(COMPRESSION_GZIP);
+  }
+  for (const [tag, bytes] of tags) {
+    w.tag(ARROW_ROWS.tagColumns, WireType.LEN);
+    w.string(tag, bytes);
+  }
+  w.tag(ARROW_ROWS.timestampColumn, WireType.LEN);
+  w.string(encoding.timestamp, timestampBytes);
+  return w.finish();
+}
+
+/** Row ranges of `table` whose IPC streams fit `maxBytes`, halving ranges that do not. */
+function splitToFit(table: Table, maxBytes: number): Array<{ table: Table; ipc: Uint8Array }> {
+  if (table.numRows === 0) return [];
+  const ipc = tableToIPC(table, "stream");
+  if (ipc.byteLength <= maxBytes || table.numRows === 1) return [{ table, ipc }];
+  const middle = Math.ceil(table.numRows / 2);
+  return [...splitToFit(table.slice(0, middle), maxBytes), ...splitToFit(table.slice(middle), maxBytes)];
+}
+
+function checkColumns(tableName: string, table: Table, encoding: ArrowEncoding): void {
+  const invalid = (message: string) => new HoraeDBArgumentError(`table ${tableName}: ${message}`);
+  const fields = new Map<string, Field>(table.schema.fields.map((f) => [f.name, f]));
+  const timestamp = fields.get(encoding.timestamp);
+  if (timestamp === undefined)
+    throw invalid(`timestamp column "${encoding.timestamp}" is not in the Arrow table`);
+  const tsType = timestamp.type as DataType;
+  const isInt64 = DataType.isInt(tsType) && tsType.bitWidth === 64 && tsType.isSigned;
+  if (!DataType.isTimestamp(tsType) && !isInt64) {
+    throw invalid(
+      `timestamp column "${encoding.timestamp}" is ${typeName(tsType)}; use Timestamp or Int64 ms`,
+    );
+  }
+  for (const tag of encoding.tags) {
+    const field = fields.get(tag);
+    if (field === undefined) throw invalid(`tag column "${tag}" is not in the Arrow table`);
+    const type = field.type as DataType;
+    const isString =
+      DataType.isUtf8(type) || (DataType.isDictionary(type) && DataType.isUtf8(type.dictionary));
+    if (!isString) throw invalid(`tag column "${tag}" is ${typeName(type)}; tags must be Utf8`);
+    if (tag === encoding.timestamp) throw invalid(`column "${tag}" cannot be both a tag and the timestamp`);
+  }
+}
+
+/** The Arrow type's own name, e.g. `Float64` (every concrete type implements toString). */
+function typeName(type: DataType): string {
+  return (type as DataType & { toString(): string }).toString();
+}

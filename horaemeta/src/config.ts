@@ -7,6 +7,8 @@ import {
   type ConfigDefinition,
 } from "@horaedb/common";
 
+export const topologyTypes = ["static", "dynamic"] as const;
+
 /** Configuration of a horaemeta server; see docs/configuration.md. */
 export const horaeMetaConfigDefinition = {
   schema: z.strictObject({
@@ -22,6 +24,36 @@ export const horaeMetaConfigDefinition = {
         .regex(/^\/.*[^/]$/, "must start with / and not end with /")
         .default("/horaedb")
         .describe("Key prefix in etcd; a cluster's keys live under {root_path}/{cluster.name}/."),
+      call_timeout_ms: z
+        .int()
+        .min(100)
+        .default(5_000)
+        .describe(
+          "Deadline of each etcd call, in milliseconds; a call past it fails, and a request that needed it is answered UNAVAILABLE.",
+        ),
+    }),
+    election: configSection({
+      lease_ttl_s: z
+        .int()
+        .min(2)
+        .max(3_600)
+        .default(5)
+        .describe(
+          "TTL of the etcd lease the horaemeta leader holds, in seconds (etcd's minimum is 2). Another replica is elected within about this long after the leader dies; a leader that cannot renew its lease stops acting as leader before it ends.",
+        ),
+      advertise_host: z
+        .string()
+        .default("")
+        .describe(
+          "Host the other horaemeta replicas use to reach this one's gRPC server when they forward calls to it as the leader; empty means server.bind_addr.",
+        ),
+      forward_timeout_ms: z
+        .int()
+        .min(1)
+        .default(5_000)
+        .describe(
+          "How long a replica that is not the leader waits for the leader to answer a forwarded call, in milliseconds; the caller's own deadline applies when it is shorter.",
+        ),
     }),
     cluster: configSection({
       name: z
@@ -29,6 +61,49 @@ export const horaeMetaConfigDefinition = {
         .regex(/^[A-Za-z0-9_-]+$/, "may contain only letters, digits, _ and -")
         .default("defaultCluster")
         .describe("Name of the cluster this horaemeta manages."),
+      shard_total: z
+        .int()
+        .min(1)
+        .max(0xffff_ffff)
+        .default(8)
+        .describe(
+          "Shards the cluster is created with. Like every cluster.* setting below, it is stored when the cluster is first created; later values are ignored.",
+        ),
+      followers_per_shard: z
+        .int()
+        .min(0)
+        .max(1_000)
+        .default(0)
+        .describe(
+          "Followers placed per shard, each on a node other than the shard's leader; fewer when there are not enough nodes online.",
+        ),
+      topology: z
+        .enum(topologyTypes)
+        .default("static")
+        .describe(
+          "static: shards stay on the nodes they were placed on; dynamic: the scheduler may move them.",
+        ),
+      min_node_count: z
+        .int()
+        .min(1)
+        .default(1)
+        .describe("horaedb nodes that must be online before the shards are placed on them."),
+      node_lease_ttl_ms: z
+        .int()
+        .min(2_000)
+        .default(10_000)
+        .describe(
+          "Longest lease a horaedb node is granted per heartbeat, in milliseconds; a node that asks for less gets what it asked for (at least 2000).",
+        ),
+    }),
+    scheduler: configSection({
+      interval_ms: z
+        .int()
+        .min(10)
+        .default(1_000)
+        .describe(
+          "How often the leader checks the cluster and places unassigned shards, in milliseconds; a node's first heartbeat also triggers a check.",
+        ),
     }),
     log: logConfigSection(),
   }),

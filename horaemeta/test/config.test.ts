@@ -24,11 +24,20 @@ function configError(run: () => unknown): ConfigError {
 }
 
 describe("horaemeta configuration", () => {
-  it("defaults to ports 8830/8080, a local etcd, /horaedb and defaultCluster", () => {
+  it("defaults to ports 8830/8080, a local etcd, /horaedb, a 5 s leader lease and an 8-shard defaultCluster", () => {
     expect(resolveHoraeMetaConfig()).toEqual({
       server: { bind_addr: "127.0.0.1", grpc_port: 8830, http_port: 8080, shutdown_timeout_ms: 10_000 },
-      etcd: { endpoints: ["http://127.0.0.1:2379"], root_path: "/horaedb" },
-      cluster: { name: "defaultCluster" },
+      etcd: { endpoints: ["http://127.0.0.1:2379"], root_path: "/horaedb", call_timeout_ms: 5_000 },
+      election: { lease_ttl_s: 5, advertise_host: "", forward_timeout_ms: 5_000 },
+      cluster: {
+        name: "defaultCluster",
+        shard_total: 8,
+        followers_per_shard: 0,
+        topology: "static",
+        min_node_count: 1,
+        node_lease_ttl_ms: 10_000,
+      },
+      scheduler: { interval_ms: 1_000 },
       log: { level: "info" },
     });
   });
@@ -53,6 +62,7 @@ describe("horaemeta configuration", () => {
     expect(config.etcd).toEqual({
       endpoints: ["http://etcd-1:2379", "http://etcd-2:2379"],
       root_path: "/prod",
+      call_timeout_ms: 5_000,
     });
     expect(config.server.grpc_port).toBe(9830);
     expect(config.cluster.name).toBe("flag");
@@ -65,6 +75,46 @@ describe("horaemeta configuration", () => {
     expect(error.message).toContain("HORAEMETA_ETCD__ROOT_PATH");
     expect(error.key).toBe("etcd.root_path");
     expect(error.problem).toContain("must start with /");
+  });
+
+  it("reads the election, cluster and scheduler options from the environment", () => {
+    const { config } = loadConfig(horaeMetaConfigDefinition, {
+      env: {
+        HORAEMETA_ELECTION__LEASE_TTL_S: "3",
+        HORAEMETA_ELECTION__ADVERTISE_HOST: "meta-1.internal",
+        HORAEMETA_CLUSTER__SHARD_TOTAL: "16",
+        HORAEMETA_CLUSTER__FOLLOWERS_PER_SHARD: "1",
+        HORAEMETA_CLUSTER__TOPOLOGY: "dynamic",
+        HORAEMETA_CLUSTER__MIN_NODE_COUNT: "3",
+        HORAEMETA_SCHEDULER__INTERVAL_MS: "250",
+      },
+    });
+    expect(config.election).toEqual({
+      lease_ttl_s: 3,
+      advertise_host: "meta-1.internal",
+      forward_timeout_ms: 5_000,
+    });
+    expect(config.cluster).toMatchObject({
+      shard_total: 16,
+      followers_per_shard: 1,
+      topology: "dynamic",
+      min_node_count: 3,
+    });
+    expect(config.scheduler.interval_ms).toBe(250);
+  });
+
+  it("rejects a leader lease shorter than etcd's 2 s minimum", () => {
+    const error = configError(() =>
+      loadConfig(horaeMetaConfigDefinition, { env: { HORAEMETA_ELECTION__LEASE_TTL_S: "1" } }),
+    );
+    expect(error.key).toBe("election.lease_ttl_s");
+  });
+
+  it("rejects an unknown topology", () => {
+    const error = configError(() =>
+      loadConfig(horaeMetaConfigDefinition, { env: { HORAEMETA_CLUSTER__TOPOLOGY: "elastic" } }),
+    );
+    expect(error.key).toBe("cluster.topology");
   });
 
   it("rejects an empty etcd endpoint list", () => {

@@ -50,7 +50,12 @@ describe("horaemeta executable", () => {
 
     const response = await fetch(`http://${String(listening.http)}/health`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: "ok", server: "horaemeta", cluster: "test_cluster" });
+    expect(await response.json()).toEqual({
+      status: "ok",
+      server: "horaemeta",
+      cluster: "test_cluster",
+      role: "follower",
+    });
 
     server.child.kill("SIGTERM");
     await expect(server.exitCode(5_000)).resolves.toBe(0);

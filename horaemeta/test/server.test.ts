@@ -1,8 +1,8 @@
 import * as grpc from "@grpc/grpc-js";
 import { createLogger } from "@horaedb/common";
-import { loadMetaProto } from "@horaedb/proto";
+import { loadMetaProto, StatusCode, type meta } from "@horaedb/proto";
 import { afterEach, describe, expect, it } from "vitest";
-import { HoraeMetaServer, resolveHoraeMetaConfig } from "../src/index.js";
+import { HoraeMetaServer, resolveHoraeMetaConfig, type LeaderStatusBody } from "../src/index.js";
 
 const servers: HoraeMetaServer[] = [];
 const clients: grpc.Client[] = [];
@@ -12,8 +12,12 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.stop()));
 });
 
+/** A server whose etcd cannot be reached: nothing listens on port 1. */
 function newServer() {
-  const config = resolveHoraeMetaConfig({ server: { grpc_port: 0, http_port: 0 } });
+  const config = resolveHoraeMetaConfig({
+    server: { grpc_port: 0, http_port: 0 },
+    etcd: { endpoints: ["http://127.0.0.1:1"], call_timeout_ms: 200 },
+  });
   const server = new HoraeMetaServer(config, {
     logger: createLogger({ name: "horaemeta", level: "silent" }),
   });
@@ -26,21 +30,36 @@ describe("HoraeMetaServer", () => {
     const addresses = await newServer().start();
     const response = await fetch(`http://${addresses.http}/health`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: "ok", server: "horaemeta", cluster: "defaultCluster" });
+    expect(await response.json()).toEqual({
+      status: "ok",
+      server: "horaemeta",
+      cluster: "defaultCluster",
+      role: "follower",
+    });
   });
 
-  it("answers a MetaService call from a real client with UNIMPLEMENTED", async () => {
+  it("answers a MetaService call with a retryable UNAVAILABLE header while no leader can be found", async () => {
     const addresses = await newServer().start();
     const { MetaService } = loadMetaProto().horaedb.meta.v1;
     const client = new MetaService(addresses.grpc, grpc.credentials.createInsecure());
     clients.push(client);
-    const error = await new Promise<grpc.ServiceError | null>((resolve) => {
-      client.GetNodes({}, (err) => resolve(err));
+    const response = await new Promise<meta.GetNodesResponse__Output | undefined>((resolve, reject) => {
+      client.GetNodes({}, (error, answer) => (error ? reject(error) : resolve(answer)));
     });
-    expect(error).toMatchObject({
-      code: grpc.status.UNIMPLEMENTED,
-      details: "horaedb.meta.v1.MetaService/GetNodes is not implemented yet",
-    });
+    expect(response?.header).toMatchObject({ code: StatusCode.STATUS_CODE_UNAVAILABLE });
+    expect(response?.header?.message).toContain("no horaemeta leader is known");
+    expect(response?.header?.retryAfterMs).toBeGreaterThan(0);
+  });
+
+  it("reports on GET /api/v1/leader that it does not lead, with 503 while etcd cannot say who does", async () => {
+    const server = newServer();
+    const addresses = await server.start();
+    const response = await fetch(`http://${addresses.http}/api/v1/leader`);
+    expect(response.status).toBe(503);
+    const body = (await response.json()) as LeaderStatusBody;
+    expect(body).toMatchObject({ self: addresses.grpc, isLeader: false, leader: null });
+    expect(body.error).toContain("no horaemeta leader is known");
+    expect(server.advertisedEndpoint).toBe(addresses.grpc);
   });
 
   it("reports shutting_down as soon as stop() begins and stops listening when it resolves", async () => {

@@ -1,0 +1,272 @@
+/**
+ * What the horaemeta leader does for each MetaService call, on the metadata store. Every store
+ * write is preceded by `term.assertActive()` (the leader's fence) and is itself a compare-and-swap,
+ * so a deposed leader's write that races the new leader's cannot corrupt the mapping.
+ */
+import { randomUUID } from "node:crypto";
+import type { meta } from "@horaedb/proto";
+import { pickShardForTable } from "../cluster/table-placement.js";
+import type { LeaderTerm } from "../election/leader-term.js";
+import { InvalidRequestError, UnsupportedRequestError } from "../errors.js";
+import {
+  MIN_LEASE_TTL_MS,
+  retryOnConflict,
+  TableAlreadyExistsError,
+  type ClusterSettings,
+  type MetadataStore,
+  type NodeStatus,
+  type ShardRole,
+  type TableRecord,
+} from "../metadata/index.js";
+import {
+  nodeEndpoint,
+  nodeName,
+  nodeShard,
+  reportedNodeLoad,
+  reportedShard,
+  reportedShardLoad,
+  safeInteger,
+  shardInfo,
+  tableInfo,
+} from "./proto-mapping.js";
+import {
+  checkEngine,
+  checkTableOptions,
+  requireNonEmpty,
+  requirePresent,
+  tableSchemaRecord,
+} from "./request-validation.js";
+import { OK_HEADER } from "./response-status.js";
+
+/** Attempts of a table create or drop that keeps losing compare-and-swaps to concurrent changes. */
+const CONFLICT_ATTEMPTS = 8;
+
+/**
+ * The lease a node gets: what it asked for, at most the cluster's `nodeLeaseTtlMs` and at least
+ * etcd's minimum; asking for 0 means the cluster's.
+ */
+export function grantedNodeLeaseTtlMs(requestedMs: number, clusterMaxMs: number): number {
+  if (requestedMs === 0) return clusterMaxMs;
+  return Math.min(Math.max(requestedMs, MIN_LEASE_TTL_MS), clusterMaxMs);
+}
+
+export interface MetaOperationsOptions {
+  readonly store: MetadataStore;
+  /** Called when a node without a live lease (new, or back after expiring) sends a heartbeat. */
+  readonly onNodeJoined: (nodeName: string) => void;
+}
+
+export class MetaOperations {
+  readonly #store: MetadataStore;
+  readonly #onNodeJoined: (nodeName: string) => void;
+  /** Cluster settings never change after creation, so they are read once. */
+  #settings: ClusterSettings | undefined;
+
+  constructor(options: MetaOperationsOptions) {
+    this.#store = options.store;
+    this.#onNodeJoined = options.onNodeJoined;
+  }
+
+  async nodeHeartbeat(
+    request: meta.NodeHeartbeatRequest__Output,
+    term: LeaderTerm,
+  ): Promise<meta.NodeHeartbeatResponse> {
+    const info = requirePresent("info", request.info);
+    const name = nodeName("info.endpoint", info.endpoint);
+    const caller = request.header?.node ?? "";
+    if (caller !== "" && caller !== name) {
+      throw new InvalidRequestError("header.node", `${caller} differs from info.endpoint ${name}`);
+    }
+    const settings = await this.#clusterSettings();
+    const leaseTtlMs = grantedNodeLeaseTtlMs(
+      safeInteger("info.lease_ttl_ms", info.leaseTtlMs),
+      settings.nodeLeaseTtlMs,
+    );
+    const shards = info.shardInfos.map((shard, i) => reportedShard(`info.shard_infos[${i}]`, shard));
+    const shardLoads = info.shardLoads.map((load, i) => reportedShardLoad(`info.shard_loads[${i}]`, load));
+    const load = reportedNodeLoad(info.load);
+    const endpoint = requirePresent("info.endpoint", info.endpoint);
+
+    term.assertActive();
+    const result = await this.#store.nodes.heartbeat({
+      name,
+      endpoint: { host: endpoint.host, port: endpoint.port },
+      zone: info.zone,
+      binaryVersion: info.binaryVersion,
+      leaseTtlMs,
+      shards,
+      load,
+      shardLoads,
+    });
+    if (!result.renewed) this.#onNodeJoined(name);
+    const view = await this.#store.cluster.getView();
+    return {
+      header: OK_HEADER,
+      clusterVersion: String(view.version),
+      leaseTtlMs: String(result.leaseTtlMs),
+      leaseDeadlineUnixMs: String(result.leaseDeadlineMs),
+    };
+  }
+
+  async allocSchemaId(
+    request: meta.AllocSchemaIdRequest__Output,
+    term: LeaderTerm,
+  ): Promise<meta.AllocSchemaIdResponse> {
+    const name = requireNonEmpty("name", request.name);
+    term.assertActive();
+    const { schema } = await this.#store.schemas.create(name);
+    return { header: OK_HEADER, name: schema.name, id: schema.id };
+  }
+
+  /**
+   * Creates a plain table on the shard holding the fewest tables among those that have a leader;
+   * re-picks and retries when a concurrent change of that shard wins the compare-and-swap.
+   */
+  async createTable(
+    request: meta.CreateTableRequest__Output,
+    term: LeaderTerm,
+  ): Promise<meta.CreateTableResponse> {
+    const schemaName = requireNonEmpty("schema_name", request.schemaName);
+    const tableName = requireNonEmpty("name", request.name);
+    checkEngine(request.engine);
+    checkTableOptions(request.options);
+    const tableSchema = tableSchemaRecord(request.tableSchema);
+    if (request.partitionInfo !== null) throw new UnsupportedRequestError("partitioned tables are");
+
+    const existing = await this.#store.tables.get(schemaName, tableName);
+    if (existing !== undefined) return this.#existingTable(existing, request.createIfNotExist);
+
+    term.assertActive();
+    await this.#store.schemas.create(schemaName);
+    // One id for every attempt, so a create the etcd client retried after it committed is recognised.
+    const requestId = randomUUID();
+    try {
+      const { table, shardVersion } = await retryOnConflict(
+        async () => {
+          const [view, shards] = await Promise.all([
+            this.#store.cluster.getView(),
+            this.#store.shards.list(),
+          ]);
+          const shard = pickShardForTable(view, shards);
+          term.assertActive();
+          return this.#store.tables.create({
+            schemaName,
+            tableName,
+            shardId: shard.shardId,
+            tableSchema,
+            options: { ...request.options },
+            expectedShardVersion: shard.version,
+            requestId,
+          });
+        },
+        { attempts: CONFLICT_ATTEMPTS },
+      );
+      return {
+        header: OK_HEADER,
+        createdTable: tableInfo(table),
+        shardInfo: shardInfo(table.shardId, "leader", shardVersion),
+      };
+    } catch (error) {
+      if (error instanceof TableAlreadyExistsError)
+        return this.#existingTable(error.table, request.createIfNotExist);
+      throw error;
+    }
+  }
+
+  async dropTable(request: meta.DropTableRequest__Output, term: LeaderTerm): Promise<meta.DropTableResponse> {
+    const schemaName = requireNonEmpty("schema_name", request.schemaName);
+    const tableName = requireNonEmpty("name", request.name);
+    const { table } = await retryOnConflict(
+      () => {
+        term.assertActive();
+        return this.#store.tables.drop({ schemaName, tableName });
+      },
+      { attempts: CONFLICT_ATTEMPTS },
+    );
+    return { header: OK_HEADER, droppedTable: tableInfo(table) };
+  }
+
+  async routeTables(request: meta.RouteTablesRequest__Output): Promise<meta.RouteTablesResponse> {
+    const schemaName = requireNonEmpty("schema_name", request.schemaName);
+    request.tableNames.forEach((name, i) => requireNonEmpty(`table_names[${i}]`, name));
+    const { clusterVersion, routes } = await this.#store.routes.route(schemaName, request.tableNames);
+    return {
+      header: OK_HEADER,
+      clusterVersion: String(clusterVersion),
+      entries: routes.map((route) => ({
+        table: tableInfo(route.table),
+        nodeShards: [
+          ...(route.leader === null
+            ? []
+            : [nodeShard(route.leader, route.shardId, "leader", route.shardVersion)]),
+          ...route.followers.map((follower) =>
+            nodeShard(follower, route.shardId, "follower", route.shardVersion),
+          ),
+        ],
+      })),
+    };
+  }
+
+  /** The tables of each shard, with the shard's role for the calling node (`header.node`). */
+  async getTablesOfShards(
+    request: meta.GetTablesOfShardsRequest__Output,
+  ): Promise<meta.GetTablesOfShardsResponse> {
+    const caller = request.header?.node ?? "";
+    const [view, tablesOfShards] = await Promise.all([
+      this.#store.cluster.getView(),
+      this.#store.tables.tablesOfShards(request.shardIds),
+    ]);
+    const placements = new Map(view.shards.map((shard) => [shard.shardId, shard]));
+    return {
+      header: OK_HEADER,
+      tablesOfShards: tablesOfShards.map(({ shard, tables }) => {
+        const placement = placements.get(shard.shardId);
+        const role: ShardRole | null =
+          placement?.leader === caller && caller !== ""
+            ? "leader"
+            : placement?.followers.includes(caller) === true
+              ? "follower"
+              : null;
+        return { shardInfo: shardInfo(shard.shardId, role, shard.version), tables: tables.map(tableInfo) };
+      }),
+    };
+  }
+
+  /** Every placement of the cluster view: one entry per shard per node holding it. */
+  async getNodes(_request: meta.GetNodesRequest__Output): Promise<meta.GetNodesResponse> {
+    const [view, shards, nodes] = await Promise.all([
+      this.#store.cluster.getView(),
+      this.#store.shards.list(),
+      this.#store.nodes.list(),
+    ]);
+    const versions = new Map(shards.map((shard) => [shard.shardId, shard.version]));
+    const byName = new Map<string, NodeStatus>(nodes.map((node) => [node.name, node]));
+    const placed = (name: string, shardId: number, role: ShardRole): meta.NodeShard => ({
+      endpoint: nodeEndpoint(name, byName.get(name)?.endpoint),
+      shardInfo: shardInfo(shardId, role, versions.get(shardId) ?? 0),
+    });
+    return {
+      header: OK_HEADER,
+      clusterVersion: String(view.version),
+      nodeShards: view.shards.flatMap((shard) => [
+        ...(shard.leader === null ? [] : [placed(shard.leader, shard.shardId, "leader")]),
+        ...shard.followers.map((follower) => placed(follower, shard.shardId, "follower")),
+      ]),
+    };
+  }
+
+  async #existingTable(table: TableRecord, createIfNotExist: boolean): Promise<meta.CreateTableResponse> {
+    if (!createIfNotExist) throw new TableAlreadyExistsError(table);
+    const shard = await this.#store.shards.get(table.shardId);
+    return {
+      header: OK_HEADER,
+      createdTable: tableInfo(table),
+      shardInfo: shardInfo(table.shardId, "leader", shard.version),
+    };
+  }
+
+  async #clusterSettings(): Promise<ClusterSettings> {
+    this.#settings ??= await this.#store.cluster.getSettings();
+    return this.#settings;
+  }
+}

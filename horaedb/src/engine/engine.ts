@@ -1,12 +1,22 @@
 import type { Logger } from "pino";
-import { TableManifest } from "../manifest/index.js";
+import { TableManifest, type SstFileEntry } from "../manifest/index.js";
 import { MemoryTracker } from "../memtable/index.js";
 import type { ObjectStore } from "../object-store/object-store.js";
 import { SstEncoderPool, SstWriter } from "../sst/index.js";
 import { formatTableOptions, parseTableOptions, type TableOptions } from "../table/options.js";
 import type { ColumnSchemaInput, TableSchema } from "../table/schema.js";
 import type { WalManager } from "../wal/wal.js";
-import { invalidNameReason, StandaloneCatalog } from "./catalog.js";
+import { invalidNameReason, StandaloneCatalog, type CatalogTable } from "./catalog.js";
+import {
+  CompactionScheduler,
+  expiredBefore,
+  removeOrphanSsts,
+  resolveCompactionOptions,
+  SstFileReferences,
+  type CompactionJobResult,
+  type CompactionOptions,
+  type CompactionStats,
+} from "./compaction/index.js";
 import { WriteError } from "./errors.js";
 import { flushMemtable, type FlushContext } from "./flush.js";
 import { StorageLayout } from "./layout.js";
@@ -32,6 +42,20 @@ export interface StorageEngineOptions {
   /** Worker threads encoding SSTs; 0 encodes on the main thread. */
   readonly encoderWorkers: number;
   readonly logger: Logger;
+  /** Compaction settings; absent ones take DEFAULT_COMPACTION_OPTIONS. */
+  readonly compaction?: Partial<CompactionOptions>;
+  /** Clock for table TTLs, ms since the epoch (default Date.now). */
+  readonly now?: () => number;
+}
+
+/** Compaction counters, and what became of the SST files compaction removed. */
+export interface EngineCompactionStats extends CompactionStats {
+  readonly paused: boolean;
+  /** Removed files still read by a running scan; deleted when it ends. */
+  readonly sstsWaitingForScans: number;
+  readonly sstsDeleted: number;
+  /** Deletions that failed; those files are removed as orphans when the table is next opened. */
+  readonly sstDeleteFailures: number;
 }
 
 /** What callers see of a table. */
@@ -79,6 +103,9 @@ export class StorageEngine {
   readonly #tables = new Map<number, Table>();
   readonly #encoderPool: SstEncoderPool | undefined;
   readonly #flushContext: FlushContext;
+  readonly #references: SstFileReferences;
+  readonly #compaction: CompactionScheduler;
+  readonly #now: () => number;
   readonly #log: Logger;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -90,6 +117,7 @@ export class StorageEngine {
     catalog: StandaloneCatalog,
     shard: Shard,
     encoderPool: SstEncoderPool | undefined,
+    compactionOptions: CompactionOptions,
   ) {
     this.#options = options;
     this.layout = layout;
@@ -106,17 +134,38 @@ export class StorageEngine {
       layout,
       sstWriter: new SstWriter(encoderPool === undefined ? {} : { pool: encoderPool }),
     };
+    this.#now = options.now ?? Date.now;
+    this.#references = new SstFileReferences({
+      deleteObject: (key) => options.store.delete(key),
+      logger: options.logger,
+    });
+    this.#compaction = new CompactionScheduler({
+      options: compactionOptions,
+      tables: () => this.#tables.values(),
+      context: {
+        store: options.store,
+        layout,
+        sstWriter: this.#flushContext.sstWriter,
+        now: this.#now,
+        retire: (files) => this.#references.retire(files),
+      },
+      logger: options.logger,
+    });
   }
 
-  /** Opens the catalog and every table's manifest, then replays the WAL; ready for reads and writes. */
+  /**
+   * Opens the catalog and every table's manifest, removes SST objects the manifests do not list
+   * (left by a crash), then replays the WAL; ready for reads and writes.
+   */
   static async open(options: StorageEngineOptions): Promise<StorageEngine> {
+    const compactionOptions = resolveCompactionOptions(options.compaction);
     const layout = new StorageLayout(options.cluster);
     const catalog = await StandaloneCatalog.load(options.store, layout);
     const wal = await options.walManager.open(STANDALONE_SHARD);
     const shard = new Shard(STANDALONE_SHARD, wal);
     const pool =
       options.encoderWorkers > 0 ? new SstEncoderPool({ workers: options.encoderWorkers }) : undefined;
-    const engine = new StorageEngine(options, layout, catalog, shard, pool);
+    const engine = new StorageEngine(options, layout, catalog, shard, pool, compactionOptions);
     try {
       for (const entry of catalog.list()) {
         const manifest = await TableManifest.load(options.store, layout.manifestPrefix(entry.id));
@@ -125,6 +174,7 @@ export class StorageEngine {
             `table ${entry.schemaName}.${entry.name} (id ${entry.id}) is in the catalog but has no manifest`,
           );
         }
+        await removeOrphans(options, layout, entry, manifest);
         engine.#register(new Table(entry, manifest));
       }
       const started = performance.now();
@@ -136,6 +186,8 @@ export class StorageEngine {
       );
       engine.#timer = setInterval(() => engine.#backgroundFlushCheck(), options.flushCheckIntervalMs);
       engine.#timer.unref();
+      engine.#compaction.start();
+      for (const table of engine.#tables.values()) engine.#compaction.requestCompaction(table);
       return engine;
     } catch (error) {
       await engine.#closeResources();
@@ -283,19 +335,39 @@ export class StorageEngine {
     return { rows: prepared.batch.numRows, sequence };
   }
 
-  /** Reads a table; the view is fixed when this is called. */
+  /**
+   * Reads a table; the view is fixed when this is called, and rows past the table's TTL at that
+   * moment are hidden. The scan pins the SST files of its view until it is iterated to the end,
+   * fails, is returned early, or is closed (`TableScan.close()`, for a scan that is never iterated;
+   * otherwise the files stay until the scan is garbage-collected).
+   */
   scan(schemaName: string, name: string, request: ScanRequest = {}): TableScan {
     const table = this.#require(schemaName, name);
-    return new TableScan(
-      this.#options.store,
-      {
-        schema: table.schema,
-        updateMode: table.options.updateMode,
-        memtable: table.memtables.snapshot(),
-        ssts: [...table.manifest.state.ssts.values()],
-      },
-      request,
-    );
+    // View and pins are taken in one synchronous step: see SstFileReferences.
+    const ssts = [...table.manifest.state.ssts.values()];
+    const release = this.#references.pin(ssts);
+    try {
+      return new TableScan(
+        this.#options.store,
+        {
+          schema: table.schema,
+          updateMode: table.options.updateMode,
+          memtable: table.memtables.snapshot(),
+          ssts,
+          expiredBefore: expiredBefore(table.options, this.#now()),
+        },
+        request,
+        release,
+      );
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  /** The SST files of a table as its manifest lists them now. */
+  sstFiles(schemaName: string, name: string): SstFileEntry[] {
+    return [...this.#require(schemaName, name).manifest.state.ssts.values()];
   }
 
   /** Flushes one table, or every table, and truncates the WAL below what is still needed. */
@@ -309,13 +381,50 @@ export class StorageEngine {
     await this.#shard.truncateWal();
   }
 
-  /** Stops background work and releases files; unflushed rows stay in the WAL for the next open. */
+  /**
+   * Compacts one table, the tables of one schema, or every table, until the picker finds nothing
+   * more to do (also while background compaction is paused). Resolves with the jobs run.
+   */
+  async compact(schemaName?: string, name?: string): Promise<CompactionJobResult[]> {
+    this.#checkOpen();
+    const targets =
+      schemaName !== undefined && name !== undefined
+        ? [this.#require(schemaName, name)]
+        : [...this.#tables.values()].filter(
+            (t) => schemaName === undefined || t.identity.schemaName === schemaName,
+          );
+    return this.#compaction.compact(targets);
+  }
+
+  /** Pauses or resumes background compaction (the `paused` compaction option at open). */
+  setCompactionPaused(paused: boolean): void {
+    this.#compaction.setPaused(paused);
+  }
+
+  compactionStats(): EngineCompactionStats {
+    const deletions = this.#references.deletions;
+    return {
+      ...this.#compaction.stats(),
+      paused: this.#compaction.paused,
+      sstsWaitingForScans: this.#references.waitingForRelease,
+      sstsDeleted: deletions.deleted,
+      sstDeleteFailures: deletions.failed,
+    };
+  }
+
+  /**
+   * Stops background work and releases files; unflushed rows stay in the WAL for the next open. A
+   * compaction running is stopped before its commit. Files removed by compaction that scans still
+   * read are left for the orphan cleanup of the next open.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
+    await this.#compaction.close();
     await Promise.allSettled([...this.#background]);
     await Promise.allSettled([...this.#tables.values()].map((t) => t.settled()));
+    await this.#references.close();
     await this.#closeResources();
   }
 
@@ -366,6 +475,7 @@ export class StorageEngine {
           "memtable flushed",
         );
       }
+      this.#compaction.requestCompaction(table);
     })();
     table.flushing = run.finally(() => {
       table.flushing = undefined;
@@ -419,6 +529,27 @@ export class StorageEngine {
     await this.#encoderPool?.close();
     await this.#options.walManager.close();
     await this.#options.store.close();
+  }
+}
+
+/** Deletes SST objects of a table its manifest does not list; a failure only delays that to the next open. */
+async function removeOrphans(
+  options: StorageEngineOptions,
+  layout: StorageLayout,
+  entry: CatalogTable,
+  manifest: TableManifest,
+): Promise<void> {
+  const table = `${entry.schemaName}.${entry.name}`;
+  try {
+    const removed = await removeOrphanSsts(options.store, layout, entry.id, manifest.state);
+    if (removed.length > 0) {
+      options.logger.info(
+        { table, removed: removed.length },
+        "removed SST objects the manifest does not list",
+      );
+    }
+  } catch (error) {
+    options.logger.warn({ err: error, table }, "could not remove SST objects the manifest does not list");
   }
 }
 

@@ -13,3 +13,4 @@ export { TableScan, type ScanMetrics, type ScanRequest } from "./scan.js";
 export { ReplayError } from "./shard.js";
 export { openStandaloneEngine, STANDALONE_DEFAULTS, type StandaloneEngineOptions } from "./standalone.js";
 export { prepareWrite, type PreparedWrite, type WritePolicy, type WriteRows } from "./write-validation.js";
+export * as compaction from "./compaction/index.js";

@@ -35,17 +35,28 @@ export interface TableReadView {
   readonly updateMode: UpdateMode;
   readonly memtable: MemtableSnapshot;
   readonly ssts: readonly SstFileEntry[];
+  /** TTL cutoff when the view was taken: rows with an earlier timestamp are hidden. */
+  readonly expiredBefore?: number | undefined;
 }
 
 const DEFAULT_BATCH_SIZE = 8192;
 /** Rows from memtables win over any SST row with the same key: they are always newer. */
 const MEMTABLE_PRIORITY = Number.MAX_SAFE_INTEGER;
 
+/** Releases the files of scans that were dropped without being iterated to the end or closed. */
+const abandonedScans = new FinalizationRegistry<() => void>((release) => release());
+
 /**
  * Scans one table: SSTs pruned by time range and tag statistics, plus memtables, deduplicated by
  * primary key (OVERWRITE: the newest row wins) and filtered exactly. Sources whose time ranges do not
  * overlap are streamed one after another in time order; overlapping ones are merged. Within a group
- * of overlapping sources, rows come out sorted by primary key.
+ * of overlapping sources, rows come out sorted by primary key. Rows past the table's TTL (as of when
+ * the view was taken) are hidden.
+ *
+ * A scan is iterated once. It may hold a release function for the SST files of its view (pinned so
+ * that compaction does not delete them under it); it calls it exactly once, when the iteration ends
+ * (done, error, or early return such as `break`), on `close()`, or, for a scan dropped without
+ * either, when the scan is garbage-collected.
  */
 export class TableScan implements AsyncIterable<ColumnBatch> {
   readonly metrics: ScanMetrics = {
@@ -61,8 +72,13 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
   readonly #store: ObjectStore;
   readonly #view: TableReadView;
   readonly #request: ScanRequest;
+  /** The request's time range, clipped to the rows not past the TTL. */
+  readonly #timeRange: TimeRange | undefined;
+  readonly #release: () => void;
+  #state: "new" | "iterating" | "done" = "new";
 
-  constructor(store: ObjectStore, view: TableReadView, request: ScanRequest) {
+  /** Validates the request; `release` (if any) is called once the scan no longer reads files. */
+  constructor(store: ObjectStore, view: TableReadView, request: ScanRequest, release?: () => void) {
     this.#store = store;
     this.#view = view;
     this.#request = request;
@@ -73,11 +89,67 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     for (const name of Object.keys(request.tagFilter ?? {})) {
       if (schema.column(name)?.isTag !== true) throw new RangeError(`"${name}" is not a TAG column`);
     }
+    this.#timeRange = clipToTtl(request.timeRange, view.expiredBefore);
+    // The closure must not reference the scan, or the registry would keep it alive.
+    const token = {};
+    let released = release === undefined;
+    const releaseOnce = () => {
+      if (released) return;
+      released = true;
+      abandonedScans.unregister(token);
+      release?.();
+    };
+    if (release !== undefined) abandonedScans.register(this, releaseOnce, token);
+    this.#release = releaseOnce;
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<ColumnBatch> {
+  /** Ends a scan that will not be iterated (further): releases its files. Idempotent. */
+  close(): void {
+    this.#state = "done";
+    this.#release();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ColumnBatch> {
+    if (this.#state !== "new") throw new Error("a table scan can be iterated only once");
+    this.#state = "iterating";
+    const rows = this.#rows();
+    const finish = () => this.close();
+    // Wraps the generator so that every way out releases the files, including a return() before
+    // the first next(), which a generator would complete without running its finally blocks.
+    return {
+      next: async () => {
+        // Closed while iterating: stop here rather than read files that may be gone.
+        if (this.#state === "done") return await rows.return(undefined);
+        try {
+          const result = await rows.next();
+          if (result.done === true) finish();
+          return result;
+        } catch (error) {
+          finish();
+          throw error;
+        }
+      },
+      return: async () => {
+        try {
+          return await rows.return(undefined);
+        } finally {
+          finish();
+        }
+      },
+      throw: async (error?: unknown) => {
+        try {
+          return await rows.throw(error);
+        } finally {
+          finish();
+        }
+      },
+    };
+  }
+
+  async *#rows(): AsyncGenerator<ColumnBatch, undefined> {
     const { schema, memtable } = this.#view;
-    const { timeRange, tagFilter } = this.#request;
+    const { tagFilter } = this.#request;
+    const timeRange = this.#timeRange;
     const output = this.#request.projection ?? schema.columns.map((c) => c.name);
     // Key, timestamp and filtered tags are needed to merge and filter even when not projected.
     const needed = [
@@ -124,7 +196,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
       meta: sst.meta as SstMeta,
       projection: columns,
       schema: this.#view.schema,
-      timeRange: this.#request.timeRange,
+      timeRange: this.#timeRange,
       tagFilter: this.#request.tagFilter,
       batchSize: this.#request.batchSize ?? DEFAULT_BATCH_SIZE,
     });
@@ -143,7 +215,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     const batches = this.#view.memtable.sortedBatches({
       projection: columns,
       batchSize: this.#request.batchSize ?? DEFAULT_BATCH_SIZE,
-      ...(this.#request.timeRange === undefined ? {} : { timeRange: this.#request.timeRange }),
+      ...(this.#timeRange === undefined ? {} : { timeRange: this.#timeRange }),
     });
     for (const batch of batches) {
       this.metrics.rowsFromMemtables += batch.numRows;
@@ -169,6 +241,14 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
       batchSize: this.#request.batchSize ?? DEFAULT_BATCH_SIZE,
     });
   }
+}
+
+/** The time range with rows before the TTL cutoff taken out (possibly empty: start = end). */
+function clipToTtl(range: TimeRange | undefined, expiredBefore: number | undefined): TimeRange | undefined {
+  if (expiredBefore === undefined) return range;
+  if (range === undefined) return { start: expiredBefore, end: Infinity };
+  if (range.start >= expiredBefore) return range;
+  return { start: Math.min(expiredBefore, range.end), end: range.end };
 }
 
 interface Source {

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { CachedObjectStore, LocalObjectStore } from "../object-store/index.js";
 import { LocalWalManager } from "../wal/local/index.js";
+import type { CompactionOptions } from "./compaction/index.js";
 import { StorageEngine, type StorageEngineOptions } from "./engine.js";
 
 export interface StandaloneEngineOptions {
@@ -19,6 +20,10 @@ export interface StandaloneEngineOptions {
   readonly autoAddColumns?: boolean;
   /** fsync objects written to the local store (default true; tests may turn it off). */
   readonly fsyncObjects?: boolean;
+  /** Compaction settings; absent ones take DEFAULT_COMPACTION_OPTIONS. */
+  readonly compaction?: Partial<CompactionOptions>;
+  /** Clock for table TTLs, ms since the epoch (default Date.now). */
+  readonly now?: () => number;
 }
 
 export const STANDALONE_DEFAULTS = {
@@ -56,6 +61,8 @@ export async function openStandaloneEngine(options: StandaloneEngineOptions): Pr
       autoAddColumns: options.autoAddColumns ?? true,
     },
     logger: options.logger,
+    ...(options.compaction === undefined ? {} : { compaction: options.compaction }),
+    ...(options.now === undefined ? {} : { now: options.now }),
   };
   try {
     return await StorageEngine.open(engineOptions);

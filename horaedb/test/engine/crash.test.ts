@@ -34,7 +34,10 @@ if (schemaInfo === undefined) {
   const schema = TableSchema.create({ timestampColumn: "ts", columns: [
     { name: "writer", type: "string", isTag: true }, { name: "ts", type: "timestamp" }, { name: "batch", type: "int32" },
   ] });
-  await engine.createTable("public", "acks", schema, { update_mode: "APPEND", write_buffer_size: "64KB" });
+  // Timestamps are in 1970: without enable_ttl=false the rows would be expired (hidden, and dropped).
+  await engine.createTable("public", "acks", schema, {
+    update_mode: "APPEND", write_buffer_size: "64KB", enable_ttl: "false",
+  });
 }
 console.log("ready");
 let batch = Number(firstBatch);

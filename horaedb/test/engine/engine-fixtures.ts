@@ -60,6 +60,12 @@ function replacer(_key: string, value: unknown): unknown {
   return typeof value === "bigint" ? value.toString() : value;
 }
 
+/**
+ * The engine clock of tests: rows are written at small timestamps (early 1970), and the default TTL
+ * of 7 days, counted from the real time, would hide them all. One day after the epoch keeps them.
+ */
+export const FIXTURE_NOW_MS = 24 * 3_600_000;
+
 export interface TempEngine {
   readonly dataDir: string;
   open(overrides?: Partial<StandaloneEngineOptions>): Promise<StorageEngine>;
@@ -77,6 +83,7 @@ export async function tempEngineDir(): Promise<TempEngine> {
         encoderWorkers: 0,
         fsyncObjects: false,
         flushCheckIntervalMs: 60_000,
+        now: () => FIXTURE_NOW_MS,
         ...overrides,
       }),
     cleanup: () => rm(dataDir, { recursive: true, force: true }),

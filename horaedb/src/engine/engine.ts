@@ -21,7 +21,7 @@ import { WriteError } from "./errors.js";
 import { flushMemtable, type FlushContext } from "./flush.js";
 import { StorageLayout } from "./layout.js";
 import { TableScan, type ScanRequest } from "./scan.js";
-import { Shard } from "./shard.js";
+import { ReplayError, Shard } from "./shard.js";
 import { Table } from "./table.js";
 import { prepareWrite, type WritePolicy, type WriteRows } from "./write-validation.js";
 
@@ -110,6 +110,8 @@ export class StorageEngine {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   readonly #background = new Set<Promise<unknown>>();
+  /** Per table name, the tail of the creates of that name (see createTable). */
+  readonly #creating = new Map<string, Promise<unknown>>();
 
   private constructor(
     options: StorageEngineOptions,
@@ -177,6 +179,7 @@ export class StorageEngine {
         await removeOrphans(options, layout, entry, manifest);
         engine.#register(new Table(entry, manifest));
       }
+      checkWalCoversManifests(shard, engine.#tables.values());
       const started = performance.now();
       const stats = await shard.replay();
       for (const table of engine.#tables.values()) table.reportMemory(engine.memory);
@@ -218,6 +221,28 @@ export class StorageEngine {
     ifNotExists = false,
   ): Promise<TableInfo> {
     this.#checkOpen();
+    // Creates of one name run one at a time: concurrent first writes to a new table all create it.
+    const key = `${schemaName}\u0000${name}`;
+    const previous = this.#creating.get(key) ?? Promise.resolve();
+    const run = previous.then(
+      () => this.#createTable(schemaName, name, schema, rawOptions, ifNotExists),
+      () => this.#createTable(schemaName, name, schema, rawOptions, ifNotExists),
+    );
+    const tail = run.catch(() => undefined);
+    this.#creating.set(key, tail);
+    void tail.then(() => {
+      if (this.#creating.get(key) === tail) this.#creating.delete(key);
+    });
+    return run;
+  }
+
+  async #createTable(
+    schemaName: string,
+    name: string,
+    schema: TableSchema,
+    rawOptions: Readonly<Record<string, string>>,
+    ifNotExists: boolean,
+  ): Promise<TableInfo> {
     const qualified = `${schemaName}.${name}`;
     const bad = invalidNameReason("schema", schemaName) ?? invalidNameReason("table", name);
     if (bad !== undefined) throw new TableError("invalid_argument", qualified, bad);
@@ -260,7 +285,14 @@ export class StorageEngine {
     this.#tables.delete(table.identity.id);
     this.#shard.removeTable(table.identity.id);
     table.reportMemory(this.memory);
-    this.#track(this.#deleteObjects(this.layout.tablePrefix(table.identity.id)));
+    // A flush or compaction already running may still write under the table's prefix: delete after.
+    this.#track(
+      (async () => {
+        await table.flushing?.catch(() => undefined);
+        await this.#compaction.idle(table);
+        await this.#deleteObjects(this.layout.tablePrefix(table.identity.id));
+      })(),
+    );
     this.#log.info({ table: table.qualifiedName, id: table.identity.id }, "table dropped");
     return true;
   }
@@ -550,6 +582,24 @@ async function removeOrphans(
     }
   } catch (error) {
     options.logger.warn({ err: error, table }, "could not remove SST objects the manifest does not list");
+  }
+}
+
+/**
+ * Refuses to open when the WAL ends below a table's flushed sequence: WAL segments were lost or
+ * replaced, so acknowledged rows would silently be missing, and new appends would reuse sequences
+ * that replay then skips as already flushed.
+ */
+function checkWalCoversManifests(shard: Shard, tables: Iterable<Table>): void {
+  const next = shard.wal.nextSequence();
+  for (const table of tables) {
+    if (table.flushedSequence >= next) {
+      throw new ReplayError(
+        shard.id,
+        next,
+        `the WAL ends before sequence ${next}, but table ${table.qualifiedName} has flushed up to sequence ${table.flushedSequence}: WAL segments are missing`,
+      );
+    }
   }
 }
 

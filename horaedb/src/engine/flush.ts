@@ -81,11 +81,12 @@ export async function flushMemtable(
     if (pending.length >= ENCODES_IN_FLIGHT) await pending[pending.length - ENCODES_IN_FLIGHT];
   }
   const files = await Promise.all(pending);
-  await table.manifest.commit([
-    ...files.map((f) => ManifestOp.addSst(f)),
-    ManifestOp.setFlushedSequence(maxSequence),
-  ]);
-  table.memtables.removeFlushed(frozen);
+  // The memtable is retired in the same synchronous step that installs the new manifest state, so no
+  // scan can see its rows both there and in the new SSTs (APPEND tables would show them twice).
+  await table.manifest.commit(
+    [...files.map((f) => ManifestOp.addSst(f)), ManifestOp.setFlushedSequence(maxSequence)],
+    () => table.memtables.removeFlushed(frozen),
+  );
   return { rows, files, flushedSequence: maxSequence };
 }
 

@@ -2,6 +2,7 @@ export { CatalogCorruptionError, invalidNameReason, type CatalogTable } from "./
 export {
   StorageEngine,
   TableError,
+  type EngineCompactionStats,
   type StorageEngineOptions,
   type TableInfo,
   type WriteResult,

@@ -139,8 +139,11 @@ export class TableManifest {
    *
    * Any other error (ManifestWriteError, or an object store error) leaves the state in memory
    * unchanged; after a ManifestWriteError the edit may nevertheless be durable (see there).
+   *
+   * `onApplied` runs synchronously the moment the new state is installed, before anything else can
+   * observe it (a snapshot write may still follow): callers use it to retire what the edit replaces.
    */
-  commit(edit: ManifestEdit): Promise<ManifestState> {
+  commit(edit: ManifestEdit, onApplied?: (state: ManifestState) => void): Promise<ManifestState> {
     return this.#exclusive(async () => {
       if (this.#mustReload) await this.#reload();
       if (edit.length === 0) {
@@ -155,6 +158,7 @@ export class TableManifest {
         throw e;
       }
       this.#state = state;
+      onApplied?.(state);
       if (state.version - this.#snapshotVersion >= this.#snapshotEvery) {
         try {
           await this.#writeSnapshot();

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CatalogCorruptionError } from "../../src/engine/catalog.js";
 import { StorageEngine } from "../../src/engine/engine.js";
+import { ReplayError } from "../../src/engine/shard.js";
 import { ManifestCorruptionError } from "../../src/manifest/errors.js";
 import { SstCorruptionError, SstNotFoundError } from "../../src/sst/errors.js";
 import { WalCorruptionError } from "../../src/wal/local/errors.js";
@@ -187,30 +188,28 @@ describe("corrupt and truncated files", () => {
      * sequence 2: the unflushed row is silently gone, and a write acknowledged after the reopen
      * gets sequence 0, which the next replay skips as already flushed - an acknowledged row lost.
      */
-    it.fails(
-      "refuses to open when the WAL ends below a table's flushed sequence (segments deleted)",
-      async () => {
-        const opened = await dir.open();
-        for (let n = 0; n < 3; n++) await opened.write("public", "cpu", cpuRows(writeNo(n)));
-        await opened.flush();
-        await opened.write("public", "cpu", cpuRows(writeNo(3)));
-        await opened.close();
-        for (const segment of await segmentFiles(dir.dataDir)) await rm(segment);
+    it("refuses to open when the WAL ends below a table's flushed sequence (segments deleted)", async () => {
+      const opened = await dir.open();
+      for (let n = 0; n < 3; n++) await opened.write("public", "cpu", cpuRows(writeNo(n)));
+      await opened.flush();
+      await opened.write("public", "cpu", cpuRows(writeNo(3)));
+      await opened.close();
+      for (const segment of await segmentFiles(dir.dataDir)) await rm(segment);
 
-        const outcome = await dir.open().then(
-          async (reopened) => {
-            // Show the loss the missing check leads to, then report that the open went through.
-            const { sequence } = await reopened.write("public", "cpu", cpuRows(writeNo(4)));
-            await reopened.close();
-            engine = await dir.open();
-            const rows = await scanAll(engine, "cpu", project);
-            return `opened; a write acknowledged at sequence ${sequence} then read back as ${rows.length - 6} of 2 rows`;
-          },
-          (error: unknown) => error,
-        );
-        expect(outcome).toBeInstanceOf(Error);
-      },
-    );
+      const outcome = await dir.open().then(
+        async (reopened) => {
+          // Show the loss the missing check leads to, then report that the open went through.
+          const { sequence } = await reopened.write("public", "cpu", cpuRows(writeNo(4)));
+          await reopened.close();
+          engine = await dir.open();
+          const rows = await scanAll(engine, "cpu", project);
+          return `opened; a write acknowledged at sequence ${sequence} then read back as ${rows.length - 6} of 2 rows`;
+        },
+        (error: unknown) => error,
+      );
+      expect(outcome).toBeInstanceOf(ReplayError);
+      expect(String(outcome)).toMatch(/has flushed up to sequence \d+: WAL segments are missing/);
+    });
 
     it("refuses to open when a segment file header is damaged, naming the file", async () => {
       await writeRecords(4, 256);

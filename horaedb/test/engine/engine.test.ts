@@ -170,6 +170,16 @@ describe("StorageEngine (standalone)", () => {
     ]);
   });
 
+  it("creates a table once when several first writes to it arrive at the same time", async () => {
+    engine = await dir.open();
+    const writes = Array.from({ length: 6 }, (_, i) =>
+      engine!.write("public", "cpu", cpuRows([{ host: `h${i}`, ts: 1000, usage: i }])),
+    );
+    await Promise.all(writes);
+    expect(engine.tables().map((t) => t.name)).toEqual(["cpu"]);
+    expect(await scanAll(engine, "cpu", project)).toHaveLength(6);
+  });
+
   it("refuses an invalid write and changes nothing", async () => {
     engine = await dir.open();
     await engine.write("public", "cpu", cpuRows([{ host: "a", ts: 1, usage: 1 }]));

@@ -170,6 +170,11 @@ export class CompactionScheduler {
     }
   }
 
+  /** Resolves once no compaction job of the table is queued or running. */
+  idle(table: Table): Promise<void> {
+    return (this.#tableTails.get(table.identity.id) ?? Promise.resolve()).then(() => undefined);
+  }
+
   /** Picks and runs one job on the table, under its lock and a job slot; undefined if none. */
   #runOne(table: Table): Promise<CompactionJobResult | undefined> {
     const id = table.identity.id;

@@ -28,3 +28,4 @@ export { SchemaError } from "./table/errors.js";
 export type { Column, ColumnValues } from "./batch/column.js";
 export type { ColumnBatch } from "./batch/column-batch.js";
 export * as sql from "./sql/index.js";
+export * as query from "./query/index.js";

@@ -1,0 +1,78 @@
+import type { ColumnBatch } from "../../batch/column-batch.js";
+import type { ScanMetrics, ScanRequest } from "../../engine/index.js";
+import { formatTimestamp } from "../cast.js";
+import type { ScanNode } from "../logical-plan.js";
+import type { QueryContext } from "../query-context.js";
+import { Operator } from "./operator.js";
+
+/** What a scan needs from the storage engine. */
+export interface TableReader {
+  scan(
+    database: string,
+    table: string,
+    request: ScanRequest,
+  ): AsyncIterable<ColumnBatch> & { readonly metrics: ScanMetrics };
+}
+
+/** Reads a table through the engine with the pushed-down time range, tag filter and projection. */
+export class ScanOperator extends Operator {
+  readonly children = [];
+  #scanMetrics: ScanMetrics | undefined;
+
+  constructor(
+    readonly reader: TableReader,
+    readonly node: ScanNode,
+    readonly batchSize: number | undefined,
+  ) {
+    super();
+  }
+
+  /** What the engine's scan did; undefined before the scan started. */
+  get scanMetrics(): ScanMetrics | undefined {
+    return this.#scanMetrics;
+  }
+
+  describe(): string {
+    const { node } = this;
+    const parts = [`Scan: ${node.database}.${node.table}`, `projection=[${node.projection.join(", ")}]`];
+    if (node.timeRange !== undefined)
+      parts.push(`timeRange=${describeTimeRange(node.timeRange.start, node.timeRange.end)}`);
+    if (node.tagFilter !== undefined) {
+      const tags = Object.entries(node.tagFilter).map(
+        ([tag, values]) => `${tag} IN (${values.map((v) => `'${v}'`).join(", ")})`,
+      );
+      parts.push(`tagFilter=[${tags.join(", ")}]`);
+    }
+    return parts.join(" ");
+  }
+
+  override analyzeDetails(): string[] {
+    const m = this.#scanMetrics;
+    if (m === undefined) return [];
+    return [
+      `ssts=${m.sstsTotal} sstsPruned=${m.sstsPruned} rowGroups=${m.rowGroupsTotal} rowGroupsPruned=${m.rowGroupsPruned}`,
+      `rowsFromSsts=${m.rowsFromSsts} rowsFromMemtables=${m.rowsFromMemtables} bytesRead=${m.bytesRead}`,
+    ];
+  }
+
+  protected async *produce(ctx: QueryContext): AsyncGenerator<ColumnBatch, void, undefined> {
+    const { node } = this;
+    const scan = this.reader.scan(node.database, node.table, {
+      projection: node.projection,
+      ...(node.timeRange === undefined ? {} : { timeRange: node.timeRange }),
+      ...(node.tagFilter === undefined ? {} : { tagFilter: node.tagFilter }),
+      ...(this.batchSize === undefined ? {} : { batchSize: this.batchSize }),
+    });
+    this.#scanMetrics = scan.metrics;
+    ctx.checkpoint();
+    for await (const batch of scan) {
+      ctx.checkpoint();
+      yield batch;
+    }
+  }
+}
+
+function describeTimeRange(start: number, end: number): string {
+  const bound = (ms: number) => (Number.isFinite(ms) ? formatTimestamp(ms) : ms < 0 ? "-inf" : "+inf");
+  return `[${bound(start)}, ${bound(end)})`;
+}

@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { explain } from "../../src/query/index.js";
+import { parseStatement, type ExplainStatement } from "../../src/sql/index.js";
+import { openQueryFixture, type QueryFixture } from "./query-fixtures.js";
+
+let f: QueryFixture;
+beforeAll(async () => {
+  f = await openQueryFixture();
+});
+afterAll(async () => {
+  await f.close();
+});
+
+const SQL =
+  "SELECT host, max(usage_user) AS peak FROM cpu WHERE region = 'us' AND usage_user > 1 GROUP BY host ORDER BY peak DESC LIMIT 1";
+
+describe("EXPLAIN", () => {
+  it("returns the operator tree as rows of one string column, plan", async () => {
+    const result = await explain(f.engine, "public", parseStatement(`EXPLAIN ${SQL}`) as ExplainStatement);
+    expect(result.columns).toEqual([{ name: "plan", type: "string" }]);
+    expect(await f.explainLines(`EXPLAIN ${SQL}`)).toEqual([
+      "Limit: offset=0 limit=1",
+      "  TopN: fetch=1 peak DESC NULLS FIRST",
+      "    Projection: host, max(usage_user) AS peak",
+      "      Aggregate: groupBy=[host] aggregates=[max(usage_user)]",
+      "        Filter (WHERE): (region = 'us') AND (usage_user > 1)",
+      "          Scan: public.cpu projection=[host, region, usage_user] tagFilter=[region IN ('us')]",
+    ]);
+  });
+
+  it("shows constants folded: now() - INTERVAL is one timestamp", async () => {
+    const lines = await f.explainLines(
+      "EXPLAIN SELECT ts FROM cpu WHERE ts > now() - INTERVAL '1 minute' AND cores > 2 * 2",
+    );
+    expect(lines[1]).toBe("  Filter (WHERE): (ts > TIMESTAMP '2024-01-01T00:02:00.000Z') AND (cores > 4)");
+  });
+});
+
+describe("EXPLAIN ANALYZE", () => {
+  it("runs the query and reports rows and time per operator, and what the scan read", async () => {
+    const lines = await f.explainLines(`EXPLAIN ANALYZE ${SQL}`);
+    expect(lines[0]).toMatch(/^Query: rows=1 time=\d+\.\d{3}ms peakMemory=\d+ bytes$/);
+    const rowsOf = (operator: string) => {
+      const line = lines.find((l) => l.trimStart().startsWith(operator)) as string;
+      expect(line).toMatch(/ \[rows=\d+ batches=\d+ time=\d+\.\d{3}ms\]$/);
+      return Number(/\[rows=(\d+)/.exec(line)?.[1]);
+    };
+    expect(rowsOf("Limit:")).toBe(1);
+    expect(rowsOf("TopN:")).toBe(1);
+    expect(rowsOf("Aggregate:")).toBe(2);
+    expect(rowsOf("Filter (WHERE):")).toBe(10); // host b has a NULL and a 0.5
+    expect(rowsOf("Scan:")).toBe(12);
+    expect(lines.some((l) => /^\s+ssts=2 sstsPruned=0 rowGroups=\d+ rowGroupsPruned=\d+$/.test(l))).toBe(
+      true,
+    );
+    expect(lines.some((l) => /^\s+rowsFromSsts=\d+ rowsFromMemtables=3 bytesRead=\d+$/.test(l))).toBe(true);
+    expect(lines.some((l) => /^\s+groups=2 memory=\d+ bytes$/.test(l))).toBe(true);
+  });
+});

@@ -1,0 +1,189 @@
+/**
+ * Query latency on TSBS cpu-only data (100 hosts x 1 day = 864,000 rows, written in batches of
+ * 5,000, flushed to SSTs and compacted), warm: the median (and the fastest) of the measured runs
+ * after one warm-up run, with background compaction paused.
+ *
+ *   npx vitest bench --run --project unit horaedb/test/query/tsbs-queries.bench.ts
+ *
+ * Prints one JSON line per figure: {"name", "value", "unit"}. The queries follow TSBS:
+ * single-groupby-1-1-1 (max usage_user per minute of one host over one hour), double-groupby-1
+ * (avg usage_user per host per hour over 12 hours) and lastpoint (the last usage_user per host);
+ * "scan only" runs the engine's scan of a query alone, to tell the query's own cost from reading.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { afterAll, beforeAll, bench, describe } from "vitest";
+import type { Column } from "../../src/batch/column.js";
+import type { StorageEngine } from "../../src/engine/engine.js";
+import type { ScanRequest } from "../../src/engine/index.js";
+import { openStandaloneEngine } from "../../src/engine/standalone.js";
+import type { WriteRows } from "../../src/engine/write-validation.js";
+import { executeSelect, resultRowCount } from "../../src/query/index.js";
+import { parseStatement, type SelectStatement } from "../../src/sql/index.js";
+import { DataType } from "../../src/table/data-type.js";
+
+/** The parts of `bench/src/tsbs.ts` used here (imported at run time: it lives in another package). */
+interface TsbsBatch {
+  readonly numRows: number;
+  readonly tags: Record<string, string[]>;
+  readonly timestamps: Float64Array;
+  readonly fields: Record<string, Float64Array>;
+}
+interface TsbsModule {
+  readonly DEFAULT_SCALE: unknown;
+  readonly TSBS_TAGS: readonly string[];
+  readonly TSBS_FIELDS: readonly string[];
+  tsbsBatches(scale: unknown, batchRows: number): Iterable<TsbsBatch>;
+}
+
+const RUNS = { iterations: 10, warmupIterations: 1, time: 0, warmupTime: 0 };
+
+const QUERIES = {
+  "single-groupby-1-1-1":
+    "SELECT time_bucket(timestamp, 'PT1M') AS minute, max(usage_user) FROM cpu " +
+    "WHERE hostname = 'host_42' AND timestamp >= TIMESTAMP '2024-01-01 06:00' AND timestamp < TIMESTAMP '2024-01-01 07:00' " +
+    "GROUP BY minute ORDER BY minute",
+  "double-groupby-1":
+    "SELECT time_bucket(timestamp, 'PT1H') AS hour, hostname, avg(usage_user) FROM cpu " +
+    "WHERE timestamp >= TIMESTAMP '2024-01-01 06:00' AND timestamp < TIMESTAMP '2024-01-01 18:00' " +
+    "GROUP BY hour, hostname ORDER BY hour, hostname",
+  lastpoint: "SELECT hostname, last(usage_user) FROM cpu GROUP BY hostname",
+} as const;
+const EXPECTED_ROWS: Record<keyof typeof QUERIES, number> = {
+  "single-groupby-1-1-1": 60,
+  "double-groupby-1": 1200,
+  lastpoint: 100,
+};
+
+let dataDir: string;
+let engine: StorageEngine;
+const statements = new Map<string, SelectStatement>();
+const timings = new Map<string, number[]>();
+const warmedUp = new Set<string>();
+let totalRows = 0;
+
+function toWriteRows(tsbs: TsbsModule, batch: TsbsBatch): WriteRows {
+  const names: string[] = [];
+  const columns: Column[] = [];
+  for (const t of tsbs.TSBS_TAGS) {
+    names.push(t);
+    columns.push({ type: DataType.String, values: batch.tags[t] as string[], validity: null });
+  }
+  names.push("timestamp");
+  columns.push({ type: DataType.Timestamp, values: batch.timestamps, validity: null });
+  for (const f of tsbs.TSBS_FIELDS) {
+    names.push(f);
+    columns.push({ type: DataType.Double, values: batch.fields[f] as Float64Array, validity: null });
+  }
+  return {
+    batch: { names, columns, numRows: batch.numRows },
+    tagNames: new Set(tsbs.TSBS_TAGS),
+    timestampColumn: "timestamp",
+  };
+}
+
+async function timedQuery(name: keyof typeof QUERIES): Promise<void> {
+  const started = performance.now();
+  const result = await executeSelect(engine, "public", statements.get(name) as SelectStatement);
+  const ms = performance.now() - started;
+  if (resultRowCount(result) !== EXPECTED_ROWS[name]) {
+    throw new Error(`${name} returned ${resultRowCount(result)} rows, expected ${EXPECTED_ROWS[name]}`);
+  }
+  record(name, ms);
+}
+
+/** Keeps a run's time, except the first run of each figure (the warm-up). */
+function record(name: string, ms: number): void {
+  if (!warmedUp.has(name)) {
+    warmedUp.add(name);
+    return;
+  }
+  timings.set(name, [...(timings.get(name) ?? []), ms]);
+}
+
+beforeAll(async () => {
+  const tsbsUrl = new URL("../../../bench/src/tsbs.ts", import.meta.url).href;
+  const tsbs = (await import(tsbsUrl)) as TsbsModule;
+  dataDir = await mkdtemp(join(tmpdir(), "horaedb-query-bench-"));
+  engine = await openStandaloneEngine({
+    dataDir,
+    logger: pino({ level: "silent" }),
+    fsyncObjects: false,
+    flushCheckIntervalMs: 3_600_000,
+  });
+  let created = false;
+  for (const batch of tsbs.tsbsBatches(tsbs.DEFAULT_SCALE, 5000)) {
+    const rows = toWriteRows(tsbs, batch);
+    if (!created) {
+      // TSBS timestamps are fixed dates in the past: keep them from expiring under the default TTL.
+      const { prepareWrite } = await import("../../src/engine/write-validation.js");
+      const schema = prepareWrite("cpu", undefined, rows, {
+        autoCreateTable: true,
+        autoAddColumns: true,
+      }).schema;
+      await engine.createTable("public", "cpu", schema, { enable_ttl: "false" });
+      created = true;
+    }
+    await engine.write("public", "cpu", rows);
+    totalRows += batch.numRows;
+  }
+  await engine.flush();
+  // Measure a settled table: compact now, then keep background compaction from competing.
+  await engine.compact("public", "cpu");
+  engine.setCompactionPaused(true);
+  for (const [name, sql] of Object.entries(QUERIES))
+    statements.set(name, parseStatement(sql) as SelectStatement);
+  // Settle: the first runs after ingest pay for collecting its garbage, whichever runs first.
+  for (let round = 0; round < 3; round++) {
+    for (const statement of statements.values()) await executeSelect(engine, "public", statement);
+    for (const request of Object.values(SCANS)) await drain(engine.scan("public", "cpu", request));
+  }
+}, 600_000);
+
+async function drain(batches: AsyncIterable<unknown>): Promise<void> {
+  for await (const batch of batches) void batch;
+}
+
+afterAll(async () => {
+  const print = (name: string, value: number, unit: string) =>
+    console.log(JSON.stringify({ name, value: Math.round(value * 100) / 100, unit }));
+  print("query_tsbs_rows", totalRows, "rows");
+  print("query_tsbs_ssts", engine.sstFiles("public", "cpu").length, "files");
+  for (const [name, ms] of timings) {
+    const sorted = [...ms].sort((a, b) => a - b);
+    const figure = `query_${name.replaceAll("-", "_")}`;
+    print(`${figure}_median_warm`, sorted[Math.floor(sorted.length / 2)] as number, "ms");
+    print(`${figure}_min_warm`, sorted[0] as number, "ms");
+  }
+  // Latencies depend on what else the machine runs; the load average says how busy it was.
+  print("host_load_average_1m", loadavg()[0] as number, "runnable");
+  print("host_cpus", cpus().length, "cpus");
+  await engine.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** The engine's scan alone with a query's pushdown: what the query costs above reading. */
+const SCANS: Record<string, ScanRequest> = {
+  "double-groupby-1": {
+    projection: ["hostname", "timestamp", "usage_user"],
+    timeRange: { start: Date.UTC(2024, 0, 1, 6), end: Date.UTC(2024, 0, 1, 18) },
+  },
+  lastpoint: { projection: ["hostname", "timestamp", "usage_user"] },
+};
+
+async function timedScan(name: string): Promise<void> {
+  const started = performance.now();
+  let rows = 0;
+  for await (const batch of engine.scan("public", "cpu", SCANS[name])) rows += batch.numRows;
+  record(`scan-only-${name}`, performance.now() - started);
+  if (rows === 0) throw new Error(`scan for ${name} read no rows`);
+}
+
+describe("TSBS cpu-only queries, 100 hosts x 1 day, flushed to SSTs", () => {
+  for (const name of Object.keys(QUERIES) as (keyof typeof QUERIES)[]) {
+    bench(name, () => timedQuery(name), RUNS);
+  }
+  for (const name of Object.keys(SCANS)) bench(`scan only, ${name}`, () => timedScan(name), RUNS);
+});

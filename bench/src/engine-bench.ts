@@ -103,11 +103,7 @@ try {
   await engine.dropTable("public", "cpu_default");
 
   // The write path alone: the table's write buffer holds the whole data set.
-  const schema = prepareWrite("cpu", undefined, batches[0] as WriteRows, {
-    autoCreateTable: true,
-    autoAddColumns: true,
-  }).schema;
-  await engine.createTable("public", "cpu", schema, { write_buffer_size: "4GB" });
+  await engine.createTable("public", "cpu", tsbsSchema(), { write_buffer_size: "4GB", enable_ttl: "false" });
   emit("engine_ingest_rows_per_sec", await ingest(engine, "cpu"), "rows/s");
 
   const flushStarted = performance.now();

@@ -1,12 +1,6 @@
-// Shows the typed errors: a refused write, a bad argument, and SQL on a server without SQL.
+// Shows the typed errors: a refused write, a bad argument, and a SQL statement the server refuses.
 // Run against a local server (`npm start`): node client/dist/examples/error-handling.js
-import {
-  HoraeDBArgumentError,
-  HoraeDBClient,
-  HoraeDBError,
-  HoraeDBUnsupportedError,
-  HoraeDBWriteError,
-} from "@horaedb/client";
+import { HoraeDBArgumentError, HoraeDBClient, HoraeDBQueryError, HoraeDBWriteError } from "@horaedb/client";
 
 const endpoint = process.env.HORAEDB_ENDPOINT ?? "127.0.0.1:8831";
 const client = new HoraeDBClient({ endpoints: [endpoint], retry: { maxAttempts: 5 } });
@@ -34,14 +28,17 @@ try {
     outcomes.argument = error.message;
   }
 
+  // A query that succeeds: the rows as plain objects.
+  const rows = await client.sqlRows("SELECT host, usage FROM example_errors", { tables: ["example_errors"] });
+  outcomes.rows = JSON.stringify(rows);
+
   try {
-    await client.sql("SELECT * FROM example_errors", { tables: ["example_errors"] });
+    await client.sql("SELECT hots FROM example_errors", { tables: ["example_errors"] });
   } catch (error) {
-    // Servers without the SQL engine answer UNIMPLEMENTED; other failures are HoraeDBQueryError.
-    if (error instanceof HoraeDBUnsupportedError) outcomes.sql = `unsupported: ${error.message}`;
-    else if (error instanceof HoraeDBError)
-      outcomes.sql = `failed (retryable: ${error.retryable}): ${error.message}`;
-    else throw error;
+    // A statement the server refuses (bad SQL, unknown table or column) is a HoraeDBQueryError with
+    // the server's status and message, which points at the line and column it blames.
+    if (!(error instanceof HoraeDBQueryError)) throw error;
+    outcomes.sql = `${error.code} (retryable: ${error.retryable}): ${error.message}`;
   }
   console.log(JSON.stringify(outcomes));
 } finally {

@@ -185,7 +185,8 @@ export class HoraeDBClient {
   /**
    * Runs a SQL statement and returns its rows as an Arrow table. A statement that returns no rows
    * (DDL, INSERT) yields a one-row table with an `affected_rows` column (Uint64).
-   * Rejects with HoraeDBUnsupportedError when the server has no SQL engine.
+   * Rejects with HoraeDBQueryError when the statement fails, HoraeDBUnsupportedError when the server
+   * does not implement SQL.
    */
   sql(query: string, options: QueryOptions = {}): Promise<Table> {
     return this.#track(async () => {

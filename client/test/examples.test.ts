@@ -58,8 +58,9 @@ describe("the examples, run as programs against a server on HORAEDB_ENDPOINT", (
     expect(outcomes.example_errors).toMatch(/^STATUS_CODE_INVALID_ARGUMENT: .*column "usage" is double/);
     expect(outcomes.written).toBe("example_errors_ok=1");
     expect(outcomes.argument).toMatch(/is not an int32/);
-    expect(outcomes.sql).toBe(
-      "unsupported: horaedb.storage.v1.StorageService/SqlQuery is not implemented yet",
+    expect(JSON.parse(outcomes.rows ?? "null")).toEqual([{ host: "a", usage: 0.5 }]);
+    expect(outcomes.sql).toMatch(
+      /^STATUS_CODE_INVALID_ARGUMENT \(retryable: false\): .*"hots".*\(at line 1, column 8\)$/,
     );
   });
 });

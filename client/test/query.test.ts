@@ -6,7 +6,6 @@ import {
   HoraeDBClient,
   HoraeDBQueryError,
   HoraeDBTransportError,
-  HoraeDBUnsupportedError,
   StatusCode,
   type HoraeDBClientOptions,
 } from "../src/index.js";
@@ -52,37 +51,56 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   return items;
 }
 
-describe("SQL on a server without the SQL engine", () => {
+describe("SQL against a real in-process server", () => {
   let servers: HoraeDBServers;
   beforeEach(() => {
     servers = new HoraeDBServers();
   });
   afterEach(() => servers.stopAll());
 
-  it("maps the server's UNIMPLEMENTED to HoraeDBUnsupportedError carrying its message", async () => {
+  it("creates a table, inserts rows and reads them back as an Arrow table, plain rows and a stream", async () => {
     const { endpoint } = await servers.start();
     const client = clientOf({ endpoints: [endpoint] });
-    const error = (await client.sql("SELECT 1").catch((e: unknown) => e)) as HoraeDBUnsupportedError;
-    expect(error).toBeInstanceOf(HoraeDBUnsupportedError);
-    expect(error).toMatchObject({
-      code: StatusCode.STATUS_CODE_UNIMPLEMENTED,
+    const ts = Math.floor(Date.now() / 1000) * 1000;
+    await expect(
+      client.execute(
+        "CREATE TABLE sdk_cpu (host string TAG, usage double, ts timestamp NOT NULL, TIMESTAMP KEY(ts))",
+      ),
+    ).resolves.toBe(0);
+    await expect(
+      client.execute(`INSERT INTO sdk_cpu (host, usage, ts) VALUES ('a', 0.5, ${ts}), ('b', 1.5, ${ts + 1})`),
+    ).resolves.toBe(2);
+
+    const table = await client.sql("SELECT host, usage FROM sdk_cpu ORDER BY host", { tables: ["sdk_cpu"] });
+    expect(table.numRows).toBe(2);
+    expect(table.schema.fields.map((f) => f.name)).toEqual(["host", "usage"]);
+    expect(table.getChild("usage")?.toArray()).toEqual(Float64Array.of(0.5, 1.5));
+
+    expect(await client.sqlRows("SELECT host, usage, ts FROM sdk_cpu ORDER BY host")).toEqual([
+      { host: "a", usage: 0.5, ts },
+      { host: "b", usage: 1.5, ts: ts + 1 },
+    ]);
+    expect(await client.sqlRows("SELECT count(*) AS n FROM sdk_cpu")).toEqual([{ n: 2n }]);
+    const batches = await collect(client.sqlStream("SELECT host FROM sdk_cpu ORDER BY host"));
+    expect(batches.reduce((rows, batch) => rows + batch.numRows, 0)).toBe(2);
+  });
+
+  it("maps bad SQL and unknown tables to HoraeDBQueryError with the server's message", async () => {
+    const { endpoint } = await servers.start();
+    const client = clientOf({ endpoints: [endpoint] });
+    const bad = (await client.sql("SELECT FROM").catch((e: unknown) => e)) as HoraeDBQueryError;
+    expect(bad).toBeInstanceOf(HoraeDBQueryError);
+    expect(bad).toMatchObject({
+      code: StatusCode.STATUS_CODE_INVALID_ARGUMENT,
       retryable: false,
-      method: "SqlQuery",
-      endpoint,
-      message: "horaedb.storage.v1.StorageService/SqlQuery is not implemented yet",
+      message: expect.stringMatching(/^SQL syntax error at line 1, column \d+/) as unknown,
     });
-    await expect(client.sqlRows("SELECT 1")).rejects.toBeInstanceOf(HoraeDBUnsupportedError);
-    await expect(client.execute("CREATE TABLE t (ts timestamp KEY)")).rejects.toBeInstanceOf(
-      HoraeDBUnsupportedError,
-    );
-    const streamError = (await collect(client.sqlStream("SELECT 1")).catch(
-      (e: unknown) => e,
-    )) as HoraeDBUnsupportedError;
-    expect(streamError).toBeInstanceOf(HoraeDBUnsupportedError);
-    expect(streamError).toMatchObject({
-      method: "StreamSqlQuery",
-      message: "horaedb.storage.v1.StorageService/StreamSqlQuery is not implemented yet",
-    });
+    const missing = (await client
+      .sqlRows("SELECT * FROM nope")
+      .catch((e: unknown) => e)) as HoraeDBQueryError;
+    expect(missing).toBeInstanceOf(HoraeDBQueryError);
+    expect(missing.code).toBe(StatusCode.STATUS_CODE_NOT_FOUND);
+    await expect(collect(client.sqlStream("SELECT * FROM nope"))).rejects.toBeInstanceOf(HoraeDBQueryError);
   });
 });
 

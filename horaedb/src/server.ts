@@ -12,7 +12,8 @@ import { storageServiceDefinition } from "@horaedb/proto";
 import type { HoraeDBConfig } from "./config.js";
 import { DataDirectoryError, UnsupportedModeError } from "./errors.js";
 import { openStandaloneEngine, type StorageEngine } from "./engine/index.js";
-import { storageServiceHandlers } from "./storage-service.js";
+import { registerSqlRoute } from "./server/http-sql.js";
+import { DEFAULT_DATABASE, storageServiceHandlers } from "./storage-service.js";
 
 export interface HoraeDBServerOptions {
   /** Logger to use; by default a JSON logger on stdout at `log.level`. */
@@ -53,6 +54,11 @@ export class HoraeDBServer {
         logger: componentLogger(this.#logger, "storage-service"),
       }),
     );
+    registerSqlRoute(this.#servers.http, {
+      engine: () => this.engine,
+      database: DEFAULT_DATABASE,
+      logger: componentLogger(this.#logger, "http-sql"),
+    });
   }
 
   /** The storage engine; available once `start()` resolved. */

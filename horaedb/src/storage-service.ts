@@ -6,6 +6,8 @@ import type { StorageEngine, WriteRows } from "./engine/index.js";
 import { arrowToWriteRows } from "./server/arrow-rows.js";
 import { RequestError } from "./server/request-error.js";
 import { seriesToWriteRows } from "./server/series-rows.js";
+import { outcomeResponse, requestLimits, streamSql } from "./server/sql-query.js";
+import { executeSql } from "./interpreters/index.js";
 import { statusOf } from "./server/status-mapping.js";
 
 export const STORAGE_SERVICE_NAME = "horaedb.storage.v1.StorageService";
@@ -22,8 +24,8 @@ export interface StorageServiceContext {
 const OK: common.ResponseHeader = { code: StatusCode.STATUS_CODE_OK, message: "" };
 
 /**
- * StorageService on the storage engine. Route and the writes are served here; the SQL methods answer
- * UNIMPLEMENTED until the SQL engine is wired in.
+ * StorageService on the storage engine: Route, the writes, and SQL (unary SqlQuery and the
+ * batch-per-response StreamSqlQuery). Request failures are answered in the response header.
  */
 export function storageServiceHandlers(context: StorageServiceContext): storage.StorageServiceHandlers {
   const unimplemented = unimplementedHandlers(
@@ -64,7 +66,45 @@ export function storageServiceHandlers(context: StorageServiceContext): storage.
       });
       call.on("error", (error) => context.logger.debug({ err: error }, "StreamWrite stream failed"));
     },
+    SqlQuery(call, callback) {
+      const abort = new AbortController();
+      call.on("cancelled", () => abort.abort(new Error("the call was cancelled")));
+      const request = call.request;
+      executeSql(
+        context.engine(),
+        databaseOf(request.context),
+        request.sql,
+        requestLimits(request, abort.signal),
+      )
+        .then((outcome) => callback(null, outcomeResponse(outcome, request.acceptCompression)))
+        .catch((error: unknown) => callback(null, { header: failureHeader(context, error, request.sql) }));
+    },
+    StreamSqlQuery(call) {
+      const abort = new AbortController();
+      call.on("cancelled", () => abort.abort(new Error("the call was cancelled")));
+      const request = call.request;
+      streamSql(
+        context.engine(),
+        databaseOf(request.context),
+        request,
+        requestLimits(request, abort.signal),
+        (response) => call.write(response),
+      )
+        .catch((error: unknown) => {
+          if (!abort.signal.aborted) call.write({ header: failureHeader(context, error, request.sql) });
+        })
+        .finally(() => {
+          if (!abort.signal.aborted) call.end();
+        });
+    },
   };
+}
+
+/** The header answering a failed statement; failures that are the server's fault are logged. */
+function failureHeader(context: StorageServiceContext, error: unknown, sql: string): common.ResponseHeader {
+  const status = statusOf(error);
+  if (status.internal) context.logger.error({ err: error, sql }, "SQL statement failed");
+  return { code: status.code, message: status.message, retryAfterMs: status.retryAfterMs };
 }
 
 /** Applies the table requests of a write, each whole or not at all, independently of the others. */

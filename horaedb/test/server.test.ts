@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { createLogger, type BoundAddresses } from "@horaedb/common";
-import { loadStorageProto } from "@horaedb/proto";
+import { loadStorageProto, StatusCode, type storage } from "@horaedb/proto";
+import { tableFromIPC } from "apache-arrow";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   HoraeDBServer,
@@ -62,30 +63,41 @@ describe("HoraeDBServer", () => {
     expect(existsSync(dataDir)).toBe(true);
   });
 
-  it("answers the unary SqlQuery method from a real client with UNIMPLEMENTED until SQL lands", async () => {
+  it("answers the unary SqlQuery method from a real client with an Arrow result", async () => {
     const server = newServer();
     const client = storageClient(await server.start());
-    const error = await new Promise<grpc.ServiceError | null>((resolve) => {
-      client.SqlQuery({ sql: "SELECT 1" }, (err) => resolve(err));
+    const response = await new Promise<storage.SqlQueryResponse__Output>((resolve, reject) => {
+      client.SqlQuery({ sql: "SELECT 1 + 1 AS two" }, (err, res) =>
+        err !== null || res === undefined ? reject(err ?? new Error("no response")) : resolve(res),
+      );
     });
-    expect(error).toMatchObject({
-      code: grpc.status.UNIMPLEMENTED,
-      details: "horaedb.storage.v1.StorageService/SqlQuery is not implemented yet",
-    });
+    expect(response.header).toMatchObject({ code: StatusCode.STATUS_CODE_OK });
+    const [stream] = response.arrow?.recordBatches ?? [];
+    expect(
+      tableFromIPC(stream as Uint8Array)
+        .toArray()
+        .map((row: { toJSON(): Record<string, unknown> }) => row.toJSON()),
+    ).toEqual([{ two: 2n }]);
   });
 
-  it("answers the streaming SqlQuery method with UNIMPLEMENTED too", async () => {
+  it("answers the streaming SqlQuery method with a response per result batch", async () => {
     const server = newServer();
     const client = storageClient(await server.start());
+    const responses: storage.SqlQueryResponse__Output[] = [];
     const status = await new Promise<grpc.StatusObject>((resolve) => {
-      const call = client.StreamSqlQuery({ sql: "SELECT 1" });
+      const call = client.StreamSqlQuery({ sql: "SELECT 'x' AS s" });
+      call.on("data", (response: storage.SqlQueryResponse__Output) => responses.push(response));
       call.on("error", () => {});
       call.on("status", resolve);
     });
-    expect(status).toMatchObject({
-      code: grpc.status.UNIMPLEMENTED,
-      details: "horaedb.storage.v1.StorageService/StreamSqlQuery is not implemented yet",
-    });
+    expect(status.code).toBe(grpc.status.OK);
+    expect(responses).toHaveLength(1);
+    const [stream] = responses[0]?.arrow?.recordBatches ?? [];
+    expect(
+      tableFromIPC(stream as Uint8Array)
+        .toArray()
+        .map((row: { toJSON(): Record<string, unknown> }) => row.toJSON()),
+    ).toEqual([{ s: "x" }]);
   });
 
   it("reports shutting_down as soon as stop() begins and stops listening when it resolves", async () => {

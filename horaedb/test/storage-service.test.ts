@@ -1,13 +1,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import * as grpc from "@grpc/grpc-js";
 import { createLogger, type BoundAddresses } from "@horaedb/common";
-import { loadStorageProto, type storage } from "@horaedb/proto";
+import { loadStorageProto, StatusCode, type storage } from "@horaedb/proto";
 import {
   Float64,
   makeVector,
+  tableFromIPC,
   tableToIPC,
   TimestampMillisecond,
   Utf8,
@@ -251,5 +252,182 @@ describe("StorageService writes", () => {
     servers.splice(servers.indexOf(first.server), 1);
     const second = await startServer();
     expect(await rowsOf(second.server, "cpu", ["host"])).toHaveLength(6);
+  });
+});
+
+const sqlQuery = (client: storage.StorageServiceClient, request: storage.SqlQueryRequest) =>
+  call<storage.SqlQueryRequest, storage.SqlQueryResponse__Output>(client.SqlQuery.bind(client), request);
+
+function decodeRows(payload: storage.ArrowPayload__Output | null | undefined): Record<string, unknown>[] {
+  const streams = payload?.recordBatches ?? [];
+  const gzip = payload?.compression === "COMPRESSION_GZIP";
+  return streams.flatMap((bytes) =>
+    tableFromIPC(gzip ? gunzipSync(bytes) : bytes)
+      .toArray()
+      .map((row: { toJSON(): Record<string, unknown> }) => row.toJSON()),
+  );
+}
+
+/** `n` rows of series "host-<i % 100>" into a table `big (host TAG, v double, ts)`. */
+async function fillBigTable(server: HoraeDBServer, client: storage.StorageServiceClient, n: number) {
+  const created = await sqlQuery(client, {
+    sql: "CREATE TABLE big (host string TAG, v double, ts timestamp NOT NULL, TIMESTAMP KEY(ts))",
+  });
+  expect(created.header?.code).toBe(StatusCode.STATUS_CODE_OK);
+  const hosts = Array.from({ length: n }, (_, i) => `host-${i % 100}-${"x".repeat(20)}`);
+  await server.engine.write("public", "big", {
+    batch: {
+      names: ["host", "v", "ts"],
+      columns: [
+        { type: "string", values: hosts, validity: null },
+        { type: "double", values: Float64Array.from(hosts, (_, i) => i / 2), validity: null },
+        { type: "timestamp", values: Float64Array.from(hosts, (_, i) => T + i), validity: null },
+      ],
+      numRows: n,
+    },
+    tagNames: new Set(["host"]),
+    timestampColumn: "ts",
+  });
+}
+
+describe("StorageService SQL", () => {
+  it("runs DDL, INSERT and SELECT through SqlQuery, rows as Arrow IPC streams", async () => {
+    const { client } = await startServer();
+    const created = await sqlQuery(client, {
+      sql: "CREATE TABLE cpu (host string TAG, usage double, ts timestamp NOT NULL, TIMESTAMP KEY(ts))",
+    });
+    expect(created).toMatchObject({ header: { code: StatusCode.STATUS_CODE_OK }, affectedRows: "0" });
+    const inserted = await sqlQuery(client, {
+      sql: `INSERT INTO cpu (host, usage, ts) VALUES ('a', 1.5, ${T}), ('b', -2, ${T + 1})`,
+    });
+    expect(inserted).toMatchObject({ output: "affectedRows", affectedRows: "2" });
+    const selected = await sqlQuery(client, { sql: "SELECT host, usage, ts FROM cpu ORDER BY host" });
+    expect(selected.output).toBe("arrow");
+    expect(selected.arrow?.compression).toBe("COMPRESSION_NONE");
+    expect(decodeRows(selected.arrow)).toEqual([
+      { host: "a", usage: 1.5, ts: T },
+      { host: "b", usage: -2, ts: T + 1 },
+    ]);
+    const empty = await sqlQuery(client, { sql: "SELECT host FROM cpu WHERE host = 'zz'" });
+    expect(empty.arrow?.recordBatches).toHaveLength(1);
+    expect(
+      tableFromIPC(empty.arrow?.recordBatches[0] as Uint8Array).schema.fields.map((f) => f.name),
+    ).toEqual(["host"]);
+  });
+
+  it("answers bad SQL and unknown tables in the header, with the position", async () => {
+    const { client } = await startServer();
+    const bad = await sqlQuery(client, { sql: "SELECT FROM" });
+    expect(bad.header?.code).toBe(StatusCode.STATUS_CODE_INVALID_ARGUMENT);
+    expect(bad.header?.message).toMatch(/^SQL syntax error at line 1, column \d+/);
+    expect(bad.output).toBeUndefined();
+    const missing = await sqlQuery(client, { sql: "SELECT * FROM nope" });
+    expect(missing.header?.code).toBe(StatusCode.STATUS_CODE_NOT_FOUND);
+    expect(missing.header?.message).toMatch(/nope.*\(at line 1, column 15\)/);
+  });
+
+  it("gzips results over 64 KiB for a client that accepts gzip, and only then", async () => {
+    const { server, client } = await startServer();
+    await fillBigTable(server, client, 5_000);
+    const sql = "SELECT host, v FROM big";
+    const zipped = await sqlQuery(client, { sql, acceptCompression: "COMPRESSION_GZIP" });
+    expect(zipped.arrow?.compression).toBe("COMPRESSION_GZIP");
+    const rows = decodeRows(zipped.arrow);
+    expect(rows).toHaveLength(5_000);
+    const plain = await sqlQuery(client, { sql });
+    expect(plain.arrow?.compression).toBe("COMPRESSION_NONE");
+    expect(decodeRows(plain.arrow)).toEqual(rows);
+    const small = await sqlQuery(client, {
+      sql: "SELECT count(*) AS n FROM big",
+      acceptCompression: "COMPRESSION_GZIP",
+    });
+    expect(small.arrow?.compression).toBe("COMPRESSION_NONE");
+    expect(decodeRows(small.arrow)).toEqual([{ n: 5_000n }]);
+  });
+
+  it("answers DEADLINE_EXCEEDED when the statement runs past timeout_ms", async () => {
+    const { server, client } = await startServer();
+    await fillBigTable(server, client, 200_000);
+    const response = await sqlQuery(client, {
+      sql: "SELECT host, count(*), avg(v) FROM big GROUP BY host ORDER BY host",
+      timeoutMs: 1,
+    });
+    expect(response.header).toMatchObject({
+      code: StatusCode.STATUS_CODE_DEADLINE_EXCEEDED,
+      message: "query exceeded its timeout of 1 ms",
+    });
+  });
+
+  it("streams a response per result batch through StreamSqlQuery, and failures in the header", async () => {
+    const { server, client } = await startServer();
+    await fillBigTable(server, client, 20_000);
+    const collect = (request: storage.SqlQueryRequest) =>
+      new Promise<storage.SqlQueryResponse__Output[]>((resolve, reject) => {
+        const responses: storage.SqlQueryResponse__Output[] = [];
+        const stream = client.StreamSqlQuery(request);
+        stream.on("data", (r: storage.SqlQueryResponse__Output) => responses.push(r));
+        stream.on("error", reject);
+        stream.on("end", () => resolve(responses));
+      });
+    const responses = await collect({ sql: "SELECT ts FROM big" });
+    expect(responses.length).toBeGreaterThan(1);
+    for (const r of responses) expect(r.header?.code).toBe(StatusCode.STATUS_CODE_OK);
+    const rows = responses.flatMap((r) => decodeRows(r.arrow));
+    expect(rows).toHaveLength(20_000);
+    expect(new Set(rows.map((r) => r["ts"])).size).toBe(20_000);
+
+    const [affected] = await collect({ sql: "DROP TABLE big" });
+    expect(affected?.affectedRows).toBe("0");
+    const failed = await collect({ sql: "SELECT * FROM big" });
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.header?.code).toBe(StatusCode.STATUS_CODE_NOT_FOUND);
+  });
+});
+
+describe("HTTP POST /sql", () => {
+  const post = async (http: string, body: unknown) => {
+    const response = await fetch(`http://${http}/sql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const json: unknown = await response.json();
+    return { status: response.status, body: json };
+  };
+
+  it("runs statements, answering rows or affected_rows", async () => {
+    const { addresses } = await startServer();
+    const http = addresses.http;
+    expect(
+      await post(http, {
+        query: "CREATE TABLE m (h string TAG, n bigint, u uint64, ts timestamp NOT NULL, TIMESTAMP KEY(ts))",
+      }),
+    ).toEqual({ status: 200, body: { affected_rows: 0 } });
+    expect(
+      await post(http, {
+        query: `INSERT INTO m (h, n, u, ts) VALUES ('a', 7, 18446744073709551615, ${T})`,
+      }),
+    ).toEqual({ status: 200, body: { affected_rows: 1 } });
+    expect(await post(http, { query: "SELECT h, n, u, ts FROM m" })).toEqual({
+      status: 200,
+      body: { rows: [{ h: "a", n: 7, u: "18446744073709551615", ts: T }] },
+    });
+  });
+
+  it("answers 400 for bad SQL or a bad body, 404 for an unknown table", async () => {
+    const { addresses } = await startServer();
+    const bad = await post(addresses.http, { query: "SELEC 1" });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({
+      code: "INVALID_ARGUMENT",
+      message: expect.stringMatching(/line 1, column 1/) as unknown,
+    });
+    expect((await post(addresses.http, { sql: "SELECT 1" })).status).toBe(400);
+    expect((await post(addresses.http, { query: 5 })).status).toBe(400);
+    const missing = await post(addresses.http, { query: "DESCRIBE nope" });
+    expect(missing).toEqual({
+      status: 404,
+      body: { code: "NOT_FOUND", message: "table public.nope does not exist (at line 1, column 10)" },
+    });
   });
 });

@@ -1,5 +1,8 @@
 import { StatusCode } from "@horaedb/proto";
 import { TableError, WriteError } from "../engine/index.js";
+import { SqlExecutionError } from "../interpreters/index.js";
+import { QueryExecutionError, QueryPlanError } from "../query/index.js";
+import { SqlSyntaxError } from "../sql/index.js";
 import { SchemaError } from "../table/errors.js";
 import { RequestError } from "./request-error.js";
 
@@ -42,6 +45,34 @@ export function statusOf(error: unknown): StatusOf {
     return ok(code, error.message);
   }
   if (error instanceof SchemaError) return ok(StatusCode.STATUS_CODE_INVALID_ARGUMENT, error.message);
+  if (error instanceof SqlSyntaxError) return ok(StatusCode.STATUS_CODE_INVALID_ARGUMENT, error.message);
+  if (error instanceof QueryPlanError) {
+    const code =
+      error.code === "unknownTable"
+        ? StatusCode.STATUS_CODE_NOT_FOUND
+        : StatusCode.STATUS_CODE_INVALID_ARGUMENT;
+    return ok(code, error.message);
+  }
+  if (error instanceof QueryExecutionError) {
+    switch (error.code) {
+      case "timeout":
+        return ok(StatusCode.STATUS_CODE_DEADLINE_EXCEEDED, error.message);
+      case "cancelled":
+        return ok(StatusCode.STATUS_CODE_CANCELLED, error.message);
+      case "memoryLimitExceeded":
+        return ok(StatusCode.STATUS_CODE_RESOURCE_EXHAUSTED, error.message);
+      default:
+        return ok(StatusCode.STATUS_CODE_INVALID_ARGUMENT, error.message);
+    }
+  }
+  if (error instanceof SqlExecutionError) {
+    const code = {
+      invalid_argument: StatusCode.STATUS_CODE_INVALID_ARGUMENT,
+      not_found: StatusCode.STATUS_CODE_NOT_FOUND,
+      already_exists: StatusCode.STATUS_CODE_ALREADY_EXISTS,
+    }[error.kind];
+    return ok(code, error.message);
+  }
   const message = error instanceof Error ? error.message : String(error);
   return {
     code: StatusCode.STATUS_CODE_INTERNAL,

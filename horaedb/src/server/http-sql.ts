@@ -1,0 +1,100 @@
+import { StatusCode } from "@horaedb/proto";
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { StorageEngine } from "../engine/index.js";
+import { executeSql } from "../interpreters/index.js";
+import { resultRowObjects } from "../query/index.js";
+import type { CellValue } from "../table/data-type.js";
+import { DEFAULT_SQL_TIMEOUT_MS } from "./sql-query.js";
+import { statusOf } from "./status-mapping.js";
+
+export interface HttpSqlContext {
+  readonly engine: () => StorageEngine;
+  readonly database: string;
+  readonly logger: Logger;
+}
+
+/** A JSON cell: numbers stay numbers, int64/uint64 beyond ±2^53 become decimal strings, bytes base64. */
+export type JsonCell = number | string | boolean | null;
+
+const BODY_SCHEMA = {
+  type: "object",
+  required: ["query"],
+  additionalProperties: false,
+  properties: { query: { type: "string", minLength: 1 } },
+} as const;
+
+/** HTTP status of a response status code. */
+function httpStatusOf(code: StatusCode): number {
+  switch (code) {
+    case StatusCode.STATUS_CODE_INVALID_ARGUMENT:
+      return 400;
+    case StatusCode.STATUS_CODE_NOT_FOUND:
+      return 404;
+    case StatusCode.STATUS_CODE_ALREADY_EXISTS:
+      return 409;
+    case StatusCode.STATUS_CODE_RESOURCE_EXHAUSTED:
+      return 429;
+    case StatusCode.STATUS_CODE_DEADLINE_EXCEEDED:
+      return 504;
+    case StatusCode.STATUS_CODE_CANCELLED:
+      return 499;
+    default:
+      return 500;
+  }
+}
+
+/** A cell as JSON; see JsonCell. Timestamps are milliseconds since the epoch. */
+export function jsonCell(value: CellValue): JsonCell {
+  if (typeof value === "bigint") {
+    const n = Number(value);
+    return Number.isSafeInteger(n) ? n : value.toString();
+  }
+  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
+  return value;
+}
+
+/**
+ * `POST /sql` with `{ "query": "..." }` (HoraeDB's field name) runs one statement. Answers
+ * `{ "rows": [{ column: value }] }` for queries (see JsonCell) or `{ "affected_rows": n }`;
+ * failures answer `{ "code", "message" }` with 400 (bad SQL), 404 (unknown table), 409, 429, 504,
+ * or 500 (internal).
+ */
+export function registerSqlRoute(app: FastifyInstance, context: HttpSqlContext): void {
+  app.post<{ Body: { query: string } }>(
+    "/sql",
+    {
+      schema: { body: BODY_SCHEMA },
+      errorHandler: (error, _request, reply) => {
+        const status = error.validation === undefined ? (error.statusCode ?? 500) : 400;
+        void reply.status(status).send({ code: "INVALID_ARGUMENT", message: error.message });
+      },
+    },
+    async (request, reply) => {
+      const abort = new AbortController();
+      reply.raw.on("close", () => {
+        if (!reply.raw.writableFinished) abort.abort(new Error("the client closed the connection"));
+      });
+      try {
+        const outcome = await executeSql(context.engine(), context.database, request.body.query, {
+          timeoutMs: DEFAULT_SQL_TIMEOUT_MS,
+          signal: abort.signal,
+        });
+        if (outcome.kind === "affected") return await reply.send({ affected_rows: outcome.rows });
+        const rows = resultRowObjects(outcome.result).map((row) => {
+          const out: Record<string, JsonCell> = {};
+          for (const [name, value] of Object.entries(row)) out[name] = jsonCell(value);
+          return out;
+        });
+        return await reply.send({ rows });
+      } catch (error) {
+        const status = statusOf(error);
+        if (status.internal) context.logger.error({ err: error }, "SQL statement failed");
+        return await reply
+          .status(httpStatusOf(status.code))
+          .send({ code: status.code.replace(/^STATUS_CODE_/, ""), message: status.message });
+      }
+    },
+  );
+}

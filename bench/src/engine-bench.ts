@@ -21,7 +21,7 @@ import {
   type StorageEngine,
   type WriteRows,
 } from "@horaedb/horaedb/engine";
-import { DEFAULT_SCALE, TSBS_FIELDS, TSBS_TAGS, tsbsBatches, type TsbsBatch } from "./tsbs.js";
+import { DEFAULT_SCALE, tsbsBatches, tsbsWriteRows } from "@horaedb/horaedb/testing";
 
 const { values: flags } = parseArgs({
   options: {
@@ -35,26 +35,6 @@ const { values: flags } = parseArgs({
 
 function emit(name: string, value: number, unit: string): void {
   console.log(JSON.stringify({ name, value: Math.round(value * 100) / 100, unit }));
-}
-
-function toWriteRows(batch: TsbsBatch): WriteRows {
-  const names: string[] = [];
-  const columns: WriteRows["batch"]["columns"][number][] = [];
-  for (const t of TSBS_TAGS) {
-    names.push(t);
-    columns.push({ type: "string", values: batch.tags[t], validity: null });
-  }
-  names.push("timestamp");
-  columns.push({ type: "timestamp", values: batch.timestamps, validity: null });
-  for (const f of TSBS_FIELDS) {
-    names.push(f);
-    columns.push({ type: "double", values: batch.fields[f], validity: null });
-  }
-  return {
-    batch: { names, columns, numRows: batch.numRows },
-    tagNames: new Set(TSBS_TAGS),
-    timestampColumn: "timestamp",
-  };
 }
 
 /** Writes every batch with `--concurrency` writes in flight; returns rows/s. */
@@ -91,7 +71,7 @@ async function scanAllRows(engine: StorageEngine): Promise<number> {
 const logger = pino({ level: "warn" });
 const scale = { ...DEFAULT_SCALE, hosts: Number(flags.hosts), durationMs: Number(flags.hours) * 3_600_000 };
 const dataDir = await mkdtemp(join(tmpdir(), "horaedb-bench-engine-"));
-const batches = [...tsbsBatches(scale, Number(flags.batch))].map(toWriteRows);
+const batches = [...tsbsBatches(scale, Number(flags.batch))].map(tsbsWriteRows);
 const totalRows = batches.reduce((sum, b) => sum + b.batch.numRows, 0);
 emit("engine_rows", totalRows, "rows");
 

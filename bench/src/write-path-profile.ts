@@ -3,24 +3,10 @@ import { pino } from "pino";
 import { prepareWrite, type WriteRows } from "@horaedb/horaedb/engine";
 import { encodeBatch } from "@horaedb/horaedb/batch";
 import { MemtableSet } from "@horaedb/horaedb/memtable";
-import { DEFAULT_SCALE, TSBS_FIELDS, TSBS_TAGS, tsbsBatches } from "./tsbs.js";
+import { DEFAULT_SCALE, tsbsBatches, tsbsWriteRows } from "@horaedb/horaedb/testing";
 
 void pino;
-const batches = [...tsbsBatches({ ...DEFAULT_SCALE, durationMs: 8 * 3_600_000 }, 5000)].map(
-  (batch): WriteRows => {
-    const names: string[] = [...TSBS_TAGS, "timestamp", ...TSBS_FIELDS];
-    const columns: WriteRows["batch"]["columns"][number][] = [
-      ...TSBS_TAGS.map((t) => ({ type: "string" as const, values: batch.tags[t], validity: null })),
-      { type: "timestamp" as const, values: batch.timestamps, validity: null },
-      ...TSBS_FIELDS.map((f) => ({ type: "double" as const, values: batch.fields[f], validity: null })),
-    ];
-    return {
-      batch: { names, columns, numRows: batch.numRows },
-      tagNames: new Set(TSBS_TAGS),
-      timestampColumn: "timestamp",
-    };
-  },
-);
+const batches = [...tsbsBatches({ ...DEFAULT_SCALE, durationMs: 8 * 3_600_000 }, 5000)].map(tsbsWriteRows);
 const policy = { autoCreateTable: true, autoAddColumns: true };
 const schema = prepareWrite("cpu", undefined, batches[0] as WriteRows, policy).schema;
 const memtables = new MemtableSet({ schema });

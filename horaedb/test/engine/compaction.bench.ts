@@ -15,7 +15,7 @@ import { afterAll, beforeAll, bench, describe } from "vitest";
 import { pickCompaction, DEFAULT_PICKER_OPTIONS } from "../../src/engine/compaction/index.js";
 import { ManifestOp } from "../../src/manifest/index.js";
 import { SstEncoderPool, SstWriter } from "../../src/sst/index.js";
-import { tsbsCpuBatches, tsbsCpuSchema } from "../memtable/tsbs-cpu.js";
+import { tsbsCpuBatches, tsbsCpuSchema } from "../../src/testing/tsbs.js";
 import { tableHarness, type TableHarness } from "./compaction-fixtures.js";
 
 const FILES = 4;

@@ -44,13 +44,4 @@ export function rowsOf(batches: Iterable<ColumnBatch>): CellValue[][] {
 }
 
 /** A small deterministic PRNG (mulberry32), so failures reproduce from the printed seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as seededRandom } from "../../src/testing/tsbs.js";

@@ -7,7 +7,7 @@
 import { Memtable } from "../../src/memtable/memtable.js";
 import { buildSortedView } from "../../src/memtable/sorted-view.js";
 import { UpdateMode } from "../../src/table/options.js";
-import { tsbsCpuBatches, tsbsCpuSchema } from "./tsbs-cpu.js";
+import { tsbsCpuBatches, tsbsCpuSchema } from "../../src/testing/tsbs.js";
 
 const HOSTS = 100;
 const TIMESTAMPS = 8640;

@@ -15,28 +15,12 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, bench, describe } from "vitest";
-import type { Column } from "../../src/batch/column.js";
 import type { StorageEngine } from "../../src/engine/engine.js";
 import type { ScanRequest } from "../../src/engine/index.js";
 import { openStandaloneEngine } from "../../src/engine/standalone.js";
-import type { WriteRows } from "../../src/engine/write-validation.js";
 import { executeSelect, resultRowCount } from "../../src/query/index.js";
 import { parseStatement, type SelectStatement } from "../../src/sql/index.js";
-import { DataType } from "../../src/table/data-type.js";
-
-/** The parts of `bench/src/tsbs.ts` used here (imported at run time: it lives in another package). */
-interface TsbsBatch {
-  readonly numRows: number;
-  readonly tags: Record<string, string[]>;
-  readonly timestamps: Float64Array;
-  readonly fields: Record<string, Float64Array>;
-}
-interface TsbsModule {
-  readonly DEFAULT_SCALE: unknown;
-  readonly TSBS_TAGS: readonly string[];
-  readonly TSBS_FIELDS: readonly string[];
-  tsbsBatches(scale: unknown, batchRows: number): Iterable<TsbsBatch>;
-}
+import { DEFAULT_SCALE, tsbsBatches, tsbsWriteRows } from "../../src/testing/tsbs.js";
 
 const RUNS = { iterations: 10, warmupIterations: 1, time: 0, warmupTime: 0 };
 
@@ -64,26 +48,6 @@ const timings = new Map<string, number[]>();
 const warmedUp = new Set<string>();
 let totalRows = 0;
 
-function toWriteRows(tsbs: TsbsModule, batch: TsbsBatch): WriteRows {
-  const names: string[] = [];
-  const columns: Column[] = [];
-  for (const t of tsbs.TSBS_TAGS) {
-    names.push(t);
-    columns.push({ type: DataType.String, values: batch.tags[t] as string[], validity: null });
-  }
-  names.push("timestamp");
-  columns.push({ type: DataType.Timestamp, values: batch.timestamps, validity: null });
-  for (const f of tsbs.TSBS_FIELDS) {
-    names.push(f);
-    columns.push({ type: DataType.Double, values: batch.fields[f] as Float64Array, validity: null });
-  }
-  return {
-    batch: { names, columns, numRows: batch.numRows },
-    tagNames: new Set(tsbs.TSBS_TAGS),
-    timestampColumn: "timestamp",
-  };
-}
-
 async function timedQuery(name: keyof typeof QUERIES): Promise<void> {
   const started = performance.now();
   const result = await executeSelect(engine, "public", statements.get(name) as SelectStatement);
@@ -104,8 +68,6 @@ function record(name: string, ms: number): void {
 }
 
 beforeAll(async () => {
-  const tsbsUrl = new URL("../../../bench/src/tsbs.ts", import.meta.url).href;
-  const tsbs = (await import(tsbsUrl)) as TsbsModule;
   dataDir = await mkdtemp(join(tmpdir(), "horaedb-query-bench-"));
   engine = await openStandaloneEngine({
     dataDir,
@@ -114,8 +76,8 @@ beforeAll(async () => {
     flushCheckIntervalMs: 3_600_000,
   });
   let created = false;
-  for (const batch of tsbs.tsbsBatches(tsbs.DEFAULT_SCALE, 5000)) {
-    const rows = toWriteRows(tsbs, batch);
+  for (const batch of tsbsBatches(DEFAULT_SCALE, 5000)) {
+    const rows = tsbsWriteRows(batch);
     if (!created) {
       // TSBS timestamps are fixed dates in the past: keep them from expiring under the default TTL.
       const { prepareWrite } = await import("../../src/engine/write-validation.js");

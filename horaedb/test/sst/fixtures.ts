@@ -6,103 +6,7 @@ import type { ColumnBatch } from "../../src/batch/column-batch.js";
 import { LocalObjectStore } from "../../src/object-store/local-object-store.js";
 import { DataType, type CellValue } from "../../src/table/data-type.js";
 import { TableSchema } from "../../src/table/schema.js";
-import { computeTsid } from "../../src/table/tsid.js";
-
-export const TSBS_TAGS = [
-  "hostname",
-  "region",
-  "datacenter",
-  "rack",
-  "os",
-  "arch",
-  "team",
-  "service",
-  "service_version",
-  "service_environment",
-] as const;
-
-export const TSBS_FIELDS = [
-  "usage_user",
-  "usage_system",
-  "usage_idle",
-  "usage_nice",
-  "usage_iowait",
-  "usage_irq",
-  "usage_softirq",
-  "usage_steal",
-  "usage_guest",
-  "usage_guest_nice",
-] as const;
-
-export const START_MS = Date.UTC(2024, 0, 1);
-export const INTERVAL_MS = 10_000;
-
-export function tsbsCpuSchema(): TableSchema {
-  return TableSchema.create({
-    timestampColumn: "timestamp",
-    columns: [
-      { name: "timestamp", type: DataType.Timestamp },
-      ...TSBS_TAGS.map((name) => ({ name, type: DataType.String, isTag: true })),
-      ...TSBS_FIELDS.map((name) => ({ name, type: DataType.Double })),
-    ],
-  });
-}
-
-/**
- * TSBS cpu rows as a flush hands them to the SST writer: sorted by (tsid, timestamp), `timestamps`
- * rows per host, 10 s apart. Field values are a deterministic pseudo-random walk in [0, 100].
- */
-export function tsbsSortedBatch(hosts: number, timestamps: number): ColumnBatch {
-  const schema = tsbsCpuSchema();
-  const hostTags = Array.from({ length: hosts }, (_, h) =>
-    TSBS_TAGS.map((tag) => (tag === "hostname" ? `host_${h}` : `${tag}_${h % 7}`)),
-  );
-  const series = hostTags
-    .map((tags) => ({ tags, tsid: computeTsid(TSBS_TAGS.map((name, i) => [name, tags[i] ?? null])) }))
-    .sort((a, b) => (a.tsid < b.tsid ? -1 : a.tsid > b.tsid ? 1 : 0));
-  const n = hosts * timestamps;
-  const tsid = new BigUint64Array(n);
-  const timestamp = new Float64Array(n);
-  const tags = TSBS_TAGS.map(() => new Array<string>(n));
-  const fields = TSBS_FIELDS.map(() => new Float64Array(n));
-  const random = seededRandom(7);
-  let row = 0;
-  for (const s of series) {
-    const walk = TSBS_FIELDS.map(() => random() * 100);
-    for (let t = 0; t < timestamps; t++, row++) {
-      tsid[row] = s.tsid;
-      timestamp[row] = START_MS + t * INTERVAL_MS;
-      for (let k = 0; k < tags.length; k++) (tags[k] as string[])[row] = s.tags[k] as string;
-      for (let f = 0; f < fields.length; f++) {
-        const next = Math.min(100, Math.max(0, (walk[f] as number) + (random() - 0.5) * 2));
-        walk[f] = next;
-        (fields[f] as Float64Array)[row] = next;
-      }
-    }
-  }
-  const byName = new Map<string, Column>([
-    ["tsid", { type: DataType.UInt64, values: tsid, validity: null }],
-    ["timestamp", { type: DataType.Timestamp, values: timestamp, validity: null }],
-    ...TSBS_TAGS.map((name, k): [string, Column] => [
-      name,
-      { type: DataType.String, values: tags[k] as string[], validity: null },
-    ]),
-    ...TSBS_FIELDS.map((name, f): [string, Column] => [
-      name,
-      { type: DataType.Double, values: fields[f] as Float64Array, validity: null },
-    ]),
-  ]);
-  const names = schema.columns.map((c) => c.name);
-  return { names, columns: names.map((name) => byName.get(name) as Column), numRows: n };
-}
-
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-    return state / 4294967296;
-  };
-}
+import { lcgRandom } from "../../src/testing/tsbs.js";
 
 /**
  * A table with one column of every type, an explicit primary key (host, ts), and nulls in every
@@ -130,7 +34,7 @@ export function allTypesSchema(): TableSchema {
 
 export function allTypesBatch(n: number, hosts: number): ColumnBatch {
   const perHost = Math.ceil(n / hosts);
-  const random = seededRandom(99);
+  const random = lcgRandom(99);
   const host = new Array<string>(n);
   const dc = new Array<string>(n);
   const ts = new Float64Array(n);

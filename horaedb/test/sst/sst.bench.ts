@@ -16,7 +16,8 @@ import {
   type SstMeta,
   type SstWriteRequest,
 } from "../../src/sst/index.js";
-import { openTempStore, tsbsCpuSchema, tsbsSortedBatch, type TempStore } from "./fixtures.js";
+import { tsbsCpuSchema, tsbsSortedBatch } from "../../src/testing/tsbs.js";
+import { openTempStore, type TempStore } from "./fixtures.js";
 
 const HOSTS = 100;
 const TIMESTAMPS = 8640;

@@ -19,19 +19,18 @@ import {
   type SstWriteRequest,
 } from "../../src/sst/index.js";
 import { parquetWasm } from "../../src/sst/parquet-wasm.js";
+import { DEFAULT_SCALE, tsbsCpuSchema, tsbsSortedBatch } from "../../src/testing/tsbs.js";
 import {
   allTypesBatch,
   allTypesSchema,
   collect,
-  INTERVAL_MS,
   openTempStore,
   rowsOf,
   rowsOfAll,
-  START_MS,
-  tsbsCpuSchema,
-  tsbsSortedBatch,
   type TempStore,
 } from "./fixtures.js";
+
+const { start: START_MS, intervalMs: INTERVAL_MS } = DEFAULT_SCALE;
 
 const KEY = "testCluster/tables/7/sst/1.parquet";
 

@@ -13,6 +13,7 @@ import type { HoraeDBConfig } from "./config.js";
 import { DataDirectoryError, UnsupportedModeError } from "./errors.js";
 import { openStandaloneEngine, type StorageEngine } from "./engine/index.js";
 import { registerSqlRoute } from "./server/http-sql.js";
+import { registerMetricsRoute, ServerMetrics } from "./server/metrics.js";
 import { DEFAULT_DATABASE, storageServiceHandlers } from "./storage-service.js";
 
 export interface HoraeDBServerOptions {
@@ -30,6 +31,8 @@ export class HoraeDBServer {
   readonly dataDir: string;
   readonly #logger: Logger;
   readonly #servers: NetworkServers;
+  /** Prometheus metrics of this instance, served at `GET /metrics`. */
+  readonly metrics: ServerMetrics;
   #engine: StorageEngine | undefined;
   #grpcAddress = { host: "127.0.0.1", port: 0 };
 
@@ -46,19 +49,23 @@ export class HoraeDBServer {
       healthDetails: () => ({ server: "horaedb", mode: config.mode }),
       grpcOptions: { "grpc.max_receive_message_length": config.engine.max_request_bytes },
     });
+    this.metrics = new ServerMetrics({ engine: () => this.#engine });
     this.#servers.grpc.addService(
       storageServiceDefinition(),
       storageServiceHandlers({
         engine: () => this.engine,
         endpoint: () => this.#grpcAddress,
         logger: componentLogger(this.#logger, "storage-service"),
+        metrics: this.metrics,
       }),
     );
     registerSqlRoute(this.#servers.http, {
       engine: () => this.engine,
       database: DEFAULT_DATABASE,
       logger: componentLogger(this.#logger, "http-sql"),
+      metrics: this.metrics,
     });
+    registerMetricsRoute(this.#servers.http, this.metrics);
   }
 
   /** The storage engine; available once `start()` resolved. */
@@ -92,6 +99,7 @@ export class HoraeDBServer {
       autoCreateTable: engineConfig.auto_create_table,
       autoAddColumns: engineConfig.auto_add_columns,
     });
+    this.#engine.onFlush((event) => this.metrics.observeFlush(event));
     let addresses: BoundAddresses;
     try {
       addresses = await this.#servers.start();

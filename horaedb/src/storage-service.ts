@@ -4,6 +4,7 @@ import { StatusCode, storageServiceDefinition, type common, type storage } from 
 import type { Logger } from "pino";
 import type { StorageEngine, WriteRows } from "./engine/index.js";
 import { arrowToWriteRows } from "./server/arrow-rows.js";
+import type { ServerMetrics } from "./server/metrics.js";
 import { RequestError } from "./server/request-error.js";
 import { seriesToWriteRows } from "./server/series-rows.js";
 import { outcomeResponse, requestLimits, streamSql } from "./server/sql-query.js";
@@ -19,6 +20,8 @@ export interface StorageServiceContext {
   /** The address clients reach this instance at (returned by Route). */
   readonly endpoint: () => { host: string; port: number };
   readonly logger: Logger;
+  /** Where write and query metrics are recorded, if anywhere. */
+  readonly metrics?: ServerMetrics | undefined;
 }
 
 const OK: common.ResponseHeader = { code: StatusCode.STATUS_CODE_OK, message: "" };
@@ -70,11 +73,13 @@ export function storageServiceHandlers(context: StorageServiceContext): storage.
       const abort = new AbortController();
       call.on("cancelled", () => abort.abort(new Error("the call was cancelled")));
       const request = call.request;
-      executeSql(
-        context.engine(),
-        databaseOf(request.context),
-        request.sql,
-        requestLimits(request, abort.signal),
+      timeQuery(context, request.sql, () =>
+        executeSql(
+          context.engine(),
+          databaseOf(request.context),
+          request.sql,
+          requestLimits(request, abort.signal),
+        ),
       )
         .then((outcome) => callback(null, outcomeResponse(outcome, request.acceptCompression)))
         .catch((error: unknown) => callback(null, { header: failureHeader(context, error, request.sql) }));
@@ -83,12 +88,14 @@ export function storageServiceHandlers(context: StorageServiceContext): storage.
       const abort = new AbortController();
       call.on("cancelled", () => abort.abort(new Error("the call was cancelled")));
       const request = call.request;
-      streamSql(
-        context.engine(),
-        databaseOf(request.context),
-        request,
-        requestLimits(request, abort.signal),
-        (response) => call.write(response),
+      timeQuery(context, request.sql, () =>
+        streamSql(
+          context.engine(),
+          databaseOf(request.context),
+          request,
+          requestLimits(request, abort.signal),
+          (response) => call.write(response),
+        ),
       )
         .catch((error: unknown) => {
           if (!abort.signal.aborted) call.write({ header: failureHeader(context, error, request.sql) });
@@ -98,6 +105,10 @@ export function storageServiceHandlers(context: StorageServiceContext): storage.
         });
     },
   };
+}
+
+function timeQuery<T>(context: StorageServiceContext, sql: string, run: () => Promise<T>): Promise<T> {
+  return context.metrics === undefined ? run() : context.metrics.timeQuery(sql, run);
 }
 
 /** The header answering a failed statement; failures that are the server's fault are logged. */
@@ -116,6 +127,13 @@ class TableRequestWriter {
   }
 
   async apply(request: storage.WriteRequest__Output, results: WriteResults): Promise<void> {
+    const metrics = this.#context.metrics;
+    if (metrics === undefined) return this.#apply(request, results);
+    return metrics.timeWrite(() => this.#apply(request, results));
+  }
+
+  async #apply(request: storage.WriteRequest__Output, results: WriteResults): Promise<void> {
+    const metrics = this.#context.metrics;
     const database = databaseOf(request.context);
     await Promise.all(
       request.tableRequests.map(async (tableRequest, index) => {
@@ -126,12 +144,14 @@ class TableRequestWriter {
           rows = writeRows.batch.numRows;
           const written = await this.#context.engine().write(database, tableRequest.table, writeRows);
           results.succeeded(slot, written.rows);
+          metrics?.writeRows.inc({ status: "ok" }, written.rows);
         } catch (error) {
           const status = statusOf(error);
           if (status.internal) {
             this.#context.logger.error({ err: error, table: tableRequest.table, index }, "write failed");
           }
           results.failed(slot, rows, status);
+          metrics?.writeRows.inc({ status: "failed" }, rows);
         }
       }),
     );

@@ -68,6 +68,16 @@ export interface TableInfo {
   readonly options: TableOptions;
 }
 
+/** A memtable flush that completed, as reported to `onFlush` listeners. */
+export interface FlushEvent {
+  /** `schema.table`. */
+  readonly table: string;
+  readonly rows: number;
+  readonly files: number;
+  readonly bytes: number;
+  readonly ms: number;
+}
+
 export interface WriteResult {
   readonly rows: number;
   readonly sequence: number;
@@ -112,6 +122,7 @@ export class StorageEngine {
   readonly #background = new Set<Promise<unknown>>();
   /** Per table name, the tail of the creates of that name (see createTable). */
   readonly #creating = new Map<string, Promise<unknown>>();
+  readonly #flushListeners = new Set<(event: FlushEvent) => void>();
 
   private constructor(
     options: StorageEngineOptions,
@@ -444,6 +455,12 @@ export class StorageEngine {
     };
   }
 
+  /** Calls `listener` after each memtable flushed; returns a function that removes it. */
+  onFlush(listener: (event: FlushEvent) => void): () => void {
+    this.#flushListeners.add(listener);
+    return () => this.#flushListeners.delete(listener);
+  }
+
   /**
    * Stops background work and releases files; unflushed rows stay in the WAL for the next open. A
    * compaction running is stopped before its commit. Files removed by compaction that scans still
@@ -495,17 +512,24 @@ export class StorageEngine {
         const started = performance.now();
         const result = await flushMemtable(table, frozen, this.#flushContext);
         table.reportMemory(this.memory);
+        const event: FlushEvent = {
+          table: table.qualifiedName,
+          rows: result.rows,
+          files: result.files.length,
+          bytes: result.files.reduce((sum, f) => sum + f.size, 0),
+          ms: performance.now() - started,
+        };
         this.#log.info(
-          {
-            table: table.qualifiedName,
-            rows: result.rows,
-            files: result.files.length,
-            bytes: result.files.reduce((sum, f) => sum + f.size, 0),
-            flushedSequence: result.flushedSequence,
-            ms: Math.round(performance.now() - started),
-          },
+          { ...event, flushedSequence: result.flushedSequence, ms: Math.round(event.ms) },
           "memtable flushed",
         );
+        for (const listener of this.#flushListeners) {
+          try {
+            listener(event);
+          } catch (error) {
+            this.#log.warn({ err: error }, "flush listener failed");
+          }
+        }
       }
       this.#compaction.requestCompaction(table);
     })();

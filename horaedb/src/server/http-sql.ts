@@ -5,6 +5,7 @@ import type { StorageEngine } from "../engine/index.js";
 import { executeSql } from "../interpreters/index.js";
 import { resultRowObjects } from "../query/index.js";
 import type { CellValue } from "../table/data-type.js";
+import type { ServerMetrics } from "./metrics.js";
 import { DEFAULT_SQL_TIMEOUT_MS } from "./sql-query.js";
 import { statusOf } from "./status-mapping.js";
 
@@ -12,6 +13,8 @@ export interface HttpSqlContext {
   readonly engine: () => StorageEngine;
   readonly database: string;
   readonly logger: Logger;
+  /** Where query metrics are recorded, if anywhere. */
+  readonly metrics?: ServerMetrics | undefined;
 }
 
 /** A JSON cell: numbers stay numbers, int64/uint64 beyond ±2^53 become decimal strings, bytes base64. */
@@ -77,10 +80,13 @@ export function registerSqlRoute(app: FastifyInstance, context: HttpSqlContext):
         if (!reply.raw.writableFinished) abort.abort(new Error("the client closed the connection"));
       });
       try {
-        const outcome = await executeSql(context.engine(), context.database, request.body.query, {
-          timeoutMs: DEFAULT_SQL_TIMEOUT_MS,
-          signal: abort.signal,
-        });
+        const sql = request.body.query;
+        const run = () =>
+          executeSql(context.engine(), context.database, sql, {
+            timeoutMs: DEFAULT_SQL_TIMEOUT_MS,
+            signal: abort.signal,
+          });
+        const outcome = await (context.metrics?.timeQuery(sql, run) ?? run());
         if (outcome.kind === "affected") return await reply.send({ affected_rows: outcome.rows });
         const rows = resultRowObjects(outcome.result).map((row) => {
           const out: Record<string, JsonCell> = {};

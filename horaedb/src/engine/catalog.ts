@@ -1,3 +1,4 @@
+import { CHECKSUM_FIELD, checkJsonTrailer, sealJson } from "../manifest/checksum.js";
 import { ObjectNotFoundError } from "../object-store/errors.js";
 import type { ObjectStore } from "../object-store/object-store.js";
 import type { StorageLayout } from "./layout.js";
@@ -41,6 +42,13 @@ export function invalidNameReason(kind: "schema" | "table", name: string): strin
  *
  * Creating a table is: `allocateId()`, create the table's manifest, `add()`. A crash between the
  * steps leaves at most an orphaned manifest under an id that is never handed out again.
+ *
+ * Every catalog object (table entry and id counter) is sealed with the CRC32C trailer described in
+ * `manifest/checksum.ts`: the JSON text with its closing brace replaced by `,"crc32c":"hhhhhhhh"}`,
+ * hhhhhhhh being the CRC32C of the bytes before the trailer. Loading verifies it before parsing; a
+ * mismatch is a CatalogCorruptionError saying "checksum mismatch". Objects written before
+ * checksums (no trailer) are still accepted if they hold only the fields of their kind, so that a
+ * damaged trailer cannot make a new object pass for an old one.
  */
 export class StandaloneCatalog {
   readonly #store: ObjectStore;
@@ -63,7 +71,7 @@ export class StandaloneCatalog {
     }
     try {
       const key = layout.catalogTableIdKey();
-      const raw = JSON.parse(Buffer.from(await store.get(key)).toString("utf8")) as { nextId?: unknown };
+      const raw = parseChecked(key, await store.get(key), ["nextId"]);
       if (typeof raw.nextId !== "number" || !Number.isSafeInteger(raw.nextId)) {
         throw new CatalogCorruptionError(key, "nextId is not an integer");
       }
@@ -132,18 +140,45 @@ function qualified(schemaName: string, name: string): string {
   return `${schemaName}\u0000${name}`;
 }
 
-function json(value: unknown): Uint8Array {
-  return Buffer.from(JSON.stringify(value), "utf8");
+/** The object's JSON with its checksum trailer. */
+function json(value: object): Uint8Array {
+  return sealJson(JSON.stringify(value));
 }
 
-function parseEntry(key: string, bytes: Uint8Array): CatalogTable {
+const ENTRY_FIELDS: readonly string[] = ["id", "schemaName", "name", "shardId", "createdAt"];
+
+/**
+ * Verifies the checksum trailer, then parses the object. An object without a trailer was written
+ * before checksums and is accepted only if every field is one of `fields`.
+ */
+function parseChecked(key: string, bytes: Uint8Array, fields: readonly string[]): Record<string, unknown> {
+  const trailer = checkJsonTrailer(bytes);
+  if (trailer.status === "mismatch") throw new CatalogCorruptionError(key, trailer.reason);
   let raw: unknown;
   try {
-    raw = JSON.parse(Buffer.from(bytes).toString("utf8"));
+    raw = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (error) {
     throw new CatalogCorruptionError(key, error instanceof Error ? error.message : String(error));
   }
-  const entry = raw as Partial<CatalogTable>;
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new CatalogCorruptionError(key, "not a JSON object");
+  }
+  const object = raw as Record<string, unknown>;
+  if (trailer.status === "absent") {
+    const unknown = Object.keys(object).find((field) => !fields.includes(field));
+    if (unknown !== undefined) {
+      const reason =
+        unknown === CHECKSUM_FIELD
+          ? `no well-formed checksum trailer but a ${CHECKSUM_FIELD} field (checksum damaged)`
+          : `unknown field ${JSON.stringify(unknown)} and no checksum`;
+      throw new CatalogCorruptionError(key, reason);
+    }
+  }
+  return object;
+}
+
+function parseEntry(key: string, bytes: Uint8Array): CatalogTable {
+  const entry = parseChecked(key, bytes, ENTRY_FIELDS);
   if (
     typeof entry.id !== "number" ||
     typeof entry.schemaName !== "string" ||
@@ -153,5 +188,11 @@ function parseEntry(key: string, bytes: Uint8Array): CatalogTable {
   ) {
     throw new CatalogCorruptionError(key, "missing or mistyped fields");
   }
-  return entry as CatalogTable;
+  return {
+    id: entry.id,
+    schemaName: entry.schemaName,
+    name: entry.name,
+    shardId: entry.shardId,
+    createdAt: entry.createdAt,
+  };
 }

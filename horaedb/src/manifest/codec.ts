@@ -1,6 +1,7 @@
 import type { CellValue } from "../table/data-type.js";
 import { isDataType } from "../table/data-type.js";
 import type { TableSchemaJson } from "../table/schema.js";
+import { CHECKSUM_FIELD, checkJsonTrailer, sealJson } from "./checksum.js";
 import type { ManifestEdit, ManifestOp, SstFileEntry } from "./edit.js";
 import { ManifestDataError } from "./errors.js";
 import type { ManifestState } from "./state.js";
@@ -9,27 +10,39 @@ import type { ManifestState } from "./state.js";
  * JSON encoding of manifest objects: compact, readable by operators, validated field by field when
  * read back. Every object carries a format number so that a later layout can be told apart.
  *
- *   edit:     {"format":1,"kind":"edit","version":7,"ops":[{"type":"addSst","sst":{...}}, ...]}
- *   snapshot: {"format":1,"kind":"snapshot","version":20,"schema":{...},"options":{...},
- *              "flushedSequence":..,"nextFileId":..,"ssts":[...]}
+ *   edit:     {"format":2,"kind":"edit","version":7,"ops":[{"type":"addSst","sst":{...}}, ...],
+ *              "crc32c":"1a2b3c4d"}
+ *   snapshot: {"format":2,"kind":"snapshot","version":20,"schema":{...},"options":{...},
+ *              "flushedSequence":..,"nextFileId":..,"ssts":[...],"crc32c":"1a2b3c4d"}
+ *
+ * Checksum (format 2): the object's closing brace is replaced by the fixed 21-byte trailer
+ * `,"crc32c":"hhhhhhhh"}`, where hhhhhhhh is the CRC32C (8 lowercase hex digits) of every byte
+ * before the trailer, i.e. of the UTF-8 JSON text without its closing brace (see checksum.ts). A
+ * reader verifies the checksum before parsing; a mismatch is corruption ("checksum mismatch"), so
+ * is a format-2 object without a well-formed trailer.
+ *
+ * Format 1 is the same layout without the trailer, written by earlier builds; it is still read and
+ * accepted unchecked, provided it has no `crc32c` field (a format-2 object whose trailer was damaged
+ * must not pass for one). New objects are always written in format 2.
  *
  * Schema default values that JSON cannot carry are tagged: {"bigint":"123"}, {"base64":"..."},
  * {"double":"NaN"}.
  */
-export const MANIFEST_FORMAT = 1;
+export const MANIFEST_FORMAT = 2;
+/** The format of objects without a checksum, still readable. */
+export const MANIFEST_FORMAT_UNCHECKED = 1;
 
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
-const utf8Encoder = new TextEncoder();
 
 export function encodeEdit(version: number, edit: ManifestEdit): Uint8Array {
   const ops = edit.map((op, i) => stringify(encodeOp(op), `ops[${i}]`));
   const head = JSON.stringify({ format: MANIFEST_FORMAT, kind: "edit", version });
-  return utf8Encoder.encode(`${head.slice(0, -1)},"ops":[${ops.join(",")}]}`);
+  return sealJson(`${head.slice(0, -1)},"ops":[${ops.join(",")}]}`);
 }
 
 /** Decodes an edit object; `expectedVersion` is the version its key names. */
 export function decodeEdit(bytes: Uint8Array, expectedVersion: number): ManifestEdit {
-  const root = asObject(parseJson(bytes), "$");
+  const root = parseChecked(bytes);
   checkHeader(root, "edit", expectedVersion);
   const ops = asArray(root.ops, "ops").map((op, i) => decodeOp(op, `ops[${i}]`));
   return deepFreeze(ops);
@@ -50,12 +63,12 @@ export function encodeSnapshot(state: ManifestState): Uint8Array {
     },
     "$",
   );
-  return utf8Encoder.encode(json);
+  return sealJson(json);
 }
 
 /** Decodes a snapshot object; `expectedVersion` is the version its key names. */
 export function decodeSnapshot(bytes: Uint8Array, expectedVersion: number): ManifestState {
-  const root = asObject(parseJson(bytes), "$");
+  const root = parseChecked(bytes);
   checkHeader(root, "snapshot", expectedVersion);
   const ssts = new Map<number, SstFileEntry>();
   asArray(root.ssts, "ssts").forEach((raw, i) => {
@@ -219,7 +232,7 @@ function checkHeader(
   kind: "edit" | "snapshot",
   expectedVersion: number,
 ): void {
-  if (root.format !== MANIFEST_FORMAT) {
+  if (root.format !== MANIFEST_FORMAT && root.format !== MANIFEST_FORMAT_UNCHECKED) {
     throw new ManifestDataError("format", `unsupported format ${JSON.stringify(root.format)}`);
   }
   if (root.kind !== kind)
@@ -245,6 +258,35 @@ function stringify(value: unknown, path: string): string {
       },
     );
   }
+}
+
+/**
+ * Verifies the checksum trailer, if any, then parses the object and checks that its format matches:
+ * format 2 must carry a verified trailer, format 1 must carry no checksum at all.
+ */
+function parseChecked(bytes: Uint8Array): Record<string, unknown> {
+  const trailer = checkJsonTrailer(bytes);
+  if (trailer.status === "mismatch") throw new ManifestDataError("$", trailer.reason);
+  const root = asObject(parseJson(bytes), "$");
+  if (trailer.status === "verified") {
+    if (root.format !== MANIFEST_FORMAT) {
+      throw new ManifestDataError(
+        "format",
+        `format ${JSON.stringify(root.format)} object carries a checksum, only format ${MANIFEST_FORMAT} does`,
+      );
+    }
+  } else if (root.format === MANIFEST_FORMAT) {
+    throw new ManifestDataError(
+      CHECKSUM_FIELD,
+      `format ${MANIFEST_FORMAT} object has no well-formed checksum trailer (checksum missing or damaged)`,
+    );
+  } else if (CHECKSUM_FIELD in root) {
+    throw new ManifestDataError(
+      CHECKSUM_FIELD,
+      `format ${JSON.stringify(root.format)} object has a ${CHECKSUM_FIELD} field but no well-formed checksum trailer`,
+    );
+  }
+  return root;
 }
 
 function parseJson(bytes: Uint8Array): unknown {

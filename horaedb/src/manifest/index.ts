@@ -1,4 +1,4 @@
-export { MANIFEST_FORMAT } from "./codec.js";
+export { MANIFEST_FORMAT, MANIFEST_FORMAT_UNCHECKED } from "./codec.js";
 export {
   ManifestOp,
   type AddSstOp,

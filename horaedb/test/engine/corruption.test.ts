@@ -370,42 +370,41 @@ describe("corrupt and truncated files", () => {
     );
 
     /**
-     * Known gap (manifest codec, `manifest/codec.ts`): manifest objects carry no checksum, so damage
-     * that leaves valid JSON is taken as the truth. Here one flipped bit turns the flushed sequence
-     * 0 into 2 ('0' is 0x30, '2' is 0x32): the replay then skips the two unflushed, acknowledged
-     * writes at sequences 1 and 2 without a word.
+     * One flipped bit turns the flushed sequence 0 into 2 ('0' is 0x30, '2' is 0x32) and the JSON
+     * stays valid: without the checksum, the replay would skip the two unflushed, acknowledged writes
+     * at sequences 1 and 2 without a word.
      */
-    it.fails(
-      "refuses to open when one bit of a manifest edit is flipped and the JSON stays valid",
-      async () => {
-        const opened = await dir.open();
-        await opened.write("public", "cpu", cpuRows(writeNo(0)));
-        await opened.flush();
-        await opened.write("public", "cpu", cpuRows(writeNo(1)));
-        await opened.write("public", "cpu", cpuRows(writeNo(2)));
-        const id = opened.table("public", "cpu")?.id;
-        await opened.close();
-        const manifestDir = join(dir.dataDir, "store", CLUSTER, "tables", String(id), "manifest");
-        const name = await latest(manifestDir, "edit");
-        const path = join(manifestDir, name);
-        const bytes = await readFile(path);
-        const at = bytes.indexOf('"type":"setFlushedSequence","sequence":0');
-        expect(at).toBeGreaterThan(0);
-        const digit = at + '"type":"setFlushedSequence","sequence":'.length;
-        bytes[digit] = (bytes[digit] as number) ^ 0x02;
-        await writeFile(path, bytes);
+    it("refuses to open when one bit of a manifest edit is flipped and the JSON stays valid", async () => {
+      const opened = await dir.open();
+      await opened.write("public", "cpu", cpuRows(writeNo(0)));
+      await opened.flush();
+      await opened.write("public", "cpu", cpuRows(writeNo(1)));
+      await opened.write("public", "cpu", cpuRows(writeNo(2)));
+      const id = opened.table("public", "cpu")?.id;
+      await opened.close();
+      const manifestDir = join(dir.dataDir, "store", CLUSTER, "tables", String(id), "manifest");
+      const name = await latest(manifestDir, "edit");
+      const path = join(manifestDir, name);
+      const bytes = await readFile(path);
+      const at = bytes.indexOf('"type":"setFlushedSequence","sequence":0');
+      expect(at).toBeGreaterThan(0);
+      const digit = at + '"type":"setFlushedSequence","sequence":'.length;
+      bytes[digit] = (bytes[digit] as number) ^ 0x02;
+      await writeFile(path, bytes);
 
-        const outcome = await dir.open().then(
-          async (reopened) => {
-            engine = reopened;
-            return `opened with ${(await scanAll(reopened, "cpu", project)).length} of 6 rows`;
-          },
-          (error: unknown) => error,
-        );
-        expect(outcome).toBeInstanceOf(ManifestCorruptionError);
-        expect((outcome as ManifestCorruptionError).key).toBe(`${CLUSTER}/tables/${id}/manifest/${name}`);
-      },
-    );
+      const outcome = await dir.open().then(
+        async (reopened) => {
+          engine = reopened;
+          return `opened with ${(await scanAll(reopened, "cpu", project)).length} of 6 rows`;
+        },
+        (error: unknown) => error,
+      );
+      const key = `${CLUSTER}/tables/${id}/manifest/${name}`;
+      expect(outcome).toBeInstanceOf(ManifestCorruptionError);
+      expect((outcome as ManifestCorruptionError).key).toBe(key);
+      expect((outcome as ManifestCorruptionError).message).toContain(key);
+      expect((outcome as ManifestCorruptionError).message).toContain("checksum mismatch");
+    });
 
     it("refuses to open when a manifest snapshot is damaged, naming its key", async () => {
       // Each flush commits two edits; a snapshot is written every 20.
@@ -431,6 +430,24 @@ describe("corrupt and truncated files", () => {
       expect(error).toBeInstanceOf(CatalogCorruptionError);
       expect((error as CatalogCorruptionError).key).toBe(key);
       expect((error as CatalogCorruptionError).message).toContain(key);
+    });
+
+    it("refuses to open when one digit of a catalog entry is flipped and the JSON stays valid", async () => {
+      await flushedTable();
+      const key = `${CLUSTER}/catalog/tables/public/cpu.json`;
+      const path = join(dir.dataDir, "store", key);
+      const bytes = await readFile(path);
+      const at = bytes.indexOf('"shardId":0');
+      expect(at).toBeGreaterThan(0);
+      const digit = at + '"shardId":'.length;
+      bytes[digit] = (bytes[digit] as number) ^ 0x01; // shard 0 becomes shard 1
+      await writeFile(path, bytes);
+
+      const error = await rejection(dir.open());
+      expect(error).toBeInstanceOf(CatalogCorruptionError);
+      expect((error as CatalogCorruptionError).key).toBe(key);
+      expect((error as CatalogCorruptionError).message).toContain(key);
+      expect((error as CatalogCorruptionError).message).toContain("checksum mismatch");
     });
   });
 });

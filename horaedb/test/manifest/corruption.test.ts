@@ -83,8 +83,11 @@ describe("manifest corruption", () => {
       encode('{"format":1,"kind":"edit","version":4,"ops":[{"type":"dropTable"}]}'),
     );
     expect((await loadError()).reason).toContain("dropTable");
+    await temp.store.put(editKey(PREFIX, 4), encode('{"format":3,"kind":"edit","version":4,"ops":[]}'));
+    expect((await loadError()).reason).toContain("unsupported format 3");
+    // Format 2 requires a checksum trailer.
     await temp.store.put(editKey(PREFIX, 4), encode('{"format":2,"kind":"edit","version":4,"ops":[]}'));
-    expect((await loadError()).reason).toContain("format");
+    expect((await loadError()).reason).toContain("format 2 object has no well-formed checksum trailer");
   });
 
   it("names the key of a well-formed edit that cannot apply to the state before it", async () => {

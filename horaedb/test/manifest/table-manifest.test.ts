@@ -159,14 +159,16 @@ describe("TableManifest edits round trip", () => {
     const text = new TextDecoder().decode(await temp.store.get(editKey(PREFIX, 2)));
     expect(text).not.toMatch(/\n/);
     expect(JSON.parse(text)).toEqual({
-      format: 1,
+      format: 2,
       kind: "edit",
       version: 2,
       ops: [
         { type: "allocateFileIds", count: 1 },
         { type: "addSst", sst: sstEntry(1) },
       ],
+      crc32c: expect.stringMatching(/^[0-9a-f]{8}$/) as unknown,
     });
+    expect(text).toMatch(/,"crc32c":"[0-9a-f]{8}"\}$/);
   });
 
   it("keeps schema defaults that plain JSON cannot hold (bigint, bytes, NaN)", async () => {

@@ -1,22 +1,23 @@
-import { spawn } from "node:child_process";
-import { createRequire } from "node:module";
 import { readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cellAt, type Column } from "../../src/batch/column.js";
 import { tempEngineDir, type TempEngine } from "./engine-fixtures.js";
+import {
+  ACKING_WRITE_LOOP,
+  ACKS_SCHEMA,
+  distUrl,
+  expectAcknowledgedBatches,
+  killTimingRandom,
+  pinoModule,
+  runAndKill,
+  sleep,
+} from "./kill-harness.js";
 
-const distUrl = (path: string) =>
-  pathToFileURL(fileURLToPath(new URL(`../../dist/src/${path}`, import.meta.url))).href;
-// The script lives in a temp dir, so it imports its dependencies by absolute URL.
-const pinoModule = pathToFileURL(createRequire(import.meta.url).resolve("pino")).href;
-const ROWS_PER_BATCH = 50;
 const TRIALS = 12;
 
 /**
- * The child: writes batches to an APPEND table (a row written twice, or lost, shows in the counts),
- * printing "ack <batch>" once each write resolved, while tiny write buffers flush all the time and
+ * The child: writes batches to an APPEND table (a row written twice, or lost, shows in the counts)
+ * with the shared acking write loop, while tiny write buffers flush all the time and
  * compaction merges any two files of a one-minute window as soon as they exist. A reader scans the
  * table over and over, so compactions remove files that scans are reading; a scan failing (say, on
  * a deleted file) ends the child with an error. Every 20 ms it prints "compactions <n>".
@@ -32,10 +33,7 @@ const engine = await openStandaloneEngine({
   compaction: { intervalMs: 20, minFilesPerJob: 2, maxFilesPerJob: 4 },
 });
 if (engine.table("public", "acks") === undefined) {
-  const schema = TableSchema.create({ timestampColumn: "ts", columns: [
-    { name: "writer", type: "string", isTag: true }, { name: "ts", type: "timestamp" }, { name: "batch", type: "int32" },
-  ] });
-  await engine.createTable("public", "acks", schema, {
+  await engine.createTable("public", "acks", ${ACKS_SCHEMA}, {
     update_mode: "APPEND", write_buffer_size: "64KB", segment_duration: "1m", enable_ttl: "false",
   });
 }
@@ -50,28 +48,7 @@ let batch = Number(firstBatch);
     await new Promise((r) => setTimeout(r, 50));
   }
 })().catch((error) => { console.error("scan failed: " + error.stack); process.exit(1); });
-const inflight = new Set();
-for (;;) {
-  const n = ${ROWS_PER_BATCH};
-  const id = batch++;
-  const rows = {
-    batch: { names: ["writer", "ts", "batch"], numRows: n, columns: [
-      { type: "string", values: Array.from({ length: n }, (_, i) => "w" + (i % 5)), validity: null },
-      { type: "timestamp", values: Float64Array.from({ length: n }, (_, i) => id * 1000 + i), validity: null },
-      { type: "int32", values: new Int32Array(n).fill(id), validity: null },
-    ] },
-    tagNames: new Set(["writer"]), timestampColumn: "ts",
-  };
-  const attempt = () => engine.write("public", "acks", rows).catch(async (error) => {
-    if (error.kind !== "resource_exhausted") throw error;
-    await new Promise((r) => setTimeout(r, 5));
-    return attempt();
-  });
-  const p = attempt().then(() => { console.log("ack " + id); inflight.delete(p); });
-  inflight.add(p);
-  if (inflight.size >= 4) await Promise.race(inflight);
-}
-`;
+${ACKING_WRITE_LOOP}`;
 
 interface Trial {
   readonly acked: Set<number>;
@@ -92,44 +69,23 @@ describe("crash safety with compaction", () => {
     await rm(script, { force: true });
   });
 
-  async function runAndKill(firstBatch: number, killAfterMs: number, extraMs: number): Promise<Trial> {
-    const child = spawn(process.execPath, [script, dir.dataDir, String(firstBatch)], {
-      stdio: ["ignore", "pipe", "pipe"],
-      cwd: fileURLToPath(new URL("../..", import.meta.url)),
-    });
-    const acked = new Set<number>();
+  async function runTrial(firstBatch: number, killAfterMs: number, extraMs: number): Promise<Trial> {
     let compactions = 0;
-    let stderr = "";
-    let buffered = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const ready = new Promise<void>((resolve, reject) => {
-      child.stdout.on("data", (d: Buffer) => {
-        buffered += d.toString();
-        const lines = buffered.split("\n");
-        buffered = lines.pop() ?? "";
-        for (const line of lines) {
-          if (line === "ready") resolve();
-          else if (line.startsWith("ack ")) acked.add(Number(line.slice(4)));
-          else if (line.startsWith("compactions ")) compactions = Number(line.slice(12));
-        }
-      });
-      child.once("exit", (code) => reject(new Error(`child exited with ${code} before ready: ${stderr}`)));
-    });
-    await ready;
-    await new Promise((r) => setTimeout(r, killAfterMs));
-    // On a busy machine the child may not have compacted yet: let it get that far (it must, or
-    // the test fails below), then kill it a moment later.
-    for (let waited = 0; compactions === 0 && waited < 30_000; waited += 20) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    if (compactions > 0) await new Promise((r) => setTimeout(r, Math.floor(extraMs)));
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`child exited by itself (${child.exitCode ?? child.signalCode}): ${stderr}`);
-    }
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGKILL");
-    await exited;
-    if (stderr.trim().length > 0) throw new Error(`child failed: ${stderr}`);
+    const { acked } = await runAndKill(
+      script,
+      dir.dataDir,
+      firstBatch,
+      async () => {
+        await sleep(killAfterMs);
+        // On a busy machine the child may not have compacted yet: let it get that far (it must, or
+        // the test fails below), then kill it a moment later.
+        for (let waited = 0; compactions === 0 && waited < 30_000; waited += 20) await sleep(20);
+        if (compactions > 0) await sleep(Math.floor(extraMs));
+      },
+      (line) => {
+        if (line.startsWith("compactions ")) compactions = Number(line.slice(12));
+      },
+    );
     return { acked, compactions };
   }
 
@@ -138,11 +94,9 @@ describe("crash safety with compaction", () => {
     let nextBatch = 0;
     let compactions = 0;
     let trialsWithCompactions = 0;
-    let seed = Number(process.env["CRASH_TEST_SEED"] ?? Date.now() % 100_000);
-    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
-    console.log(`compaction crash test seed=${seed} (replay with CRASH_TEST_SEED)`);
+    const random = killTimingRandom("compaction crash test");
     for (let trial = 0; trial < TRIALS; trial++) {
-      const result = await runAndKill(nextBatch, 400 + Math.floor(random() * 1100), random() * 300);
+      const result = await runTrial(nextBatch, 400 + Math.floor(random() * 1100), random() * 300);
       for (const b of result.acked) allAcked.add(b);
       compactions += result.compactions;
       if (result.compactions > 0) trialsWithCompactions++;
@@ -154,17 +108,7 @@ describe("crash safety with compaction", () => {
 
       const engine = await dir.open({ compaction: { paused: true } });
       try {
-        const counts = new Map<number, number>();
-        for await (const batch of engine.scan("public", "acks", { projection: ["batch"] })) {
-          const column = batch.columns[0] as Column;
-          for (let r = 0; r < batch.numRows; r++) {
-            const id = cellAt(column, r) as number;
-            counts.set(id, (counts.get(id) ?? 0) + 1);
-          }
-        }
-        for (const id of allAcked)
-          expect(counts.get(id), `trial ${trial}: acknowledged batch ${id}`).toBe(ROWS_PER_BATCH);
-        for (const [id, count] of counts) expect(count, `trial ${trial}: batch ${id}`).toBe(ROWS_PER_BATCH);
+        await expectAcknowledgedBatches(engine, allAcked, trial);
         // Opening removed whatever the kill left behind: the objects are exactly the manifest's files.
         const tableId = engine.table("public", "acks")?.id ?? -1;
         const sstDir = join(dir.dataDir, "store", "standalone", "tables", String(tableId), "sst");

@@ -10,10 +10,14 @@ const SEED = 0n;
  * leaves the tsid of existing series unchanged.
  */
 export function computeTsid(tags: ReadonlyArray<readonly [name: string, value: string | null]>): bigint {
-  const sorted = [...tags].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return hashSeries([...tags].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+}
+
+/** The hash of a series given its tags in name order: the one definition of the tsid's input. */
+function hashSeries(sortedTags: Iterable<readonly [name: string, value: string | null | undefined]>): bigint {
   let key = "";
-  for (const [name, value] of sorted) {
-    if (value === null) continue;
+  for (const [name, value] of sortedTags) {
+    if (value === null || value === undefined) continue;
     key += `${name}\u0000${value}\u0000`;
   }
   return hasher.h64Raw(Buffer.from(key, "utf8"), SEED);
@@ -44,15 +48,13 @@ export function computeTsids(
     dictionaries.push([null, ...shared.values]);
   }
   const out = new BigUint64Array(numRows);
-  const hashRow = (row: number): bigint => {
-    let key = "";
-    for (let c = 0; c < order.length; c++) {
-      const value = (dictionaries[c] as Array<string | null>)[(codes[c] as Uint32Array)[row] as number];
-      if (value !== null && value !== undefined)
-        key += `${(order[c] as { name: string }).name}\u0000${value}\u0000`;
-    }
-    return hasher.h64Raw(Buffer.from(key, "utf8"), SEED);
-  };
+  const hashRow = (row: number): bigint =>
+    hashSeries(
+      order.map((column, c) => [
+        column.name,
+        (dictionaries[c] as Array<string | null>)[(codes[c] as Uint32Array)[row] as number],
+      ]),
+    );
   const radix = dictionaries.reduce((product, d) => product * d.length, 1);
   if (radix <= Number.MAX_SAFE_INTEGER) {
     const cache = new Map<number, bigint>();

@@ -1,6 +1,7 @@
 import { CHECKSUM_FIELD, checkJsonTrailer, sealJson } from "../manifest/checksum.js";
 import { ObjectNotFoundError } from "../object-store/errors.js";
 import type { ObjectStore } from "../object-store/object-store.js";
+import { SerialQueue } from "../util/serial.js";
 import type { StorageLayout } from "./layout.js";
 
 /** A table as the catalog knows it: where it lives and what it was created with. */
@@ -55,7 +56,7 @@ export class StandaloneCatalog {
   readonly #layout: StorageLayout;
   readonly #tables = new Map<string, CatalogTable>();
   #nextId = 1;
-  #tail: Promise<unknown> = Promise.resolve();
+  readonly #writes = new SerialQueue();
 
   private constructor(store: ObjectStore, layout: StorageLayout) {
     this.#store = store;
@@ -92,7 +93,7 @@ export class StandaloneCatalog {
 
   /** Hands out a table id that was never used, durably (a crash may waste an id, never reuse one). */
   allocateId(): Promise<number> {
-    return this.#serial(async () => {
+    return this.#writes.run(async () => {
       const id = this.#nextId;
       await this.#store.put(this.#layout.catalogTableIdKey(), json({ nextId: id + 1 }));
       this.#nextId = id + 1;
@@ -107,7 +108,7 @@ export class StandaloneCatalog {
 
   /** Records a table; the entry is durable when this resolves. */
   add(entry: Omit<CatalogTable, "createdAt">): Promise<CatalogTable> {
-    return this.#serial(async () => {
+    return this.#writes.run(async () => {
       const existing = this.get(entry.schemaName, entry.name);
       if (existing !== undefined)
         throw new RangeError(`table ${entry.schemaName}.${entry.name} is already in the catalog`);
@@ -120,19 +121,13 @@ export class StandaloneCatalog {
 
   /** Removes the table from the catalog; its data objects are the caller's to delete. */
   drop(schemaName: string, name: string): Promise<CatalogTable | undefined> {
-    return this.#serial(async () => {
+    return this.#writes.run(async () => {
       const entry = this.get(schemaName, name);
       if (entry === undefined) return undefined;
       await this.#store.delete(this.#layout.catalogTableKey(schemaName, name));
       this.#tables.delete(qualified(schemaName, name));
       return entry;
     });
-  }
-
-  #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#tail.then(fn, fn);
-    this.#tail = run.catch(() => undefined);
-    return run;
   }
 }
 

@@ -21,6 +21,7 @@ import { WriteError } from "./errors.js";
 import { flushMemtable, type FlushContext } from "./flush.js";
 import { StorageLayout } from "./layout.js";
 import { TableScan, type ScanRequest } from "./scan.js";
+import { KeyedSerialQueue } from "../util/serial.js";
 import { ReplayError, Shard } from "./shard.js";
 import { Table } from "./table.js";
 import { prepareWrite, type WritePolicy, type WriteRows } from "./write-validation.js";
@@ -120,8 +121,8 @@ export class StorageEngine {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   readonly #background = new Set<Promise<unknown>>();
-  /** Per table name, the tail of the creates of that name (see createTable). */
-  readonly #creating = new Map<string, Promise<unknown>>();
+  /** Creates of one table name run one at a time (see createTable). */
+  readonly #creates = new KeyedSerialQueue();
   readonly #flushListeners = new Set<(event: FlushEvent) => void>();
 
   private constructor(
@@ -233,18 +234,9 @@ export class StorageEngine {
   ): Promise<TableInfo> {
     this.#checkOpen();
     // Creates of one name run one at a time: concurrent first writes to a new table all create it.
-    const key = `${schemaName}\u0000${name}`;
-    const previous = this.#creating.get(key) ?? Promise.resolve();
-    const run = previous.then(
-      () => this.#createTable(schemaName, name, schema, rawOptions, ifNotExists),
-      () => this.#createTable(schemaName, name, schema, rawOptions, ifNotExists),
+    return this.#creates.run(`${schemaName}\u0000${name}`, () =>
+      this.#createTable(schemaName, name, schema, rawOptions, ifNotExists),
     );
-    const tail = run.catch(() => undefined);
-    this.#creating.set(key, tail);
-    void tail.then(() => {
-      if (this.#creating.get(key) === tail) this.#creating.delete(key);
-    });
-    return run;
   }
 
   async #createTable(

@@ -3,6 +3,7 @@ import { ManifestOp, type TableManifest } from "../manifest/index.js";
 import { MemtableSet, type MemoryTracker } from "../memtable/index.js";
 import { parseTableOptions, type TableOptions } from "../table/options.js";
 import { TableSchema } from "../table/schema.js";
+import { SerialQueue } from "../util/serial.js";
 
 /** What identifies a table to the engine. */
 export interface TableIdentity {
@@ -25,7 +26,8 @@ export class Table {
   #schema: TableSchema;
   #options: TableOptions;
   #applyTail: Promise<unknown> = Promise.resolve();
-  #schemaTail: Promise<unknown> = Promise.resolve();
+  /** Schema and option changes, one at a time. */
+  readonly #schemaChanges = new SerialQueue();
   /** Lower bounds of the sequences of writes sent to the WAL but not yet in a memtable. */
   readonly #pendingLowerBounds = new Map<number, number>();
   #nextPendingId = 0;
@@ -74,7 +76,7 @@ export class Table {
 
   /** Persists a new schema version in the manifest, then lets the memtables accept it. */
   alterSchema(next: (current: TableSchema) => TableSchema | undefined): Promise<TableSchema> {
-    return this.#serialSchema(async () => {
+    return this.#schemaChanges.run(async () => {
       const schema = next(this.#schema);
       if (schema === undefined || schema.version <= this.#schema.version) return this.#schema;
       await this.manifest.commit([ManifestOp.alterSchema(schema.toJSON())]);
@@ -86,7 +88,7 @@ export class Table {
 
   /** Persists changed options (`ALTER TABLE ... MODIFY SETTING`). */
   alterOptions(raw: Readonly<Record<string, string>>): Promise<TableOptions> {
-    return this.#serialSchema(async () => {
+    return this.#schemaChanges.run(async () => {
       const options = parseTableOptions(raw, this.#options, this.qualifiedName);
       await this.manifest.commit([ManifestOp.alterOptions(raw)]);
       this.#options = options;
@@ -125,11 +127,5 @@ export class Table {
   reportMemory(tracker: MemoryTracker): void {
     if (this.dropped) tracker.remove(this.identity.id);
     else tracker.update(this.identity.id, this.memtables.memoryUsage());
-  }
-
-  #serialSchema<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#schemaTail.then(fn, fn);
-    this.#schemaTail = run.catch(() => undefined);
-    return run;
   }
 }

@@ -74,14 +74,18 @@ async function consumeFrom(topic: string, offset: string, count: number): Promis
   const records: ConsumedRecord[] = [];
   let done: () => void = () => undefined;
   const received = new Promise<void>((resolve) => (done = resolve));
+  // A run whose first group join fails with a retriable error restarts with a new group object,
+  // which forgets an earlier seek; seeking on every join covers the first start and any restart.
+  consumer.on(consumer.events.GROUP_JOIN, () => consumer.seek({ topic, partition: 0, offset }));
   await consumer.run({
     eachMessage: ({ message }) => {
+      // A fetch issued before the seek took effect may still deliver records below the offset.
+      if (BigInt(message.offset) < BigInt(offset)) return Promise.resolve();
       records.push({ offset: message.offset, key: String(message.key), value: String(message.value) });
       if (records.length >= count) done();
       return Promise.resolve();
     },
   });
-  consumer.seek({ topic, partition: 0, offset });
   try {
     await within(`${count} records from ${topic}`, received, 30_000);
   } finally {

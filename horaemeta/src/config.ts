@@ -102,7 +102,43 @@ export const horaeMetaConfigDefinition = {
         .min(10)
         .default(1_000)
         .describe(
-          "How often the leader checks the cluster and places unassigned shards, in milliseconds; a node's first heartbeat also triggers a check.",
+          "How often the leader checks the cluster (places unassigned shards, fails over shards of nodes whose lease ended, reopens shards nodes do not report open, rebalances), in milliseconds; a node's first heartbeat and a node's lease ending also trigger a check.",
+        ),
+      enable_schedule: z
+        .boolean()
+        .default(true)
+        .describe(
+          "Whether the schedulers (failover, reopen, rebalance) start procedures; when false only shards never placed are placed. Operators can also pause and resume them at run time.",
+        ),
+      rebalance_max_moves: z
+        .int()
+        .min(0)
+        .default(1)
+        .describe(
+          "Leaderships the rebalancer moves per check at most (dynamic topology only); 0 turns rebalancing off.",
+        ),
+    }),
+    procedure: configSection({
+      event_deadline_ms: z
+        .int()
+        .min(100)
+        .default(10_000)
+        .describe(
+          "How long a procedure retries an event (OpenShard, CreateTableOnShard, ...) to an instance that cannot be reached or is busy, in milliseconds; then the procedure rolls back or leaves the instance to the schedulers.",
+        ),
+      lock_wait_ms: z
+        .int()
+        .min(0)
+        .default(10_000)
+        .describe(
+          "How long a new procedure (e.g. a table create) waits for another procedure on the same shard to end, in milliseconds; then the request is answered UNAVAILABLE.",
+        ),
+      failpoint: z
+        .string()
+        .regex(/^$|^[a-z_]+:[a-z_]+$/, "must be <kind>:<state> or empty")
+        .default("")
+        .describe(
+          "For crash tests only: <kind>:<state> makes the leader stop a procedure of that kind right after it stored that state, until its leadership ends. Empty in production.",
         ),
     }),
     log: logConfigSection(),

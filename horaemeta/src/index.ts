@@ -46,3 +46,17 @@ export { MetaOperations, grantedNodeLeaseTtlMs } from "./service/meta-operations
 export type { LeaderStatusBody } from "./http/admin-routes.js";
 export { HoraeMetaServer, type HoraeMetaServerOptions } from "./server.js";
 export * as metadata from "./metadata/index.js";
+export { InvariantChecker, readSnapshot, violations, type MetadataSnapshot } from "./cluster/invariants.js";
+export { rebalanceMoves, ShardScheduler, type RebalanceMove } from "./cluster/shard-scheduler.js";
+export {
+  FINISHED,
+  ProcedureAbortError,
+  ROLLED_BACK,
+  type ProcedureDefinition,
+  type Step,
+  type StepContext,
+  type StepResult,
+} from "./procedure/definition.js";
+export { EventDeadlineError, EventRefusedError, MetaEventSender } from "./procedure/event-sender.js";
+export { ProcedureManager, ShardBusyError, type ProcedureFailpoint } from "./procedure/procedure-manager.js";
+export * as procedureKinds from "./procedure/kinds/index.js";

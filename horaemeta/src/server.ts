@@ -15,10 +15,22 @@ import type { HoraeMetaConfig } from "./config.js";
 import { LeaderElection } from "./election/leader-election.js";
 import type { LeaderTerm } from "./election/leader-term.js";
 import { registerAdminRoutes } from "./http/admin-routes.js";
+import { registerClusterAdminRoutes } from "./http/cluster-admin-routes.js";
 import { MetadataStore } from "./metadata/index.js";
+import { ShardScheduler } from "./cluster/shard-scheduler.js";
+import { MetaEventSender } from "./procedure/event-sender.js";
+import { registerProcedureKinds } from "./procedure/kinds/index.js";
+import { ProcedureManager, type ProcedureFailpoint } from "./procedure/procedure-manager.js";
 import { LeaderForwarder } from "./service/leader-forwarder.js";
 import { MetaOperations } from "./service/meta-operations.js";
 import { metaServiceHandlers } from "./service/meta-service.js";
+
+/** `<kind>:<state>` from the configuration, as the procedure manager takes it. */
+function failpointOption(text: string): { failpoint?: ProcedureFailpoint } {
+  if (text === "") return {};
+  const [kind = "", state = ""] = text.split(":");
+  return { failpoint: { kind, state } };
+}
 
 /** Addresses that mean "every interface" when bound, and no particular host when dialled. */
 const UNSPECIFIED_HOSTS: readonly string[] = ["0.0.0.0", "::", "[::]"];
@@ -42,6 +54,9 @@ export class HoraeMetaServer {
   readonly #election: LeaderElection;
   readonly #scheduler: ClusterScheduler;
   readonly #forwarder: LeaderForwarder;
+  readonly #events: MetaEventSender;
+  readonly #procedures: ProcedureManager;
+  readonly #store: MetadataStore;
   readonly #leaderDuties = new Set<Promise<void>>();
   #stopping: Promise<void> | undefined;
 
@@ -63,6 +78,25 @@ export class HoraeMetaServer {
       clusterName: config.cluster.name,
       callTimeoutMs,
     });
+    this.#store = store;
+    this.#events = new MetaEventSender({ deadlineMs: config.procedure.event_deadline_ms });
+    this.#procedures = new ProcedureManager({
+      store,
+      events: this.#events,
+      clusterName: config.cluster.name,
+      logger: componentLogger(this.#logger, "procedure"),
+      lockWaitMs: config.procedure.lock_wait_ms,
+      retryInitialMs: 100,
+      retryMaxMs: 2_000,
+      ...failpointOption(config.procedure.failpoint),
+    });
+    registerProcedureKinds(this.#procedures);
+    const shardScheduler = new ShardScheduler({
+      store,
+      procedures: this.#procedures,
+      logger: componentLogger(this.#logger, "scheduler"),
+      maxRebalanceMoves: config.scheduler.rebalance_max_moves,
+    });
     this.#election = new LeaderElection({
       client: this.#etcd,
       clusterRoot: store.keys.root,
@@ -75,6 +109,11 @@ export class HoraeMetaServer {
       settings: clusterSettingsFromConfig(config),
       intervalMs: config.scheduler.interval_ms,
       logger: componentLogger(this.#logger, "scheduler"),
+      afterPass: async (term, settings) => {
+        if (!config.scheduler.enable_schedule) return;
+        if (!(await store.cluster.getSchedule()).enabled) return;
+        await shardScheduler.schedule(term, settings.topologyType);
+      },
     });
     this.#forwarder = new LeaderForwarder({
       locator: this.#election,
@@ -100,11 +139,65 @@ export class HoraeMetaServer {
         clusterName: config.cluster.name,
         leadership: this.#election,
         forwarder: this.#forwarder,
-        operations: new MetaOperations({ store, onNodeJoined: () => this.#scheduler.wake() }),
+        operations: new MetaOperations({
+          store,
+          procedures: this.#procedures,
+          onNodeJoined: () => this.#scheduler.wake(),
+        }),
         logger: componentLogger(this.#logger, "meta-service"),
       }),
     );
     registerAdminRoutes(this.#servers.http, this.#election);
+    registerClusterAdminRoutes(this.#servers.http, {
+      store,
+      procedures: this.#procedures,
+      currentTerm: () => this.#election.currentTerm,
+      leader: () => this.#election.leader(),
+    });
+  }
+
+  /**
+   * Wakes the scheduler when a node's lease key goes (etcd deleted it when the lease expired), so its
+   * shards fail over at once rather than at the next pass. Returns how to stop watching; without
+   * the watch (etcd unreachable now) the passes still find expired nodes.
+   */
+  async #wakeOnLeaseExpiry(term: LeaderTerm): Promise<() => Promise<void>> {
+    try {
+      const creating = this.#etcd.watch().prefix(this.#store.keys.nodeLeasesPrefix()).create();
+      const timeout = new Promise<undefined>((resolve) =>
+        setTimeout(resolve, this.config.etcd.call_timeout_ms, undefined).unref(),
+      );
+      const watcher = await Promise.race([creating, timeout]);
+      if (watcher === undefined) {
+        void creating.then((late) => late.cancel()).catch(() => undefined);
+        throw new Error(`no watch within ${this.config.etcd.call_timeout_ms} ms`);
+      }
+      watcher.on("delete", () => this.#scheduler.wake());
+      watcher.on("error", () => undefined);
+      return () => watcher.cancel().catch(() => undefined);
+    } catch (error) {
+      if (term.active)
+        this.#logger.warn({ err: error }, "could not watch node leases; relying on scheduler passes");
+      return () => Promise.resolve();
+    }
+  }
+
+  /** Resumes the procedures a previous leader left unfinished; retried until it works or the term ends. */
+  async #resumeProcedures(term: LeaderTerm): Promise<void> {
+    while (term.active) {
+      try {
+        await this.#procedures.resumeAll(term);
+        return;
+      } catch (error) {
+        this.#logger.warn({ err: error }, "could not load unfinished procedures; retrying");
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
+
+  /** The metadata store this replica uses (for the admin API and tests). */
+  get store(): MetadataStore {
+    return this.#store;
   }
 
   get health(): HealthState {
@@ -162,13 +255,23 @@ export class HoraeMetaServer {
     this.#servers.health.beginShutdown();
     await this.#election.stop();
     await Promise.all(this.#leaderDuties);
+    await this.#procedures.idle();
     await this.#servers.stop();
     this.#forwarder.close();
+    this.#events.close();
     this.#etcd.close();
   }
 
   #runLeaderDuties(term: LeaderTerm): void {
-    const duty = this.#scheduler.run(term).catch((error: unknown) => {
+    const duty = (async () => {
+      const unwatch = await this.#wakeOnLeaseExpiry(term);
+      try {
+        await this.#resumeProcedures(term);
+        await this.#scheduler.run(term);
+      } finally {
+        await unwatch();
+      }
+    })().catch((error: unknown) => {
       this.#logger.error({ err: error }, "the cluster scheduler stopped unexpectedly");
     });
     this.#leaderDuties.add(duty);

@@ -35,6 +35,8 @@ export interface ClusterSchedulerOptions {
   readonly settings: CreateClusterRequest;
   readonly intervalMs: number;
   readonly logger: Logger;
+  /** Runs after every pass that did not fail (the shard schedulers), with the cluster's settings. */
+  readonly afterPass?: (term: LeaderTerm, settings: ClusterSettings) => Promise<void>;
 }
 
 /** What one pass over the cluster did. */
@@ -67,6 +69,9 @@ export class ClusterScheduler {
     while (!term.signal.aborted) {
       try {
         await this.reconcile(term);
+        if (this.#options.afterPass !== undefined && this.#settings !== undefined) {
+          await this.#options.afterPass(term, this.#settings);
+        }
       } catch (error) {
         if (error instanceof NotLeaderError || term.signal.aborted) break;
         logger.warn(

@@ -4,19 +4,25 @@ import type { ClusterView, ShardView } from "../metadata/index.js";
 
 /**
  * The shard for a new table: among the shards that have a leader, the one holding the fewest
- * tables (the lowest id on a tie). Throws ClusterNotReadyError when no shard has a leader yet.
+ * tables, counting `pending` creates already headed for each (the lowest id on a tie). Throws
+ * ClusterNotReadyError when no shard has a leader yet.
  */
-export function pickShardForTable(view: ClusterView, shards: readonly ShardView[]): ShardView {
-  const tableCounts = new Map(shards.map((shard) => [shard.shardId, shard]));
+export function pickShardForTable(
+  view: ClusterView,
+  shards: readonly ShardView[],
+  pending: ReadonlyMap<number, number> = new Map(),
+): ShardView {
+  const byId = new Map(shards.map((shard) => [shard.shardId, shard]));
+  const load = (shard: ShardView) => shard.tableIds.length + (pending.get(shard.shardId) ?? 0);
   let best: ShardView | undefined;
   for (const assignment of view.shards) {
     if (assignment.leader === null) continue;
-    const shard = tableCounts.get(assignment.shardId);
+    const shard = byId.get(assignment.shardId);
     if (shard === undefined) continue;
     if (
       best === undefined ||
-      shard.tableIds.length < best.tableIds.length ||
-      (shard.tableIds.length === best.tableIds.length && shard.shardId < best.shardId)
+      load(shard) < load(best) ||
+      (load(shard) === load(best) && shard.shardId < best.shardId)
     ) {
       best = shard;
     }

@@ -19,6 +19,7 @@ import type {
   ClusterState,
   ClusterStateRecord,
   ClusterView,
+  ScheduleRecord,
   ShardAssignment,
   ShardView,
   TopologyType,
@@ -174,6 +175,22 @@ export class ClusterStore {
     const actual = recordAt(outcome.current, "cluster_state", key);
     if (actual === undefined) throw new ClusterNotFoundError(keys.root);
     throw new ClusterStateConflictError(key, current.state, actual.state);
+  }
+
+  /** Whether the schedulers run; absent means they do (the default until an operator pauses them). */
+  async getSchedule(): Promise<ScheduleRecord> {
+    const key = this.#ctx.keys.clusterSchedule();
+    const record = recordAt(await this.#ctx.kv.read("get schedule", [key]), "schedule", key);
+    return record ?? { enabled: true, updatedAtMs: 0, reason: "" };
+  }
+
+  /** Pauses (enabled false) or resumes the schedulers; last writer wins. */
+  async setSchedule(enabled: boolean, reason: string): Promise<ScheduleRecord> {
+    const { kv, keys, now } = this.#ctx;
+    const key = keys.clusterSchedule();
+    const record: ScheduleRecord = { enabled, updatedAtMs: now(), reason };
+    await kv.commit("set schedule", [], [{ op: "put", key, value: encodeRecord("schedule", record) }], []);
+    return record;
   }
 
   async getView(): Promise<ClusterView> {

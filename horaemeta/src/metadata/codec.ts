@@ -20,7 +20,9 @@ import type {
   NodeLeaseRecord,
   NodeRecord,
   ProcedureRecord,
+  ScheduleRecord,
   SchemaRecord,
+  ShardLockRecord,
   ShardView,
   TableNameRecord,
   TableRecord,
@@ -33,6 +35,7 @@ export interface MetadataRecordTypes {
   cluster_settings: ClusterSettings;
   cluster_state: ClusterStateRecord;
   cluster_view: ClusterView;
+  schedule: ScheduleRecord;
   schema: SchemaRecord;
   table: TableRecord;
   table_name: TableNameRecord;
@@ -40,6 +43,7 @@ export interface MetadataRecordTypes {
   node: NodeRecord;
   node_lease: NodeLeaseRecord;
   procedure: ProcedureRecord;
+  shard_lock: ShardLockRecord;
   id_counter: IdCounterRecord;
 }
 export type MetadataRecordKind = keyof MetadataRecordTypes;
@@ -133,6 +137,8 @@ export const recordSchemas: { [K in MetadataRecordKind]: z.ZodType<MetadataRecor
     createdAtMs: timeMs,
     updatedAtMs: timeMs,
   }),
+  shard_lock: z.object({ procedureId: id, kind: name }),
+  schedule: z.object({ enabled: z.boolean(), updatedAtMs: timeMs, reason: z.string() }),
   id_counter: z.object({ next: id }),
 };
 

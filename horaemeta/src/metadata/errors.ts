@@ -165,6 +165,21 @@ export class ProcedureConflictError extends MetadataConflictError {
   }
 }
 
+/** A procedure could not start: another unfinished procedure holds one of its shards. */
+export class ShardLockedError extends MetadataConflictError {
+  override readonly name = "ShardLockedError";
+  readonly shardId: number;
+  readonly holderProcedureId: number;
+  readonly holderKind: string;
+
+  constructor(key: string, shardId: number, holderProcedureId: number, holderKind: string) {
+    super(key, `shard ${shardId} is held by ${holderKind} procedure ${holderProcedureId}`);
+    this.shardId = shardId;
+    this.holderProcedureId = holderProcedureId;
+    this.holderKind = holderKind;
+  }
+}
+
 /** Reserving a block of ids kept losing the compare-and-swap on the counter to other allocators. */
 export class IdAllocationConflictError extends MetadataConflictError {
   override readonly name = "IdAllocationConflictError";

@@ -7,7 +7,13 @@ export {
   type CreateClusterRequest,
   type CreateClusterResult,
 } from "./cluster-store.js";
-export { decodeRecord, encodeRecord, METADATA_FORMAT, type MetadataRecordKind } from "./codec.js";
+export {
+  decodeRecord,
+  encodeRecord,
+  jsonObjectSchema,
+  METADATA_FORMAT,
+  type MetadataRecordKind,
+} from "./codec.js";
 export {
   ClusterNotFoundError,
   ClusterStateConflictError,
@@ -26,6 +32,7 @@ export {
   ProcedureConflictError,
   ProcedureNotFoundError,
   SchemaNotFoundError,
+  ShardLockedError,
   ShardNotEmptyError,
   ShardNotFoundError,
   ShardVersionConflictError,
@@ -46,11 +53,18 @@ export {
   type MetadataStoreOptions,
 } from "./metadata-store.js";
 export { NodeStore, type HeartbeatRequest, type HeartbeatResult } from "./node-store.js";
-export { ProcedureStore, type CreateProcedureRequest, type StoredProcedure } from "./procedure-store.js";
+export {
+  ProcedureStore,
+  type CreateProcedureRequest,
+  type PutProcedureOptions,
+  type StoredProcedure,
+  type StoredShardLock,
+} from "./procedure-store.js";
 export type * from "./records.js";
 export { CLUSTER_STATES } from "./records.js";
 export { retryOnConflict, type RetryOnConflictOptions } from "./retry.js";
 export { RouteReader, type RouteResult, type RoutedNode, type TableRoute } from "./route-reader.js";
+export { SnapshotReader, type ClusterSnapshot } from "./snapshot-reader.js";
 export { SchemaStore, type CreateSchemaResult } from "./schema-store.js";
 export { ShardStore, type CreateShardResult } from "./shard-store.js";
 export {

@@ -5,6 +5,7 @@
  *   cluster/settings                        ClusterSettings (written once, by createCluster)
  *   cluster/state                           ClusterStateRecord: Empty | Prepare | Stable
  *   cluster/view                            ClusterView: leader + followers per shard, topology version
+ *   cluster/schedule                        ScheduleRecord: whether the schedulers run (absent: they do)
  *   schemas/<schema name>                   SchemaRecord: name -> schema id
  *   tables/by_id/<table id, 20 digits>      TableRecord
  *   tables/by_name/<schema id, 10 digits>/<table name>
@@ -14,6 +15,7 @@
  *   node_leases/<node name>                 NodeLeaseRecord, attached to an etcd lease: exists while
  *                                           the node is online
  *   procedures/<procedure id, 20 digits>    ProcedureRecord
+ *   shard_locks/<shard id, 10 digits>       ShardLockRecord: the unfinished procedure holding the shard
  *   id_counters/<schema|table|shard|procedure>
  *                                           IdCounterRecord: the first id not yet handed out
  *
@@ -40,6 +42,7 @@ export type ParsedMetadataKey =
   | { readonly type: "clusterSettings" }
   | { readonly type: "clusterState" }
   | { readonly type: "clusterView" }
+  | { readonly type: "clusterSchedule" }
   | { readonly type: "schema"; readonly schemaName: string }
   | { readonly type: "tableById"; readonly tableId: number }
   | { readonly type: "tableByName"; readonly schemaId: number; readonly tableName: string }
@@ -47,6 +50,7 @@ export type ParsedMetadataKey =
   | { readonly type: "node"; readonly nodeName: string }
   | { readonly type: "nodeLease"; readonly nodeName: string }
   | { readonly type: "procedure"; readonly procedureId: number }
+  | { readonly type: "shardLock"; readonly shardId: number }
   | { readonly type: "idCounter"; readonly kind: IdKind };
 
 /** Builds and parses the keys of one cluster. */
@@ -81,6 +85,10 @@ export class MetadataKeys {
 
   clusterView(): string {
     return `${this.root}cluster/view`;
+  }
+
+  clusterSchedule(): string {
+    return `${this.root}cluster/schedule`;
   }
 
   schema(name: string): string {
@@ -140,6 +148,14 @@ export class MetadataKeys {
     return `${this.root}procedures/`;
   }
 
+  shardLock(shardId: number): string {
+    return `${this.shardLocksPrefix()}${encodeId(shardId, NARROW_ID_DIGITS, "shardId")}`;
+  }
+
+  shardLocksPrefix(): string {
+    return `${this.root}shard_locks/`;
+  }
+
   idCounter(kind: IdKind): string {
     return `${this.root}id_counters/${kind}`;
   }
@@ -155,6 +171,7 @@ export class MetadataKeys {
           if (first === "settings") return { type: "clusterSettings" };
           if (first === "state") return { type: "clusterState" };
           if (first === "view") return { type: "clusterView" };
+          if (first === "schedule") return { type: "clusterSchedule" };
           return undefined;
         }
         if (area === "schemas") return parsedName(first, (schemaName) => ({ type: "schema", schemaName }));
@@ -165,6 +182,10 @@ export class MetadataKeys {
         if (area === "procedures") {
           const procedureId = parseId(first, WIDE_ID_DIGITS);
           return procedureId === undefined ? undefined : { type: "procedure", procedureId };
+        }
+        if (area === "shard_locks") {
+          const shardId = parseId(first, NARROW_ID_DIGITS);
+          return shardId === undefined ? undefined : { type: "shardLock", shardId };
         }
         if (area === "id_counters") {
           const kind = ID_KINDS.find((k) => k === first);

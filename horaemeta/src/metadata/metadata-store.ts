@@ -4,6 +4,7 @@ import type { HoraeMetaConfig } from "../config.js";
 import { ClusterStore } from "./cluster-store.js";
 import type { StoreContext } from "./context.js";
 import { EtcdKv } from "./etcd-kv.js";
+import { SnapshotReader } from "./snapshot-reader.js";
 import { IdAllocators } from "./id-allocator.js";
 import { MetadataKeys, type IdKind } from "./keys.js";
 import { NodeStore } from "./node-store.js";
@@ -55,6 +56,7 @@ export class MetadataStore {
   readonly nodes: NodeStore;
   readonly procedures: ProcedureStore;
   readonly routes: RouteReader;
+  readonly snapshots: SnapshotReader;
   readonly ids: IdAllocators;
   readonly #client: Etcd3;
   #ownsClient = false;
@@ -78,6 +80,7 @@ export class MetadataStore {
     this.nodes = new NodeStore(ctx);
     this.procedures = new ProcedureStore(ctx);
     this.routes = new RouteReader(ctx);
+    this.snapshots = new SnapshotReader(ctx);
     this.#client = client;
   }
 

@@ -40,6 +40,13 @@ export interface ClusterStateRecord {
   readonly updatedAtMs: number;
 }
 
+/** Whether the schedulers (failover, reopen, rebalance) run; operators pause them. */
+export interface ScheduleRecord {
+  readonly enabled: boolean;
+  readonly updatedAtMs: number;
+  readonly reason: string;
+}
+
 /** Where one shard is served. `leader` null: not placed. Node names are `host:port`. */
 export interface ShardAssignment {
   readonly shardId: number;
@@ -176,6 +183,15 @@ export interface ProcedureRecord {
   readonly history: readonly ProcedureHistoryEntry[];
   readonly createdAtMs: number;
   readonly updatedAtMs: number;
+}
+
+/**
+ * Held by an unfinished procedure on each shard it works on, so that at most one procedure runs per
+ * shard; created with the procedure and deleted when it ends, each in one transaction.
+ */
+export interface ShardLockRecord {
+  readonly procedureId: number;
+  readonly kind: string;
 }
 
 /** The first id of its kind that has not been handed out. */

@@ -15,6 +15,8 @@ import { requireInteger } from "./validation.js";
 export interface CreateShardResult {
   readonly shard: ShardView;
   readonly view: ClusterView;
+  /** false when a shard of the given id existed already. */
+  readonly created: boolean;
 }
 
 export class ShardStore {
@@ -40,27 +42,44 @@ export class ShardStore {
   }
 
   /**
-   * Adds an empty shard with a fresh id (version 1, not placed) to the cluster view, topology
-   * version + 1, in one transaction guarded by the cluster view.
+   * Adds an empty shard (version 1) to the cluster view, topology version + 1, in one transaction
+   * guarded by the cluster view. Without `shardId` it takes a fresh id; with one (taken from
+   * `ids.next("shard")` beforehand, as a procedure does so that a repeat creates the same shard) a
+   * repeat after success answers the existing shard with `created: false`. `placement` places it
+   * at once (e.g. beside the shard it was split from); by default it is not placed.
    */
-  async create(): Promise<CreateShardResult> {
+  async create(
+    request: {
+      readonly shardId?: number;
+      readonly placement?: { readonly leader: string | null; readonly followers: readonly string[] };
+    } = {},
+  ): Promise<CreateShardResult> {
     const { kv, keys, ids, now } = this.#ctx;
     const operation = "create shard";
     const viewKey = keys.clusterView();
     const view = recordAt(await kv.read(operation, [viewKey]), "cluster_view", viewKey);
     if (view === undefined) throw new ClusterNotFoundError(keys.root);
-    const shardId = await ids.next("shard");
+    const shardId = request.shardId ?? (await ids.next("shard"));
+    requireInteger("shardId", shardId, 0);
     const shardKey = keys.shardView(shardId);
     const snapshot = await kv.read(operation, [viewKey, shardKey]);
-    const at = now();
-    const shard: ShardView = { shardId, version: 1, tableIds: [], updatedAtMs: at };
     const current = recordAt(snapshot, "cluster_view", viewKey);
     if (current === undefined) throw new ClusterNotFoundError(keys.root);
+    const existing = recordAt(snapshot, "shard_view", shardKey);
+    if (existing !== undefined && request.shardId !== undefined) {
+      if (current.shards.some((entry) => entry.shardId === shardId)) {
+        return { shard: existing, view: current, created: false };
+      }
+    }
+    const at = now();
+    const shard: ShardView = { shardId, version: 1, tableIds: [], updatedAtMs: at };
+    const placement = request.placement ?? { leader: null, followers: [] };
     const nextView: ClusterView = {
       version: current.version + 1,
-      shards: [...current.shards, { shardId, leader: null, followers: [] }].sort(
-        (a, b) => a.shardId - b.shardId,
-      ),
+      shards: [
+        ...current.shards,
+        { shardId, leader: placement.leader, followers: [...placement.followers] },
+      ].sort((a, b) => a.shardId - b.shardId),
       updatedAtMs: at,
     };
     const outcome = await kv.commit(
@@ -75,13 +94,14 @@ export class ShardStore {
       ],
       [viewKey],
     );
-    if (outcome.succeeded) return { shard, view: nextView };
+    if (outcome.succeeded) return { shard, view: nextView, created: true };
     const after = recordAt(outcome.current, "cluster_view", viewKey);
     if (after === undefined) throw new ClusterNotFoundError(keys.root);
     if (outcome.current.modRevision(viewKey) !== snapshot.modRevision(viewKey)) {
       throw new ClusterViewConflictError(viewKey, current.version, after.version);
     }
-    // The fresh id's key exists: a leftover of a concurrent cluster creation. A retry takes a new id.
+    // The id's key exists without a cluster view entry: a leftover of a concurrent cluster creation.
+    // A retry without a given id takes a new one.
     throw new MetadataConflictError(shardKey, `shard ${shardId} has a view already`);
   }
 

@@ -8,10 +8,13 @@ import type { meta } from "@horaedb/proto";
 import { pickShardForTable } from "../cluster/table-placement.js";
 import type { LeaderTerm } from "../election/leader-term.js";
 import { InvalidRequestError, UnsupportedRequestError } from "../errors.js";
+import { createTableProcedure, dropTableProcedure } from "../procedure/kinds/index.js";
+import { tableAsJson } from "../procedure/kinds/table-create-drop.js";
+import type { ProcedureManager } from "../procedure/procedure-manager.js";
 import {
   MIN_LEASE_TTL_MS,
-  retryOnConflict,
   TableAlreadyExistsError,
+  TableNotFoundError,
   type ClusterSettings,
   type MetadataStore,
   type NodeStatus,
@@ -38,9 +41,6 @@ import {
 } from "./request-validation.js";
 import { OK_HEADER } from "./response-status.js";
 
-/** Attempts of a table create or drop that keeps losing compare-and-swaps to concurrent changes. */
-const CONFLICT_ATTEMPTS = 8;
-
 /**
  * The lease a node gets: what it asked for, at most the cluster's `nodeLeaseTtlMs` and at least
  * etcd's minimum; asking for 0 means the cluster's.
@@ -52,18 +52,24 @@ export function grantedNodeLeaseTtlMs(requestedMs: number, clusterMaxMs: number)
 
 export interface MetaOperationsOptions {
   readonly store: MetadataStore;
+  /** Runs table creates and drops as procedures (with events to the shard's instances). */
+  readonly procedures: ProcedureManager;
   /** Called when a node without a live lease (new, or back after expiring) sends a heartbeat. */
   readonly onNodeJoined: (nodeName: string) => void;
 }
 
 export class MetaOperations {
   readonly #store: MetadataStore;
+  readonly #procedures: ProcedureManager;
+  /** Creates under way per shard, counted when picking a shard so concurrent creates spread out. */
+  readonly #pendingCreates = new Map<number, number>();
   readonly #onNodeJoined: (nodeName: string) => void;
   /** Cluster settings never change after creation, so they are read once. */
   #settings: ClusterSettings | undefined;
 
   constructor(options: MetaOperationsOptions) {
     this.#store = options.store;
+    this.#procedures = options.procedures;
     this.#onNodeJoined = options.onNodeJoined;
   }
 
@@ -119,8 +125,9 @@ export class MetaOperations {
   }
 
   /**
-   * Creates a plain table on the shard holding the fewest tables among those that have a leader;
-   * re-picks and retries when a concurrent change of that shard wins the compare-and-swap.
+   * Creates a plain table with a create_table procedure: metadata on the shard holding the fewest
+   * tables among those that have a leader, then the table on the shard's instances. An instance that
+   * refuses or cannot be reached rolls the create back, and the call fails with its reason.
    */
   async createTable(
     request: meta.CreateTableRequest__Output,
@@ -136,52 +143,56 @@ export class MetaOperations {
     const existing = await this.#store.tables.get(schemaName, tableName);
     if (existing !== undefined) return this.#existingTable(existing, request.createIfNotExist);
 
-    term.assertActive();
-    await this.#store.schemas.create(schemaName);
-    // One id for every attempt, so a create the etcd client retried after it committed is recognised.
-    const requestId = randomUUID();
+    const [view, shards] = await Promise.all([this.#store.cluster.getView(), this.#store.shards.list()]);
+    const shard = pickShardForTable(view, shards, this.#pendingCreates);
+    const pending = this.#pendingCreates;
+    pending.set(shard.shardId, (pending.get(shard.shardId) ?? 0) + 1);
     try {
-      const { table, shardVersion } = await retryOnConflict(
-        async () => {
-          const [view, shards] = await Promise.all([
-            this.#store.cluster.getView(),
-            this.#store.shards.list(),
-          ]);
-          const shard = pickShardForTable(view, shards);
-          term.assertActive();
-          return this.#store.tables.create({
-            schemaName,
-            tableName,
-            shardId: shard.shardId,
-            tableSchema,
-            options: { ...request.options },
-            expectedShardVersion: shard.version,
-            requestId,
-          });
+      const procedure = await this.#procedures.run(
+        createTableProcedure,
+        {
+          schemaName,
+          tableName,
+          shardId: shard.shardId,
+          tableSchema,
+          options: { ...request.options },
+          engine: request.engine,
+          requestId: randomUUID(),
         },
-        { attempts: CONFLICT_ATTEMPTS },
+        [shard.shardId],
+        term,
       );
+      const params = createTableProcedure.parseParams(procedure.params);
+      const table = await this.#store.tables.getById(params.tableId!);
+      if (table === undefined) throw new TableNotFoundError(`${schemaName}.${tableName}`);
+      const current = await this.#store.shards.get(table.shardId);
       return {
         header: OK_HEADER,
         createdTable: tableInfo(table),
-        shardInfo: shardInfo(table.shardId, "leader", shardVersion),
+        shardInfo: shardInfo(table.shardId, "leader", current.version),
       };
     } catch (error) {
       if (error instanceof TableAlreadyExistsError)
         return this.#existingTable(error.table, request.createIfNotExist);
       throw error;
+    } finally {
+      const left = (pending.get(shard.shardId) ?? 1) - 1;
+      if (left === 0) pending.delete(shard.shardId);
+      else pending.set(shard.shardId, left);
     }
   }
 
+  /** Drops a table with a drop_table procedure: metadata first, then the shard's instances. */
   async dropTable(request: meta.DropTableRequest__Output, term: LeaderTerm): Promise<meta.DropTableResponse> {
     const schemaName = requireNonEmpty("schema_name", request.schemaName);
     const tableName = requireNonEmpty("name", request.name);
-    const { table } = await retryOnConflict(
-      () => {
-        term.assertActive();
-        return this.#store.tables.drop({ schemaName, tableName });
-      },
-      { attempts: CONFLICT_ATTEMPTS },
+    const table = await this.#store.tables.get(schemaName, tableName);
+    if (table === undefined) throw new TableNotFoundError(`${schemaName}.${tableName}`);
+    await this.#procedures.run(
+      dropTableProcedure,
+      { schemaName, tableName, tableId: table.id, shardId: table.shardId, table: tableAsJson(table) },
+      [table.shardId],
+      term,
     );
     return { header: OK_HEADER, droppedTable: tableInfo(table) };
   }

@@ -6,6 +6,8 @@
 import type { common } from "@horaedb/proto";
 import { StatusCode } from "@horaedb/proto";
 import { HoraeMetaError } from "../errors.js";
+import { EventDeadlineError, EventRefusedError } from "../procedure/event-sender.js";
+import { ShardBusyError } from "../procedure/procedure-manager.js";
 import {
   ClusterNotFoundError,
   InvalidClusterStateTransitionError,
@@ -40,6 +42,13 @@ export function failureStatus(error: unknown): FailureStatus {
     unexpected,
   });
   if (error instanceof HoraeMetaError) return status(error.code, error.retryAfterMs);
+  // A procedure's instance refused: its own status passes through (e.g. INVALID_ARGUMENT for an
+  // option the engine rejects); a silent or busy instance, or a busy shard, is worth a retry.
+  if (error instanceof EventRefusedError) {
+    return status(error.code === StatusCode.STATUS_CODE_OK ? StatusCode.STATUS_CODE_INTERNAL : error.code);
+  }
+  if (error instanceof EventDeadlineError) return status(StatusCode.STATUS_CODE_UNAVAILABLE, 1_000);
+  if (error instanceof ShardBusyError) return status(StatusCode.STATUS_CODE_UNAVAILABLE, 500);
   if (error instanceof ClusterNotFoundError) {
     // The leader creates the cluster as soon as it is elected; until then, ask to come back.
     return status(StatusCode.STATUS_CODE_UNAVAILABLE, 1_000);

@@ -76,6 +76,8 @@ const samples: { [K in MetadataRecordKind]: MetadataRecordTypes[K] } = {
     createdAtMs: 8,
     updatedAtMs: 9,
   },
+  shard_lock: { procedureId: 11, kind: "TransferLeader" },
+  schedule: { enabled: false, updatedAtMs: 12, reason: "maintenance" },
   id_counter: { next: 4096 },
 };
 

@@ -21,6 +21,7 @@ describe("metadata key layout", () => {
     expect(keys.node("10.0.0.1:8831")).toBe("/horaedb/defaultCluster/nodes/10.0.0.1%3A8831");
     expect(keys.nodeLease("10.0.0.1:8831")).toBe("/horaedb/defaultCluster/node_leases/10.0.0.1%3A8831");
     expect(keys.procedure(9)).toBe("/horaedb/defaultCluster/procedures/00000000000000000009");
+    expect(keys.shardLock(4)).toBe("/horaedb/defaultCluster/shard_locks/0000000004");
     expect(keys.idCounter("table")).toBe("/horaedb/defaultCluster/id_counters/table");
   });
 
@@ -47,6 +48,8 @@ describe("metadata key layout", () => {
       [keys.node("h:1"), { type: "node", nodeName: "h:1" }],
       [keys.nodeLease("h:1"), { type: "nodeLease", nodeName: "h:1" }],
       [keys.procedure(1), { type: "procedure", procedureId: 1 }],
+      [keys.shardLock(7), { type: "shardLock", shardId: 7 }],
+      [keys.clusterSchedule(), { type: "clusterSchedule" }],
       [keys.idCounter("procedure"), { type: "idCounter", kind: "procedure" }],
     ];
     for (const [key, parsed] of cases) expect(keys.parse(key)).toEqual(parsed);

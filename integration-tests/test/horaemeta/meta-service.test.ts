@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Etcd3, type Watcher } from "etcd3";
 import type { HoraeMetaServer } from "@horaedb/horaemeta";
 import { MetadataStore, type ClusterState } from "@horaedb/horaemeta/metadata";
+import { SimulatedInstance } from "@horaedb/horaemeta/testing";
 import { StatusCode, type meta } from "@horaedb/proto";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
 import { waitFor } from "../support/wait.js";
@@ -30,8 +31,10 @@ const replicas: HoraeMetaServer[] = [];
 const clients: MetaClient[] = [];
 const stores: MetadataStore[] = [];
 const watchers: Watcher[] = [];
+const instances: SimulatedInstance[] = [];
 
 afterEach(async () => {
+  await Promise.all(instances.splice(0).map((instance) => instance.stop()));
   for (const client of clients.splice(0)) client.close();
   await Promise.all(watchers.splice(0).map((watcher) => watcher.cancel()));
   await Promise.all(replicas.splice(0).map((replica) => replica.stop()));
@@ -56,6 +59,18 @@ async function startReplica(root: string, cluster: Record<string, unknown> = {})
   const client = connectMeta(addresses.grpc);
   clients.push(client);
   return { replica, addresses, client };
+}
+
+/** A simulated horaedb instance heartbeating to `metaAddress`, answering horaemeta's events. */
+async function startInstance(metaAddress: string): Promise<SimulatedInstance> {
+  const instance = new SimulatedInstance({
+    metaEndpoints: [metaAddress],
+    clusterName: "test",
+    leaseTtlMs: 10_000,
+  });
+  instances.push(instance);
+  await instance.start();
+  return instance;
 }
 
 function openStore(root: string): MetadataStore {
@@ -209,12 +224,13 @@ describe("horaemeta MetaService", () => {
 
   it("creates, routes, lists and drops tables end to end, placing each on the least loaded shard", async () => {
     const root = rootPath();
-    const { replica, client } = await startReplica(root, { shard_total: 4 });
+    const { replica, client, addresses } = await startReplica(root, { shard_total: 4 });
     await waitForLeader(replica);
     const store = openStore(root);
     await waitForState(store, "Empty");
-    expectOk(await client.nodeHeartbeat(heartbeat(9201)));
+    const instance = await startInstance(addresses.grpc);
     await waitForState(store, "Stable");
+    await waitFor("the instance to open its shards", () => instance.shardIds("leader").length === 4, 10_000);
 
     const schemaId = await client.allocSchemaId({ header: header(), name: "metrics" });
     expectOk(schemaId);
@@ -240,6 +256,9 @@ describe("horaemeta MetaService", () => {
     }
     expect(shards.slice(0, 4).sort()).toEqual([0, 1, 2, 3]);
     expect(shards[4]).toBe(0); // all hold one table: the lowest id wins the tie
+    // Each create reached the shard's leader before it was answered.
+    const createdIds = [...instance.shards.values()].flatMap((shard) => [...shard.tables]).sort();
+    expect(createdIds).toHaveLength(5);
 
     const stored = await store.tables.get("metrics", "t0");
     expect(stored?.tableSchema).toMatchObject({
@@ -273,13 +292,13 @@ describe("horaemeta MetaService", () => {
     for (const entry of routes.entries) {
       expect(entry.nodeShards).toHaveLength(1);
       expect(entry.nodeShards[0]).toMatchObject({
-        endpoint: { host: "127.0.0.1", port: 9201 },
+        endpoint: { host: "127.0.0.1", port: Number(instance.name.split(":")[1]) },
         shardInfo: { role: "SHARD_ROLE_LEADER" },
       });
     }
 
     const t0Shard = shards[0]!;
-    const before = await client.getTablesOfShards({ header: header("127.0.0.1:9201"), shardIds: [t0Shard] });
+    const before = await client.getTablesOfShards({ header: header(instance.name), shardIds: [t0Shard] });
     expectOk(before);
     expect(before.tablesOfShards[0]?.shardInfo?.role).toBe("SHARD_ROLE_LEADER");
     expect(before.tablesOfShards[0]?.tables.map((table) => table.name).sort()).toEqual(["t0", "t4"]);
@@ -289,6 +308,7 @@ describe("horaemeta MetaService", () => {
     const dropped = await client.dropTable({ header: header(), schemaName: "metrics", name: "t0" });
     expectOk(dropped);
     expect(dropped.droppedTable?.name).toBe("t0");
+    expect(instance.shards.get(t0Shard)?.tables.has(dropped.droppedTable!.id)).toBe(false);
     const droppedAgain = await client.dropTable({ header: header(), schemaName: "metrics", name: "t0" });
     expect(droppedAgain.header?.code).toBe(StatusCode.STATUS_CODE_NOT_FOUND);
     const after = await client.getTablesOfShards({ header: header(), shardIds: [t0Shard] });
@@ -303,12 +323,13 @@ describe("horaemeta MetaService", () => {
 
   it("places concurrent creates evenly: every create lands on a shard that was least loaded", async () => {
     const root = rootPath();
-    const { replica, client } = await startReplica(root, { shard_total: 4 });
+    const { replica, client, addresses } = await startReplica(root, { shard_total: 4 });
     await waitForLeader(replica);
     const store = openStore(root);
     await waitForState(store, "Empty");
-    expectOk(await client.nodeHeartbeat(heartbeat(9301)));
+    const instance = await startInstance(addresses.grpc);
     await waitForState(store, "Stable");
+    await waitFor("the instance to open its shards", () => instance.shardIds("leader").length === 4, 10_000);
 
     const responses = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
@@ -336,9 +357,9 @@ describe("horaemeta MetaService", () => {
 
     const store = openStore(root);
     await waitForState(store, "Empty");
-    const beat = await follower.client.nodeHeartbeat(heartbeat(9401));
-    expectOk(beat);
+    const instance = await startInstance(follower.addresses.grpc);
     await waitForState(store, "Stable");
+    await waitFor("the instance to open its shards", () => instance.shardIds("leader").length === 2, 10_000);
 
     const created = await follower.client.createTable({
       header: header(),

@@ -13,6 +13,7 @@ import {
   MetadataStore,
   ProcedureConflictError,
   ProcedureNotFoundError,
+  ShardLockedError,
   retryOnConflict,
   SchemaNotFoundError,
   ShardNotEmptyError,
@@ -620,14 +621,76 @@ describe("procedures", () => {
       [second.procedure.id, "Init"],
     ]);
 
-    await expect(store.procedures.delete(created.procedure.id, created.revision)).rejects.toBeInstanceOf(
+    // Unfinished, it still locks shard 1 and cannot be deleted.
+    await expect(store.procedures.delete(created.procedure.id, stored.revision)).rejects.toThrow(
+      /still locks shards 1/,
+    );
+    const ended = await store.procedures.put({ ...advanced, state: "finished" }, stored.revision, {
+      release: true,
+    });
+    await expect(store.procedures.delete(created.procedure.id, stored.revision)).rejects.toBeInstanceOf(
       ProcedureConflictError,
     );
-    await store.procedures.delete(created.procedure.id, stored.revision);
+    await store.procedures.delete(created.procedure.id, ended.revision);
     expect(await store.procedures.get(created.procedure.id)).toBeUndefined();
-    await expect(store.procedures.delete(created.procedure.id, stored.revision)).rejects.toBeInstanceOf(
+    await expect(store.procedures.delete(created.procedure.id, ended.revision)).rejects.toBeInstanceOf(
       ProcedureNotFoundError,
     );
+  });
+
+  it("lets at most one unfinished procedure hold a shard, taking and releasing locks atomically", async () => {
+    const store = openStore(freshRoot());
+    const first = await store.procedures.create({
+      kind: "open_shard",
+      state: "open",
+      shardIds: [2, 3],
+      params: {},
+    });
+    expect(await store.procedures.locks()).toEqual([
+      { shardId: 2, procedureId: first.procedure.id, kind: "open_shard" },
+      { shardId: 3, procedureId: first.procedure.id, kind: "open_shard" },
+    ]);
+    await expect(
+      store.procedures.create({ kind: "split_shard", state: "start", shardIds: [3, 4], params: {} }),
+    ).rejects.toMatchObject({
+      constructor: ShardLockedError,
+      shardId: 3,
+      holderProcedureId: first.procedure.id,
+    });
+    // The refused create took nothing: shard 4 is still free.
+    expect((await store.procedures.locks()).map((lock) => lock.shardId)).toEqual([2, 3]);
+
+    // Growing the set locks the added shard; a shard held elsewhere refuses the whole write.
+    const other = await store.procedures.create({
+      kind: "close_shard",
+      state: "close",
+      shardIds: [9],
+      params: {},
+    });
+    const grown = await store.procedures.put({ ...first.procedure, shardIds: [2, 3, 5] }, first.revision);
+    await expect(
+      store.procedures.put({ ...grown.procedure, shardIds: [2, 3, 5, 9] }, grown.revision),
+    ).rejects.toMatchObject({
+      constructor: ShardLockedError,
+      shardId: 9,
+      holderProcedureId: other.procedure.id,
+    });
+    expect((await store.procedures.get(first.procedure.id))?.procedure.shardIds).toEqual([2, 3, 5]);
+
+    // Ending releases every lock in the same write; the shards are free for the next procedure.
+    await store.procedures.put({ ...grown.procedure, state: "finished" }, grown.revision, { release: true });
+    expect((await store.procedures.locks()).map((lock) => lock.shardId)).toEqual([9]);
+    const next = await store.procedures.create({
+      kind: "split_shard",
+      state: "start",
+      shardIds: [3, 4],
+      params: {},
+    });
+    expect((await store.procedures.locks()).map((lock) => [lock.shardId, lock.procedureId])).toEqual([
+      [3, next.procedure.id],
+      [4, next.procedure.id],
+      [9, other.procedure.id],
+    ]);
   });
 });
 

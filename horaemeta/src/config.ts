@@ -133,6 +133,13 @@ export const horaeMetaConfigDefinition = {
         .describe(
           "How long a new procedure (e.g. a table create) waits for another procedure on the same shard to end, in milliseconds; then the request is answered UNAVAILABLE.",
         ),
+      keep_ended: z
+        .int()
+        .min(0)
+        .default(1_000)
+        .describe(
+          "Ended procedures kept in etcd with their history (for the admin API); older ones are deleted.",
+        ),
       failpoint: z
         .string()
         .regex(/^$|^[a-z_]+:[a-z_]+$/, "must be <kind>:<state> or empty")

@@ -88,6 +88,7 @@ export class HoraeMetaServer {
       lockWaitMs: config.procedure.lock_wait_ms,
       retryInitialMs: 100,
       retryMaxMs: 2_000,
+      keepEnded: config.procedure.keep_ended,
       ...failpointOption(config.procedure.failpoint),
     });
     registerProcedureKinds(this.#procedures);

@@ -38,7 +38,7 @@ describe("horaemeta configuration", () => {
         node_lease_ttl_ms: 10_000,
       },
       scheduler: { interval_ms: 1_000, enable_schedule: true, rebalance_max_moves: 1 },
-      procedure: { event_deadline_ms: 10_000, lock_wait_ms: 10_000, failpoint: "" },
+      procedure: { event_deadline_ms: 10_000, lock_wait_ms: 10_000, keep_ended: 1_000, failpoint: "" },
       log: { level: "info" },
     });
   });

@@ -36,6 +36,12 @@ export interface CreateProcedureRequest {
 export interface PutProcedureOptions {
   /** The procedure has ended: release every lock it holds. */
   readonly release?: boolean;
+  /**
+   * The shards of the stored record at `expectedRevision`, when the caller has that record (it
+   * holds their locks: an unfinished procedure always does). Saves reading the record and its
+   * locks first; the revision guard makes a wrong claim fail instead of corrupting the locks.
+   */
+  readonly storedShardIds?: readonly number[];
 }
 
 /** A shard lock as stored. */
@@ -86,18 +92,26 @@ export class ProcedureStore {
     validateProcedure(procedure);
     requireInteger("expectedRevision", expectedRevision, 0);
     const key = keys.procedure(procedure.id);
-    const before = await kv.read("put procedure", [key]);
-    const storedShardIds = recordAt(before, "procedure", key)?.shardIds ?? [];
-    const candidates = [...new Set([...storedShardIds, ...procedure.shardIds])];
-    const locks = await kv.read(
-      "put procedure",
-      candidates.map((shardId) => keys.shardLock(shardId)),
-    );
-    const held = new Set(
-      candidates.filter(
-        (shardId) => recordAt(locks, "shard_lock", keys.shardLock(shardId))?.procedureId === procedure.id,
-      ),
-    );
+    let held: Set<number>;
+    let lockRevision: (shardId: number) => number | undefined;
+    if (options.storedShardIds !== undefined && expectedRevision > 0) {
+      held = new Set(options.storedShardIds);
+      lockRevision = () => undefined;
+    } else {
+      const before = await kv.read("put procedure", [key]);
+      const storedShardIds = recordAt(before, "procedure", key)?.shardIds ?? [];
+      const candidates = [...new Set([...storedShardIds, ...procedure.shardIds])];
+      const locks = await kv.read(
+        "put procedure",
+        candidates.map((shardId) => keys.shardLock(shardId)),
+      );
+      held = new Set(
+        candidates.filter(
+          (shardId) => recordAt(locks, "shard_lock", keys.shardLock(shardId))?.procedureId === procedure.id,
+        ),
+      );
+      lockRevision = (shardId) => locks.modRevision(keys.shardLock(shardId));
+    }
     const wanted = new Set(options.release === true ? [] : procedure.shardIds);
     const acquire = [...wanted].filter((shardId) => !held.has(shardId));
     const release = [...held].filter((shardId) => !wanted.has(shardId));
@@ -105,9 +119,9 @@ export class ProcedureStore {
     const guards: KvGuard[] = [
       { key, modRevision: expectedRevision },
       ...acquire.map((shardId) => ({ key: keys.shardLock(shardId), modRevision: 0 })),
-      ...release.map((shardId) => {
-        const lockKey = keys.shardLock(shardId);
-        return { key: lockKey, modRevision: locks.modRevision(lockKey) };
+      ...release.flatMap((shardId) => {
+        const revision = lockRevision(shardId);
+        return revision === undefined ? [] : [{ key: keys.shardLock(shardId), modRevision: revision }];
       }),
     ];
     const writes: KvWrite[] = [

@@ -57,7 +57,12 @@ export interface ProcedureManagerOptions {
   readonly retryInitialMs: number;
   readonly retryMaxMs: number;
   readonly failpoint?: ProcedureFailpoint;
+  /** Ended procedures kept in etcd for their history; older ones are deleted. */
+  readonly keepEnded?: number;
 }
+
+/** Prune ended procedures after this many more ended here. */
+const PRUNE_EVERY = 64;
 
 /** How a procedure ended. */
 export interface ProcedureOutcome {
@@ -75,6 +80,7 @@ export class ProcedureManager {
   readonly #failures = new Map<number, Error>();
   /** When the last procedure run here on each shard stopped (wall clock, like heartbeat times). */
   readonly #endedAt = new Map<number, number>();
+  #endedSincePrune = 0;
 
   constructor(options: ProcedureManagerOptions) {
     this.#options = options;
@@ -146,6 +152,26 @@ export class ProcedureManager {
     return unfinished.length;
   }
 
+  /**
+   * Deletes ended procedures beyond the newest `keepEnded` (default 1000), so their history does not
+   * grow without bound. Returns how many it deleted.
+   */
+  async prune(term: LeaderTerm): Promise<number> {
+    const keep = this.#options.keepEnded ?? 1_000;
+    const ended = (await this.#options.store.procedures.list())
+      .filter((stored) => isTerminal(stored.procedure.state))
+      .sort((a, b) => b.procedure.id - a.procedure.id);
+    let deleted = 0;
+    for (const stored of ended.slice(keep)) {
+      term.assertActive();
+      await this.#options.store.procedures
+        .delete(stored.procedure.id, stored.revision)
+        .catch(() => undefined);
+      deleted++;
+    }
+    return deleted;
+  }
+
   /** Resolves when every procedure running here has stopped (ended, or its term ended). */
   async idle(): Promise<void> {
     while (this.#running.size > 0) await Promise.allSettled([...this.#running.values()]);
@@ -195,6 +221,12 @@ export class ProcedureManager {
       this.#running.delete(id);
       const at = Date.now();
       for (const shardId of stored.procedure.shardIds) this.#endedAt.set(shardId, at);
+      if (++this.#endedSincePrune >= PRUNE_EVERY) {
+        this.#endedSincePrune = 0;
+        this.prune(term).catch((error: unknown) => {
+          this.#options.logger.warn({ err: error }, "could not prune ended procedures");
+        });
+      }
     });
     this.#running.set(id, running);
     return running;
@@ -299,6 +331,7 @@ export class ProcedureManager {
     try {
       return await this.#options.store.procedures.put(record, current.revision, {
         release: isTerminal(next.state),
+        storedShardIds: procedure.shardIds,
       });
     } catch (error) {
       if (error instanceof ProcedureConflictError) {

@@ -71,7 +71,13 @@ interface Cluster {
 }
 
 async function startCluster(
-  options: { shards?: number; followers?: number; nodes?: number; topology?: "static" | "dynamic" } = {},
+  options: {
+    shards?: number;
+    followers?: number;
+    nodes?: number;
+    topology?: "static" | "dynamic";
+    keepEnded?: number;
+  } = {},
 ): Promise<Cluster> {
   const root = freshRootPath();
   roots.push(root);
@@ -85,7 +91,7 @@ async function startCluster(
         node_lease_ttl_ms: 2_000,
         topology: options.topology ?? "static",
       },
-      procedure: { event_deadline_ms: 2_000, lock_wait_ms: 5_000 },
+      procedure: { event_deadline_ms: 2_000, lock_wait_ms: 5_000, keep_ended: options.keepEnded ?? 1_000 },
       scheduler: { rebalance_max_moves: 1 },
     }),
   );
@@ -381,5 +387,23 @@ describe("horaemeta procedures", () => {
       counts.set(shard.leader!, (counts.get(shard.leader!) ?? 0) + 1);
     }
     expect([...counts.values()]).toEqual([2, 2]);
+  });
+
+  it("keeps only the newest ended procedures once many have ended", async () => {
+    const cluster = await startCluster({ shards: 2, followers: 0, nodes: 1, keepEnded: 5 });
+    for (let i = 0; i < 70; i++) {
+      const response = await createTable(cluster, `t${i}`);
+      expect(response.header?.code, response.header?.message).toBe(StatusCode.STATUS_CODE_OK);
+    }
+    // 2 open_shard + 70 create_table ended; a prune ran after the 64th and kept the newest 5.
+    await waitFor(
+      "the prune",
+      async () => (await cluster.store.procedures.list()).length <= 5 + 72 - 64,
+      5_000,
+    );
+    const kept = (await cluster.store.procedures.list()).map((stored) => stored.procedure);
+    expect(kept.every((procedure) => procedure.state === "finished")).toBe(true);
+    expect(kept.at(-1)?.kind).toBe("create_table");
+    expect(await cluster.store.tables.list()).toHaveLength(70);
   });
 });

@@ -1,3 +1,5 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Etcd3 } from "etcd3";
 import { InvariantChecker, type HoraeMetaServer } from "@horaedb/horaemeta";
@@ -154,6 +156,23 @@ function instanceNamed(cluster: Cluster, name: string | null): SimulatedInstance
   const found = cluster.instances.find((instance) => instance.name === name);
   if (found === undefined) throw new Error(`no instance ${name}`);
   return found;
+}
+
+const HORAECTL = fileURLToPath(new URL("../../../horaemeta/dist/src/horaectl.js", import.meta.url));
+
+/** Runs horaectl against the cluster; resolves with its exit code and output. */
+function horaectl(
+  cluster: Cluster,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [HORAECTL, "--endpoints", `127.0.0.1:1,${cluster.http}`, ...args],
+      { timeout: 30_000 },
+      (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr }),
+    );
+  });
 }
 
 async function createTable(cluster: Cluster, name: string) {
@@ -405,5 +424,40 @@ describe("horaemeta procedures", () => {
     expect(kept.every((procedure) => procedure.state === "finished")).toBe(true);
     expect(kept.at(-1)?.kind).toBe("create_table");
     expect(await cluster.store.tables.list()).toHaveLength(70);
+  });
+
+  it("horaectl shows the cluster as tables or JSON and operates it, trying endpoints in turn", async () => {
+    const cluster = await startCluster({ shards: 2, followers: 1, nodes: 2 });
+    const shards = await horaectl(cluster, "shards");
+    expect(shards.code, shards.stderr).toBe(0);
+    const lines = shards.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^SHARD\s+LEADER\s+FOLLOWERS\s+VERSION\s+TABLES\s+PROCEDURE$/);
+    expect(lines).toHaveLength(3);
+    const json = await horaectl(cluster, "--json", "shards");
+    const parsed = JSON.parse(json.stdout) as {
+      shards: { id: number; leader: string; followers: string[] }[];
+    };
+    expect(parsed.shards.map((shard) => shard.id)).toEqual([0, 1]);
+
+    const shard = parsed.shards[0]!;
+    const moved = await horaectl(cluster, "transfer-leader", "0", shard.followers[0]!);
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(moved.stdout).toMatch(/procedure \d+ \(transfer_leader\) finished/);
+    expect((await cluster.store.cluster.getView()).shards[0]!.leader).toBe(shard.followers[0]);
+
+    expect((await horaectl(cluster, "schedule", "pause", "--reason", "upgrade")).code).toBe(0);
+    const info = await horaectl(cluster, "cluster");
+    expect(info.stdout).toMatch(/schedulers\s+paused \(upgrade\)/);
+    expect((await horaectl(cluster, "schedule", "resume")).code).toBe(0);
+    expect((await horaectl(cluster, "check")).stdout.trim()).toBe("every invariant holds");
+    const history = await horaectl(cluster, "procedures", "--all");
+    expect(history.stdout).toContain("transfer_leader");
+
+    const refused = await horaectl(cluster, "transfer-leader", "0", "127.0.0.1:1");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("not online");
+    const usage = await horaectl(cluster, "split", "zero", "1");
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain("shard must be a non-negative integer");
   });
 });

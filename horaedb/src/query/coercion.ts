@@ -39,12 +39,14 @@ export function castLiteral(lit: LiteralExpr, to: DataType, pos: SourcePosition)
 
 /**
  * The literal as type `target` when the conversion keeps its value (integers that fit, numbers
- * into doubles, text that parses), else undefined. Only numbers and text adapt.
+ * into doubles, text that parses), else undefined. Only numbers and text adapt. In arithmetic a
+ * double literal never becomes an integer, even a whole one: `n / 10.0` divides in double.
  */
 function adaptLiteral(
   lit: LiteralExpr,
   target: DataType,
   operatorPos: SourcePosition,
+  forArithmetic: boolean,
 ): LiteralExpr | undefined {
   if (lit.value === null || lit.type === target) return undefined;
   const pos = lit.pos ?? operatorPos;
@@ -54,8 +56,14 @@ function adaptLiteral(
     return castLiteral(lit, target, pos);
   }
   if (!isNumeric(lit.type)) return undefined;
-  if (isFloating(target)) return castLiteral(lit, target, pos);
+  if (isFloating(target)) {
+    // Into float32 only when the value survives the rounding: `float_col * 0.1` computes in
+    // double with 0.1 itself, not with 0.1 rounded to float32.
+    if (target === DataType.Float && !exactInFloat32(lit.value)) return undefined;
+    return castLiteral(lit, target, pos);
+  }
   if (isInteger(target) || target === DataType.Timestamp) {
+    if (forArithmetic && isFloating(lit.type)) return undefined;
     const value = lit.value;
     if (typeof value === "number" && !Number.isInteger(value)) return undefined;
     try {
@@ -65,6 +73,15 @@ function adaptLiteral(
     }
   }
   return undefined;
+}
+
+function exactInFloat32(value: unknown): boolean {
+  if (typeof value === "number") return Number.isNaN(value) || Math.fround(value) === value;
+  if (typeof value === "bigint") {
+    const n = Number(value);
+    return Math.fround(n) === n && BigInt(n) === value;
+  }
+  return false;
 }
 
 /** Wider of two numeric types: int32 stays int32 in comparisons, any fraction makes double. */
@@ -104,11 +121,11 @@ export function unifyOperands(
 
   // A literal adapts to the other operand; of two literals, either may adapt to the other.
   if (right.kind === "literal") {
-    const adapted = adaptLiteral(right, lt, pos);
+    const adapted = adaptLiteral(right, lt, pos, forArithmetic);
     if (adapted !== undefined) return { left, right: adapted, type: lt };
   }
   if (left.kind === "literal") {
-    const adapted = adaptLiteral(left, rt, pos);
+    const adapted = adaptLiteral(left, rt, pos, forArithmetic);
     if (adapted !== undefined) return { left: adapted, right, type: rt };
   }
   const type = commonType(lt, rt, forArithmetic);

@@ -191,6 +191,27 @@ describe("types and arithmetic", () => {
     );
   });
 
+  it("computes in double when an integer meets a whole double literal (10.0 stays a double)", async () => {
+    const result = await f.query(
+      "SELECT requests / 100.0, cores / 4.0, requests + 0.0, 15 / 10.0, 15.0 / 10 FROM cpu WHERE host = 'c' AND ts = 1704067200000",
+    );
+    expect(result.columns.map((c) => c.type)).toEqual(["double", "double", "double", "double", "double"]);
+    expect(resultRowObjects(result).map((r) => Object.values(r))).toEqual([[3, 0.5, 300, 1.5, 1.5]]);
+    // In comparisons a whole double literal may still meet the integer as an integer: same rows.
+    expect(await keptRows("requests = 300.0")).toEqual(await keptRows("requests = 300"));
+  });
+
+  it("does not round a double literal to float32 when it meets a float", async () => {
+    const result = await f.query(
+      "SELECT CAST(0.5 AS float) * 0.1, CAST(0.5 AS float) + 16777217, CAST(0.1 AS float) = 0.1, CAST(0.5 AS float) = 0.5",
+    );
+    expect(result.columns.map((c) => c.type)).toEqual(["double", "double", "boolean", "boolean"]);
+    // float32(0.1) is 0.100000001490116...: it equals 0.1 only if 0.1 is rounded to float32 too.
+    expect(resultRowObjects(result).map((r) => Object.values(r))).toEqual([
+      [0.5 * 0.1, 16777217.5, false, true],
+    ]);
+  });
+
   it("reads a string literal compared with a timestamp as a timestamp", async () => {
     const rows = await f.rows("SELECT count(*) FROM cpu WHERE ts < '2024-01-01T00:01:00Z'");
     expect(rows).toEqual([[6n]]);

@@ -39,6 +39,8 @@ export interface SimulatedInstanceOptions {
   readonly zone?: string;
   readonly heartbeatIntervalMs?: number;
   readonly leaseTtlMs?: number;
+  /** Heartbeat every `heartbeatIntervalMs` from start() on (default); false: only when told. */
+  readonly autoHeartbeat?: boolean;
 }
 
 /** What the instance does with events, changeable while it runs. */
@@ -108,7 +110,7 @@ export class SimulatedInstance {
       ),
     );
     this.#endpoint = `127.0.0.1:${port}`;
-    this.startHeartbeats();
+    if (this.#options.autoHeartbeat !== false) this.startHeartbeats();
   }
 
   startHeartbeats(): void {

@@ -5,10 +5,10 @@
  *
  *   npx vitest bench --run --project unit horaedb/test/query/tsbs-queries.bench.ts
  *
- * Prints one JSON line per figure: {"name", "value", "unit"}. The queries follow TSBS:
- * single-groupby-1-1-1 (max usage_user per minute of one host over one hour), double-groupby-1
- * (avg usage_user per host per hour over 12 hours) and lastpoint (the last usage_user per host);
+ * Prints one JSON line per figure: {"name", "value", "unit"}. The queries are the six TSBS shapes
+ * of `src/testing/tsbs-queries.ts` with fixed parameters (host_42, windows from 06:00);
  * "scan only" runs the engine's scan of a query alone, to tell the query's own cost from reading.
+ * `npm run bench:query` runs the same shapes with random parameters, cold and warm.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -20,25 +20,38 @@ import type { ScanRequest } from "../../src/engine/index.js";
 import { openStandaloneEngine } from "../../src/engine/standalone.js";
 import { executeSelect, resultRowCount } from "../../src/query/index.js";
 import { parseStatement, type SelectStatement } from "../../src/sql/index.js";
+import {
+  TSBS_QUERY_SHAPES,
+  tsbsExpectedRows,
+  tsbsQuery,
+  tsbsQuerySql,
+  type TsbsQuery,
+  type TsbsQueryShape,
+} from "../../src/testing/tsbs-queries.js";
 import { DEFAULT_SCALE, tsbsBatches, tsbsWriteRows } from "../../src/testing/tsbs.js";
 
 const RUNS = { iterations: 10, warmupIterations: 1, time: 0, warmupTime: 0 };
 
-const QUERIES = {
-  "single-groupby-1-1-1":
-    "SELECT time_bucket(timestamp, 'PT1M') AS minute, max(usage_user) FROM cpu " +
-    "WHERE hostname = 'host_42' AND timestamp >= TIMESTAMP '2024-01-01 06:00' AND timestamp < TIMESTAMP '2024-01-01 07:00' " +
-    "GROUP BY minute ORDER BY minute",
-  "double-groupby-1":
-    "SELECT time_bucket(timestamp, 'PT1H') AS hour, hostname, avg(usage_user) FROM cpu " +
-    "WHERE timestamp >= TIMESTAMP '2024-01-01 06:00' AND timestamp < TIMESTAMP '2024-01-01 18:00' " +
-    "GROUP BY hour, hostname ORDER BY hour, hostname",
-  lastpoint: "SELECT hostname, last(usage_user) FROM cpu GROUP BY hostname",
-} as const;
-const EXPECTED_ROWS: Record<keyof typeof QUERIES, number> = {
-  "single-groupby-1-1-1": 60,
-  "double-groupby-1": 1200,
-  lastpoint: 100,
+const HOUR = 3_600_000;
+const AT_06 = DEFAULT_SCALE.start + 6 * HOUR;
+const QUERIES: Record<TsbsQueryShape, TsbsQuery> = {
+  "single-groupby-1-1-1": tsbsQuery("single-groupby-1-1-1", {
+    hosts: ["host_42"],
+    start: AT_06,
+    end: AT_06 + HOUR,
+  }),
+  "single-groupby-5-1-12": tsbsQuery("single-groupby-5-1-12", {
+    hosts: ["host_42"],
+    start: AT_06,
+    end: AT_06 + 12 * HOUR,
+  }),
+  "double-groupby-1": tsbsQuery("double-groupby-1", { start: AT_06, end: AT_06 + 12 * HOUR }),
+  "high-cpu-1": tsbsQuery("high-cpu-1", { hosts: ["host_42"], start: AT_06, end: AT_06 + 12 * HOUR }),
+  lastpoint: tsbsQuery("lastpoint", { start: DEFAULT_SCALE.start, end: DEFAULT_SCALE.start + 24 * HOUR }),
+  "groupby-orderby-limit": tsbsQuery("groupby-orderby-limit", {
+    start: DEFAULT_SCALE.start,
+    end: AT_06 + 12 * HOUR,
+  }),
 };
 
 let dataDir: string;
@@ -48,12 +61,13 @@ const timings = new Map<string, number[]>();
 const warmedUp = new Set<string>();
 let totalRows = 0;
 
-async function timedQuery(name: keyof typeof QUERIES): Promise<void> {
+async function timedQuery(name: TsbsQueryShape): Promise<void> {
   const started = performance.now();
   const result = await executeSelect(engine, "public", statements.get(name) as SelectStatement);
   const ms = performance.now() - started;
-  if (resultRowCount(result) !== EXPECTED_ROWS[name]) {
-    throw new Error(`${name} returned ${resultRowCount(result)} rows, expected ${EXPECTED_ROWS[name]}`);
+  const expected = tsbsExpectedRows(QUERIES[name], DEFAULT_SCALE.hosts);
+  if (expected !== undefined && resultRowCount(result) !== expected) {
+    throw new Error(`${name} returned ${resultRowCount(result)} rows, expected ${expected}`);
   }
   record(name, ms);
 }
@@ -95,8 +109,8 @@ beforeAll(async () => {
   // Measure a settled table: compact now, then keep background compaction from competing.
   await engine.compact("public", "cpu");
   engine.setCompactionPaused(true);
-  for (const [name, sql] of Object.entries(QUERIES))
-    statements.set(name, parseStatement(sql) as SelectStatement);
+  for (const [name, query] of Object.entries(QUERIES))
+    statements.set(name, parseStatement(tsbsQuerySql(query)) as SelectStatement);
   // Settle: the first runs after ingest pay for collecting its garbage, whichever runs first.
   for (let round = 0; round < 3; round++) {
     for (const statement of statements.values()) await executeSelect(engine, "public", statement);
@@ -144,7 +158,7 @@ async function timedScan(name: string): Promise<void> {
 }
 
 describe("TSBS cpu-only queries, 100 hosts x 1 day, flushed to SSTs", () => {
-  for (const name of Object.keys(QUERIES) as (keyof typeof QUERIES)[]) {
+  for (const name of TSBS_QUERY_SHAPES) {
     bench(name, () => timedQuery(name), RUNS);
   }
   for (const name of Object.keys(SCANS)) bench(`scan only, ${name}`, () => timedScan(name), RUNS);

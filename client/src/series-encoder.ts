@@ -1,4 +1,4 @@
-import type { FieldValue, Point } from "./point.js";
+import { FieldKind, pointLayout, type Point, type PointLayout, type RawFieldValue } from "./point.js";
 import {
   ProtobufWriter,
   WireType,
@@ -46,71 +46,84 @@ const SERIES_ROWS = { tagNames: 1, fieldNames: 2, entries: 3 } as const;
 const SERIES_ENTRY = { tags: 1, fieldGroups: 2 } as const;
 const NAMED_VALUE = { nameIndex: 1, value: 2 } as const; // Tag and Field
 const FIELD_GROUP = { timestamp: 1, fields: 2 } as const;
+// `Value` members; FieldKind numbers them the same way.
 const VALUE = {
-  float64: 1,
-  float32: 2,
-  int64: 3,
-  int32: 4,
-  uint64: 5,
-  bool: 6,
-  string: 7,
-  varbinary: 8,
+  float64: FieldKind.Float64,
+  float32: FieldKind.Float32,
+  int64: FieldKind.Int64,
+  int32: FieldKind.Int32,
+  uint64: FieldKind.UInt64,
+  bool: FieldKind.Bool,
+  string: FieldKind.String,
+  varbinary: FieldKind.Varbinary,
 } as const;
 
 interface Series {
-  /** Tag name index and value, per tag. */
-  readonly tags: Array<readonly [number, string]>;
-  readonly points: Point[];
+  /** The layouts of the series' points; their tags are those of the first. */
+  readonly points: PointLayout[];
 }
 
-/** One `WriteTableRequest` (series form) for points of one table: sizes first, then bytes. */
+/**
+ * One `WriteTableRequest` (series form) for points of one table: sizes first, then bytes. Sizes are
+ * kept in typed arrays in the order the bytes are written, and a name's index is looked up once per
+ * position when points set their names in the same order (the usual case).
+ */
 function encodeTable(table: string, points: readonly Point[]): TableWrite {
   const tagNames = new Names();
   const fieldNames = new Names();
   const series = new Map<string, Series>();
+  let numTags = 0;
+  let numFields = 0;
   for (const point of points) {
+    const layout = pointLayout(point);
     let entry = series.get(point.seriesKey);
     if (entry === undefined) {
-      const tags = [...point.tags].map(([name, value]) => [tagNames.indexOf(name), value] as const);
-      series.set(point.seriesKey, (entry = { tags, points: [] }));
+      series.set(point.seriesKey, (entry = { points: [] }));
+      numTags += layout.tagNames.length;
     }
-    entry.points.push(point);
+    entry.points.push(layout);
+    numFields += layout.fieldNames.length;
   }
 
   // Sizes, in the order the bytes are written; nested messages need theirs before their content.
-  const entrySizes: number[] = [];
-  const tagSizes: number[] = [];
-  const groupSizes: number[] = [];
-  const fieldIndexes: number[] = [];
-  const fieldSizes: number[] = [];
-  const valueSizes: number[] = [];
+  const entrySizes = new Int32Array(series.size);
+  const tagIndexes = new Int32Array(numTags);
+  const tagValueBytes = new Int32Array(numTags);
+  const groupSizes = new Int32Array(points.length);
+  const fieldIndexes = new Int32Array(numFields);
+  const valueSizes = new Int32Array(numFields);
+  const tagPositions = new NamePositions(tagNames);
+  const fieldPositions = new NamePositions(fieldNames);
+  let e = 0;
+  let t = 0;
+  let g = 0;
+  let f = 0;
   for (const entry of series.values()) {
     let entrySize = 0;
-    for (const [index, value] of entry.tags) {
-      const size = nameIndexSize(index) + lenFieldSize(lenFieldSize(Buffer.byteLength(value)));
-      tagSizes.push(size);
-      entrySize += lenFieldSize(size);
+    const { tagNames: names, tagValues } = entry.points[0] as PointLayout;
+    for (let i = 0; i < names.length; i++) {
+      const index = tagPositions.indexOf(i, names[i] as string);
+      const valueBytes = Buffer.byteLength(tagValues[i] as string);
+      tagIndexes[t] = index;
+      tagValueBytes[t++] = valueBytes;
+      entrySize += lenFieldSize(tagSize(index, valueBytes));
     }
-    for (const point of entry.points) {
-      let groupSize = point.timestampMs === 0 ? 0 : 1 + int64Size(point.timestampMs);
-      for (const [name, value] of point.fields) {
-        const index = fieldNames.indexOf(name);
-        const valueSize = valueSizeOf(value);
-        const fieldSize = nameIndexSize(index) + lenFieldSize(valueSize);
-        fieldIndexes.push(index);
-        valueSizes.push(valueSize);
-        fieldSizes.push(fieldSize);
-        groupSize += lenFieldSize(fieldSize);
+    for (const { timestampMs, fieldNames: fields, fieldKinds, fieldValues } of entry.points) {
+      let groupSize = timestampMs === 0 ? 0 : 1 + int64Size(timestampMs);
+      for (let i = 0; i < fields.length; i++) {
+        const index = fieldPositions.indexOf(i, fields[i] as string);
+        const valueSize = valueSizeOf(fieldKinds[i] as FieldKind, fieldValues[i] as RawFieldValue);
+        fieldIndexes[f] = index;
+        valueSizes[f++] = valueSize;
+        groupSize += lenFieldSize(nameIndexSize(index) + lenFieldSize(valueSize));
       }
-      groupSizes.push(groupSize);
+      groupSizes[g++] = groupSize;
       entrySize += lenFieldSize(groupSize);
     }
-    entrySizes.push(entrySize);
+    entrySizes[e++] = entrySize;
   }
-  const seriesRowsSize =
-    tagNames.encodedSize +
-    fieldNames.encodedSize +
-    entrySizes.reduce((sum, size) => sum + lenFieldSize(size), 0);
+  let seriesRowsSize = tagNames.encodedSize + fieldNames.encodedSize;
+  for (let i = 0; i < entrySizes.length; i++) seriesRowsSize += lenFieldSize(entrySizes[i] as number);
   const tableBytes = Buffer.byteLength(table);
 
   const w = new ProtobufWriter(lenFieldSize(tableBytes) + lenFieldSize(seriesRowsSize));
@@ -120,43 +133,74 @@ function encodeTable(table: string, points: readonly Point[]): TableWrite {
   w.varint(seriesRowsSize);
   tagNames.write(w, SERIES_ROWS.tagNames);
   fieldNames.write(w, SERIES_ROWS.fieldNames);
-  let e = 0;
-  let t = 0;
-  let g = 0;
-  let f = 0;
+  e = 0;
+  t = 0;
+  g = 0;
+  f = 0;
   for (const entry of series.values()) {
     w.tag(SERIES_ROWS.entries, WireType.LEN);
     w.varint(entrySizes[e++] as number);
-    for (const [index, value] of entry.tags) {
-      const valueBytes = Buffer.byteLength(value);
+    const { tagValues } = entry.points[0] as PointLayout;
+    for (let i = 0; i < tagValues.length; i++) {
+      const index = tagIndexes[t] as number;
+      const valueBytes = tagValueBytes[t++] as number;
       w.tag(SERIES_ENTRY.tags, WireType.LEN);
-      w.varint(tagSizes[t++] as number);
+      w.varint(tagSize(index, valueBytes));
       writeNameIndex(w, index);
       w.tag(NAMED_VALUE.value, WireType.LEN);
       w.varint(lenFieldSize(valueBytes));
       w.tag(VALUE.string, WireType.LEN);
-      w.string(value, valueBytes);
+      w.string(tagValues[i] as string, valueBytes);
     }
-    for (const point of entry.points) {
+    for (const { timestampMs, fieldKinds, fieldValues } of entry.points) {
       w.tag(SERIES_ENTRY.fieldGroups, WireType.LEN);
       w.varint(groupSizes[g++] as number);
-      if (point.timestampMs !== 0) {
+      if (timestampMs !== 0) {
         w.tag(FIELD_GROUP.timestamp, WireType.VARINT);
-        w.int64(point.timestampMs);
+        w.int64(timestampMs);
       }
-      for (const value of point.fields.values()) {
+      for (let i = 0; i < fieldKinds.length; i++) {
+        const index = fieldIndexes[f] as number;
+        const valueSize = valueSizes[f++] as number;
         w.tag(FIELD_GROUP.fields, WireType.LEN);
-        w.varint(fieldSizes[f] as number);
-        writeNameIndex(w, fieldIndexes[f] as number);
+        w.varint(nameIndexSize(index) + lenFieldSize(valueSize));
+        writeNameIndex(w, index);
         w.tag(NAMED_VALUE.value, WireType.LEN);
-        w.varint(valueSizes[f] as number);
-        writeValue(w, value);
-        f++;
+        w.varint(valueSize);
+        writeValue(w, fieldKinds[i] as FieldKind, fieldValues[i] as RawFieldValue);
       }
     }
   }
   const encoded = w.finish();
   return { table, encoded, rows: points.length, bytes: encoded.byteLength, points };
+}
+
+/** Size of a `Tag` message: its name index and a string `Value` of `valueBytes` bytes. */
+function tagSize(index: number, valueBytes: number): number {
+  return nameIndexSize(index) + lenFieldSize(lenFieldSize(valueBytes));
+}
+
+/**
+ * Name indexes by the position a point lists a name at: points built by the same code list their
+ * names in the same order, so the name at a position is usually the one seen there last, and
+ * comparing it is cheaper than a map lookup.
+ */
+class NamePositions {
+  readonly #names: Names;
+  readonly #lastName: string[] = [];
+  readonly #lastIndex: number[] = [];
+
+  constructor(names: Names) {
+    this.#names = names;
+  }
+
+  indexOf(position: number, name: string): number {
+    if (this.#lastName[position] === name) return this.#lastIndex[position] as number;
+    const index = this.#names.indexOf(name);
+    this.#lastName[position] = name;
+    this.#lastIndex[position] = index;
+    return index;
+  }
 }
 
 /** Names listed once per table request, referred to by index. */
@@ -200,43 +244,61 @@ function writeNameIndex(w: ProtobufWriter, index: number): void {
   w.varint(index);
 }
 
-/** Size of a `Value` message holding `value` (a oneof member is written even when zero). */
-function valueSizeOf(value: FieldValue): number {
-  if ("float64Value" in value) return 9;
-  if ("float32Value" in value) return 5;
-  if ("stringValue" in value) return lenFieldSize(Buffer.byteLength(value.stringValue));
-  if ("int64Value" in value) return 1 + bigVarintSize(BigInt(value.int64Value));
-  if ("int32Value" in value) return 1 + int64Size(value.int32Value);
-  if ("uint64Value" in value) return 1 + bigVarintSize(BigInt(value.uint64Value));
-  if ("boolValue" in value) return 2;
-  return lenFieldSize(value.varbinaryValue.byteLength);
+/** Size of a `Value` message holding the value (a oneof member is written even when zero). */
+function valueSizeOf(kind: FieldKind, value: RawFieldValue): number {
+  switch (kind) {
+    case FieldKind.Float64:
+      return 9;
+    case FieldKind.Float32:
+      return 5;
+    case FieldKind.Int64:
+    case FieldKind.UInt64:
+      return 1 + bigVarintSize(value as bigint);
+    case FieldKind.Int32:
+      return 1 + int64Size(value as number);
+    case FieldKind.Bool:
+      return 2;
+    case FieldKind.String:
+      return lenFieldSize(Buffer.byteLength(value as string));
+    case FieldKind.Varbinary:
+      return lenFieldSize((value as Uint8Array).byteLength);
+  }
 }
 
-function writeValue(w: ProtobufWriter, value: FieldValue): void {
-  if ("float64Value" in value) {
-    w.tag(VALUE.float64, WireType.FIXED64);
-    w.double(value.float64Value);
-  } else if ("float32Value" in value) {
-    w.tag(VALUE.float32, WireType.FIXED32);
-    w.float(value.float32Value);
-  } else if ("stringValue" in value) {
-    w.tag(VALUE.string, WireType.LEN);
-    w.string(value.stringValue, Buffer.byteLength(value.stringValue));
-  } else if ("int64Value" in value) {
-    w.tag(VALUE.int64, WireType.VARINT);
-    w.bigVarint(BigInt(value.int64Value));
-  } else if ("int32Value" in value) {
-    // int32 is sign-extended to 64 bits on the wire.
-    w.tag(VALUE.int32, WireType.VARINT);
-    w.int64(value.int32Value);
-  } else if ("uint64Value" in value) {
-    w.tag(VALUE.uint64, WireType.VARINT);
-    w.bigVarint(BigInt(value.uint64Value));
-  } else if ("boolValue" in value) {
-    w.tag(VALUE.bool, WireType.VARINT);
-    w.varint(value.boolValue ? 1 : 0);
-  } else {
-    w.tag(VALUE.varbinary, WireType.LEN);
-    w.bytes(value.varbinaryValue);
+function writeValue(w: ProtobufWriter, kind: FieldKind, value: RawFieldValue): void {
+  switch (kind) {
+    case FieldKind.Float64:
+      w.tag(VALUE.float64, WireType.FIXED64);
+      w.double(value as number);
+      return;
+    case FieldKind.Float32:
+      w.tag(VALUE.float32, WireType.FIXED32);
+      w.float(value as number);
+      return;
+    case FieldKind.Int64:
+      w.tag(VALUE.int64, WireType.VARINT);
+      w.bigVarint(value as bigint);
+      return;
+    case FieldKind.UInt64:
+      w.tag(VALUE.uint64, WireType.VARINT);
+      w.bigVarint(value as bigint);
+      return;
+    case FieldKind.Int32:
+      // int32 is sign-extended to 64 bits on the wire.
+      w.tag(VALUE.int32, WireType.VARINT);
+      w.int64(value as number);
+      return;
+    case FieldKind.Bool:
+      w.tag(VALUE.bool, WireType.VARINT);
+      w.varint(value === true ? 1 : 0);
+      return;
+    case FieldKind.String:
+      w.tag(VALUE.string, WireType.LEN);
+      w.string(value as string, Buffer.byteLength(value as string));
+      return;
+    case FieldKind.Varbinary:
+      w.tag(VALUE.varbinary, WireType.LEN);
+      w.bytes(value as Uint8Array);
+      return;
   }
 }

@@ -78,9 +78,51 @@ describe("Point", () => {
     const c = new Point("t").tag("x", "1").tag("y", "3");
     expect(a.seriesKey).toBe(b.seriesKey);
     expect(a.seriesKey).not.toBe(c.seriesKey);
-    // A value that spells out another tag does not make the same key.
+    // A value that spells out another tag does not make the same key, whatever characters it holds.
     expect(new Point("t").tag("x", "1:y1:2").seriesKey).not.toBe(
       new Point("t").tag("x", "1").tag("y", "2").seriesKey,
     );
+    expect(new Point("t").tag("x", "1\u0000y\u00002").seriesKey).not.toBe(
+      new Point("t").tag("x", "1").tag("y", "2").seriesKey,
+    );
+    expect(new Point("t").tag("x", "").tag("y", "2").seriesKey).not.toBe(
+      new Point("t").tag("x", "\u0000y\u00002").seriesKey,
+    );
+    // Setting a tag again changes the key.
+    const d = new Point("t").tag("x", "1").tag("y", "3");
+    const before = d.seriesKey;
+    expect(d.tag("y", "2").seriesKey).toBe(a.seriesKey);
+    expect(before).toBe(c.seriesKey);
+  });
+
+  it("lists tags and fields in the order first set, a value set again in its first place", () => {
+    const p = new Point("t").tag("b", "1").tag("a", "2").field("y", 1).fieldBool("x", true).field("y", 3);
+    p.tag("b", "3");
+    expect([...p.tags]).toEqual([
+      ["b", "3"],
+      ["a", "2"],
+    ]);
+    expect([...p.fields]).toEqual([
+      ["y", { float64Value: 3 }],
+      ["x", { boolValue: true }],
+    ]);
+    // A field set again may change its type.
+    p.fieldString("y", "s");
+    expect(p.fields.get("y")).toEqual({ stringValue: "s" });
+  });
+
+  it("keeps names unique in a point with many of them", () => {
+    const p = new Point("t");
+    for (let i = 0; i < 40; i++) p.tag(`t${i}`, String(i)).field(`f${i}`, i);
+    for (let i = 0; i < 40; i += 3) p.field(`f${i}`, -i);
+    expect(p.tags.size).toBe(40);
+    expect([...p.fields.values()].slice(0, 4)).toEqual([
+      { float64Value: -0 },
+      { float64Value: 1 },
+      { float64Value: 2 },
+      { float64Value: -3 },
+    ]);
+    expect(() => p.field("t39", 1)).toThrow(/"t39" is already a tag/);
+    expect(() => p.tag("f39", "x")).toThrow(/"f39" is already a field/);
   });
 });

@@ -8,13 +8,16 @@ import {
   type HealthState,
   type Logger,
 } from "@horaedb/common";
-import { storageServiceDefinition } from "@horaedb/proto";
 import type { HoraeDBConfig } from "./config.js";
 import { DataDirectoryError, UnsupportedModeError } from "./errors.js";
 import { openStandaloneEngine, type StorageEngine } from "./engine/index.js";
 import { registerSqlRoute } from "./server/http-sql.js";
 import { registerMetricsRoute, ServerMetrics } from "./server/metrics.js";
-import { DEFAULT_DATABASE, storageServiceHandlers } from "./storage-service.js";
+import {
+  DEFAULT_DATABASE,
+  storageServiceHandlers,
+  storageServiceServerDefinition,
+} from "./storage-service.js";
 
 export interface HoraeDBServerOptions {
   /** Logger to use; by default a JSON logger on stdout at `log.level`. */
@@ -51,7 +54,7 @@ export class HoraeDBServer {
     });
     this.metrics = new ServerMetrics({ engine: () => this.#engine });
     this.#servers.grpc.addService(
-      storageServiceDefinition(),
+      storageServiceServerDefinition(),
       storageServiceHandlers({
         engine: () => this.engine,
         endpoint: () => this.#grpcAddress,

@@ -4,9 +4,11 @@ import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import * as grpc from "@grpc/grpc-js";
 import { createLogger, type BoundAddresses } from "@horaedb/common";
-import { loadStorageProto, StatusCode, type storage } from "@horaedb/proto";
+import { loadStorageProto, StatusCode, storageServiceDefinition, type storage } from "@horaedb/proto";
 import {
+  Dictionary,
   Float64,
+  Int32,
   makeVector,
   tableFromIPC,
   tableToIPC,
@@ -18,6 +20,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cellAt } from "../src/batch/column.js";
 import { HoraeDBServer, resolveHoraeDBConfig, type HoraeDBConfigInput } from "../src/index.js";
+import { storageServiceHandlers, type WriteRequestInput } from "../src/storage-service.js";
 
 let dataDir: string;
 // Recent timestamps: rows older than the default TTL (7 days) are hidden from reads.
@@ -154,6 +157,72 @@ describe("StorageService writes", () => {
       ]);
       expect(server.engine.table("public", table)?.schema.column("host")?.isTag).toBe(true);
     }
+  });
+
+  it("writes Arrow tags sent as Dictionary<Utf8> as TAG columns", async () => {
+    const { server, client } = await startServer();
+    const arrow = new ArrowTable({
+      host: vectorFromArray(["x", "y", "x"], new Dictionary(new Utf8(), new Int32())),
+      ts: makeVector({
+        type: new TimestampMillisecond(),
+        data: BigInt64Array.from([T + 1, T + 2, T + 3].map(BigInt)),
+      } as never),
+      value: vectorFromArray([1, 2, 3], new Float64()),
+    });
+    const response = await write(client, {
+      tableRequests: [
+        { table: "d", arrow: { ipcStream: tableToIPC(arrow), tagColumns: ["host"], timestampColumn: "ts" } },
+      ],
+    });
+    expect(response.header?.code).toBe("STATUS_CODE_OK");
+    expect(server.engine.table("public", "d")?.schema.column("host")).toMatchObject({
+      type: "string",
+      isTag: true,
+    });
+    expect(await rowsOf(server, "d", ["host", "ts", "value"])).toEqual([
+      ["x", T + 1, 1],
+      ["x", T + 3, 3],
+      ["y", T + 2, 2],
+    ]);
+  });
+
+  it("answers INVALID_ARGUMENT to bytes that are not a WriteRequest", async () => {
+    const { addresses } = await startServer();
+    const raw = new grpc.Client(addresses.grpc, grpc.credentials.createInsecure());
+    clients.push(raw);
+    const error = await new Promise<grpc.ServiceError | null>((resolve) => {
+      raw.makeUnaryRequest(
+        "/horaedb.storage.v1.StorageService/Write",
+        (bytes: Buffer) => bytes,
+        (bytes: Buffer) => bytes,
+        // table_requests (field 2) announcing 9 bytes of which only 1 follows.
+        Buffer.from([0x12, 9, 0x0a]),
+        (err) => resolve(err),
+      );
+    });
+    expect(error).toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+    expect(error?.details).toMatch(/the WriteRequest cannot be decoded: length 9 runs past the end/);
+  });
+
+  it("takes decoded messages too, for handlers registered with the generated definition", async () => {
+    const { server } = await startServer();
+    const handlers = storageServiceHandlers({
+      engine: () => server.engine,
+      endpoint: () => ({ host: "127.0.0.1", port: 0 }),
+      logger: createLogger({ name: "test", level: "silent" }),
+    });
+    const { requestSerialize, requestDeserialize } = storageServiceDefinition().Write;
+    const request = requestDeserialize(
+      requestSerialize({ tableRequests: [seriesRequest("obj", ["a"], [T + 1000])] }),
+    );
+    const response = await new Promise<storage.WriteResponse | null | undefined>((resolve, reject) => {
+      handlers.Write(
+        { request } as grpc.ServerUnaryCall<WriteRequestInput, storage.WriteResponse>,
+        (err, res) => (err ? reject(new Error(String(err.details))) : resolve(res)),
+      );
+    });
+    expect(response).toMatchObject({ header: { code: "STATUS_CODE_OK" }, successRows: "1" });
+    expect(await rowsOf(server, "obj", ["host", "usage"])).toEqual([["a", 0.5]]);
   });
 
   it("applies each table request whole or not at all and says which failed and why", async () => {

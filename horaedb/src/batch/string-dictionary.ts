@@ -32,3 +32,21 @@ export function stringDictionary(values: readonly string[], numRows: number): St
   cache.set(values, dictionary);
   return dictionary;
 }
+
+/**
+ * The row values of a string column given as dictionary codes (`dictionary[codes[row]]`), with the
+ * coding recorded so that `stringDictionary()` of the result returns it rather than coding the rows
+ * again. `dictionary` should hold distinct strings, as one built by `stringDictionary()` does (a
+ * duplicate costs space in the WAL, and a series hashed twice to the same tsid, nothing more).
+ */
+export function stringColumnFromCodes(codes: Uint32Array, dictionary: readonly string[]): string[] {
+  const numRows = codes.length;
+  const values = new Array<string>(numRows);
+  for (let row = 0; row < numRows; row++) {
+    const value = dictionary[codes[row] as number];
+    if (value === undefined) throw new RangeError(`row ${row}: code ${codes[row]} >= ${dictionary.length}`);
+    values[row] = value;
+  }
+  cache.set(values, { codes, values: dictionary });
+  return values;
+}

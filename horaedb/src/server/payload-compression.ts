@@ -6,9 +6,14 @@ type Compression = storage.Compression__Output;
 
 /**
  * Undoes the compression of a payload. NONE and GZIP are supported; ZSTD is in the contract but this
- * build has no zstd codec (Node 20's zlib lacks it), so it is refused with a message saying so.
+ * build has no zstd codec (Node 20's zlib lacks it), so it is refused with a message saying so, as
+ * is a codec number this build does not know.
  */
-export function decompressPayload(bytes: Uint8Array, compression: Compression, what: string): Uint8Array {
+export function decompressPayload(
+  bytes: Uint8Array,
+  compression: Compression | number,
+  what: string,
+): Uint8Array {
   switch (compression) {
     case "COMPRESSION_NONE":
       return bytes;

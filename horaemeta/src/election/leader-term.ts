@@ -9,6 +9,7 @@
  * flight to reach etcd), and ends by itself when it passes: every write a leader makes checks
  * `assertActive()` first.
  */
+import { setMaxListeners } from "node:events";
 import { NotLeaderError } from "../errors.js";
 
 /** Milliseconds on a clock that never jumps (performance.now()), for local deadlines only. */
@@ -48,6 +49,8 @@ export class LeaderTerm {
     this.replica = options.replica;
     this.leaseId = options.leaseId;
     this.signal = this.#controller.signal;
+    // Every running procedure and scheduler waits on this one signal; many at once is normal.
+    setMaxListeners(0, this.signal);
     this.#clock = options.clock ?? monotonicClock;
     this.#marginMs = options.leaseTtlMs * FENCE_MARGIN_RATIO;
     this.#validUntil = options.confirmedSentAt + options.leaseTtlMs - this.#marginMs;

@@ -10,6 +10,7 @@ import type { Logger } from "@horaedb/common";
 import type { LeaderTerm } from "../election/leader-term.js";
 import { NotLeaderError } from "../errors.js";
 import {
+  MetadataConflictError,
   ProcedureConflictError,
   ShardLockedError,
   type JsonObject,
@@ -41,10 +42,15 @@ export class ShardBusyError extends Error {
   }
 }
 
-/** Pauses a procedure after it stored a given state, so a test can kill the leader right there. */
+/**
+ * Pauses a procedure created by this replica at a given state, so a crash test can kill the leader
+ * right there: `before` the step of that state runs (just after the state was stored), or `after` it
+ * ran and before its outcome is stored. The replica that takes over does not pause.
+ */
 export interface ProcedureFailpoint {
   readonly kind: string;
   readonly state: string;
+  readonly phase: "before" | "after";
 }
 
 export interface ProcedureManagerOptions {
@@ -60,6 +66,9 @@ export interface ProcedureManagerOptions {
   /** Ended procedures kept in etcd for their history; older ones are deleted. */
   readonly keepEnded?: number;
 }
+
+/** Longest wait before retrying a step that lost a compare-and-swap to a concurrent change. */
+const CONFLICT_JITTER_MS = 20;
 
 /** Prune ended procedures after this many more ended here. */
 const PRUNE_EVERY = 64;
@@ -81,6 +90,8 @@ export class ProcedureManager {
   /** When the last procedure run here on each shard stopped (wall clock, like heartbeat times). */
   readonly #endedAt = new Map<number, number>();
   #endedSincePrune = 0;
+  /** Procedures created by this replica (the failpoint applies to those only). */
+  readonly #createdHere = new Set<number>();
 
   constructor(options: ProcedureManagerOptions) {
     this.#options = options;
@@ -118,6 +129,7 @@ export class ProcedureManager {
     const release = await this.#queueOnShards(shardIds);
     try {
       const stored = await this.#create(definition, params, shardIds, term);
+      this.#createdHere.add(stored.procedure.id);
       const { procedure } = await this.#drive(stored, term);
       const failure = this.#failures.get(procedure.id);
       this.#failures.delete(procedure.id);
@@ -240,7 +252,7 @@ export class ProcedureManager {
     }
     let current = initial;
     let backoff = retryInitialMs;
-    await this.#failpoint(current.procedure, term);
+    await this.#failpoint(current.procedure, "before", term);
     while (!isTerminal(current.procedure.state)) {
       term.assertActive();
       const { procedure } = current;
@@ -270,11 +282,20 @@ export class ProcedureManager {
           ...(result.detail === undefined ? {} : { detail: result.detail }),
         };
         backoff = retryInitialMs;
+        await this.#failpoint(procedure, "after", term);
       } catch (error) {
         if (error instanceof NotLeaderError || term.signal.aborted) throw term.signal.reason ?? error;
         const rollback =
           error instanceof ProcedureAbortError ? definition.rollbackFrom(procedure.state) : undefined;
         if (rollback === undefined) {
+          if (error instanceof MetadataConflictError) {
+            // Another procedure changed what this step read (e.g. the cluster view, which every
+            // placement change rewrites): the step re-reads, so retry at once, with jitter only.
+            await sleep(Math.random() * CONFLICT_JITTER_MS, undefined, { signal: term.signal }).catch(
+              () => undefined,
+            );
+            continue;
+          }
           logger.warn(
             { err: error, procedureId: procedure.id, kind: procedure.kind, state: procedure.state },
             `procedure step failed, retrying: ${(error as Error).message}`,
@@ -297,7 +318,7 @@ export class ProcedureManager {
         };
       }
       current = await this.#transition(current, next, term);
-      await this.#failpoint(current.procedure, term);
+      await this.#failpoint(current.procedure, "before", term);
     }
     if (current.procedure.state === FINISHED) {
       logger.info({ procedureId: current.procedure.id, kind: current.procedure.kind }, "procedure finished");
@@ -342,11 +363,12 @@ export class ProcedureManager {
     }
   }
 
-  async #failpoint(procedure: ProcedureRecord, term: LeaderTerm): Promise<void> {
+  async #failpoint(procedure: ProcedureRecord, phase: "before" | "after", term: LeaderTerm): Promise<void> {
     const failpoint = this.#options.failpoint;
     if (failpoint?.kind !== procedure.kind || failpoint.state !== procedure.state) return;
+    if (failpoint.phase !== phase || !this.#createdHere.has(procedure.id)) return;
     this.#options.logger.warn(
-      { procedureId: procedure.id, kind: procedure.kind, state: procedure.state },
+      { procedureId: procedure.id, kind: procedure.kind, state: procedure.state, phase },
       "procedure failpoint reached; pausing until the term ends",
     );
     await new Promise<void>((resolve) =>

@@ -142,10 +142,10 @@ export const horaeMetaConfigDefinition = {
         ),
       failpoint: z
         .string()
-        .regex(/^$|^[a-z_]+:[a-z_]+$/, "must be <kind>:<state> or empty")
+        .regex(/^$|^[a-z_]+:[a-z_]+(:after)?$/, "must be <kind>:<state>[:after] or empty")
         .default("")
         .describe(
-          "For crash tests only: <kind>:<state> makes the leader stop a procedure of that kind right after it stored that state, until its leadership ends. Empty in production.",
+          "For crash tests only: <kind>:<state> makes the leader stop each procedure of that kind it created right after storing that state (with :after, after running that state's step and before storing its outcome), until its leadership ends. Empty in production.",
         ),
     }),
     log: logConfigSection(),

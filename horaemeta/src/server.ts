@@ -28,8 +28,8 @@ import { metaServiceHandlers } from "./service/meta-service.js";
 /** `<kind>:<state>` from the configuration, as the procedure manager takes it. */
 function failpointOption(text: string): { failpoint?: ProcedureFailpoint } {
   if (text === "") return {};
-  const [kind = "", state = ""] = text.split(":");
-  return { failpoint: { kind, state } };
+  const [kind = "", state = "", phase] = text.split(":");
+  return { failpoint: { kind, state, phase: phase === "after" ? "after" : "before" } };
 }
 
 /** Addresses that mean "every interface" when bound, and no particular host when dialled. */

@@ -73,6 +73,7 @@ export class SimulatedInstance {
   #heartbeating = false;
   #heartbeatLoop: Promise<void> | undefined;
   #heartbeats = 0;
+  #attempts = 0;
   #lastAcceptedSentAtMs = 0;
 
   constructor(options: SimulatedInstanceOptions) {
@@ -147,7 +148,8 @@ export class SimulatedInstance {
         })),
       },
     };
-    const client = this.#metaClients[this.#heartbeats % this.#metaClients.length]!;
+    // Round robin over the endpoints by attempt, so a dead replica is skipped on the next one.
+    const client = this.#metaClients[this.#attempts++ % this.#metaClients.length]!;
     const sentAt = Date.now();
     return new Promise((resolve, reject) =>
       client.NodeHeartbeat(request, { deadline: Date.now() + 5_000 }, (error, response) => {

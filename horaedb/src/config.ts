@@ -70,6 +70,15 @@ export const horaeDBConfigDefinition = {
           "Largest gRPC request accepted, in bytes; larger ones are refused with RESOURCE_EXHAUSTED.",
         ),
     }),
+    query: configSection({
+      timeout_ms: z
+        .int()
+        .min(1)
+        .default(30_000)
+        .describe(
+          "Timeout of a SQL statement, in milliseconds: every HTTP /sql statement, and gRPC queries whose request leaves timeout_ms at 0. A statement past it is cancelled and answered DEADLINE_EXCEEDED (HTTP 504).",
+        ),
+    }),
     log: logConfigSection(),
   }),
   envPrefix: "HORAEDB",

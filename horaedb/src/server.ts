@@ -60,6 +60,7 @@ export class HoraeDBServer {
         endpoint: () => this.#grpcAddress,
         logger: componentLogger(this.#logger, "storage-service"),
         metrics: this.metrics,
+        defaultQueryTimeoutMs: config.query.timeout_ms,
       }),
     );
     registerSqlRoute(this.#servers.http, {
@@ -67,6 +68,7 @@ export class HoraeDBServer {
       database: DEFAULT_DATABASE,
       logger: componentLogger(this.#logger, "http-sql"),
       metrics: this.metrics,
+      timeoutMs: config.query.timeout_ms,
     });
     registerMetricsRoute(this.#servers.http, this.metrics);
   }

@@ -32,6 +32,8 @@ export interface StorageServiceContext {
   readonly logger: Logger;
   /** Where write and query metrics are recorded, if anywhere. */
   readonly metrics?: ServerMetrics | undefined;
+  /** Timeout of a statement whose request leaves `timeout_ms` at 0 (default DEFAULT_SQL_TIMEOUT_MS). */
+  readonly defaultQueryTimeoutMs?: number | undefined;
 }
 
 const OK: common.ResponseHeader = { code: StatusCode.STATUS_CODE_OK, message: "" };
@@ -123,7 +125,7 @@ export function storageServiceHandlers(context: StorageServiceContext): StorageS
           context.engine(),
           databaseOf(request.context),
           request.sql,
-          requestLimits(request, abort.signal),
+          requestLimits(request, abort.signal, context.defaultQueryTimeoutMs),
         ),
       )
         .then((outcome) => callback(null, outcomeResponse(outcome, request.acceptCompression)))
@@ -138,7 +140,7 @@ export function storageServiceHandlers(context: StorageServiceContext): StorageS
           context.engine(),
           databaseOf(request.context),
           request,
-          requestLimits(request, abort.signal),
+          requestLimits(request, abort.signal, context.defaultQueryTimeoutMs),
           (response) => call.write(response),
         ),
       )

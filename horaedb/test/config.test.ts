@@ -29,6 +29,7 @@ describe("horaedb configuration", () => {
         auto_add_columns: true,
         max_request_bytes: 64 * 1024 * 1024,
       },
+      query: { timeout_ms: 30_000 },
       log: { level: "info" },
     });
   });
@@ -52,6 +53,7 @@ describe("horaedb configuration", () => {
       "engine.auto_create_table": "HORAEDB_ENGINE__AUTO_CREATE_TABLE",
       "engine.auto_add_columns": "HORAEDB_ENGINE__AUTO_ADD_COLUMNS",
       "engine.max_request_bytes": "HORAEDB_ENGINE__MAX_REQUEST_BYTES",
+      "query.timeout_ms": "HORAEDB_QUERY__TIMEOUT_MS",
       "log.level": "HORAEDB_LOG__LEVEL",
     });
   });

@@ -116,6 +116,43 @@ describe("HoraeDBServer", () => {
     expect(error?.code).toBe(grpc.status.UNAVAILABLE);
   });
 
+  it("applies query.timeout_ms to HTTP /sql statements: past it they are answered 504", async () => {
+    const server = newServer({ query: { timeout_ms: 1 } });
+    const addresses = await server.start();
+    const sql = (query: string) =>
+      fetch(`http://${addresses.http}/sql`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ query }),
+      });
+    expect(
+      (await sql("CREATE TABLE big (host string TAG, v double, ts timestamp NOT NULL, TIMESTAMP KEY(ts))"))
+        .status,
+    ).toBe(200);
+    const n = 200_000;
+    const hosts = Array.from({ length: n }, (_, i) => `host-${i % 100}`);
+    await server.engine.write("public", "big", {
+      batch: {
+        names: ["host", "v", "ts"],
+        columns: [
+          { type: "string", values: hosts, validity: null },
+          { type: "double", values: Float64Array.from(hosts, (_, i) => i / 2), validity: null },
+          {
+            type: "timestamp",
+            values: Float64Array.from(hosts, (_, i) => 1_700_000_000_000 + i),
+            validity: null,
+          },
+        ],
+        numRows: n,
+      },
+      tagNames: new Set(["host"]),
+      timestampColumn: "ts",
+    });
+    const slow = await sql("SELECT host, count(*), avg(v) FROM big GROUP BY host ORDER BY host");
+    expect(slow.status).toBe(504);
+    expect(await slow.json()).toMatchObject({ message: "query exceeded its timeout of 1 ms" });
+  });
+
   it("refuses cluster mode until it is implemented", async () => {
     const server = newServer({ mode: "cluster" });
     await expect(server.start()).rejects.toBeInstanceOf(UnsupportedModeError);

@@ -15,6 +15,8 @@ export interface HttpSqlContext {
   readonly logger: Logger;
   /** Where query metrics are recorded, if anywhere. */
   readonly metrics?: ServerMetrics | undefined;
+  /** Timeout of each statement (default DEFAULT_SQL_TIMEOUT_MS). */
+  readonly timeoutMs?: number | undefined;
 }
 
 /** A JSON cell: numbers stay numbers, int64/uint64 beyond ±2^53 become decimal strings, bytes base64. */
@@ -83,7 +85,7 @@ export function registerSqlRoute(app: FastifyInstance, context: HttpSqlContext):
         const sql = request.body.query;
         const run = () =>
           executeSql(context.engine(), context.database, sql, {
-            timeoutMs: DEFAULT_SQL_TIMEOUT_MS,
+            timeoutMs: context.timeoutMs ?? DEFAULT_SQL_TIMEOUT_MS,
             signal: abort.signal,
           });
         const outcome = await (context.metrics?.timeQuery(sql, run) ?? run());

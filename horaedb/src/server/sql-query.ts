@@ -7,7 +7,7 @@ import { QueryExecutionError, executeSelectStream, resultToArrow } from "../quer
 import { parseStatement } from "../sql/index.js";
 import { compressPayload } from "./payload-compression.js";
 
-/** Timeout of a statement whose request leaves `timeout_ms` at 0. */
+/** Timeout of a statement whose request leaves `timeout_ms` at 0, unless configured otherwise. */
 export const DEFAULT_SQL_TIMEOUT_MS = 30_000;
 /** Result payloads at most this large are sent uncompressed even when the client accepts gzip. */
 export const SQL_COMPRESSION_THRESHOLD_BYTES = 64 * 1024;
@@ -20,12 +20,16 @@ export interface SqlRequestLimits {
   readonly memoryLimitBytes?: number | undefined;
 }
 
-/** The limits of one request: its `timeout_ms` (or the default) and the call's cancellation. */
+/**
+ * The limits of one request: its `timeout_ms` (or `defaultTimeoutMs` when it leaves it at 0) and the
+ * call's cancellation.
+ */
 export function requestLimits(
   request: storage.SqlQueryRequest__Output,
   signal: AbortSignal,
+  defaultTimeoutMs: number = DEFAULT_SQL_TIMEOUT_MS,
 ): SqlRequestLimits {
-  return { timeoutMs: request.timeoutMs > 0 ? request.timeoutMs : DEFAULT_SQL_TIMEOUT_MS, signal };
+  return { timeoutMs: request.timeoutMs > 0 ? request.timeoutMs : defaultTimeoutMs, signal };
 }
 
 /** Each Arrow record batch as one complete IPC stream (schema, batch, end-of-stream marker). */

@@ -6,7 +6,6 @@ import {
   type Schema,
   type Utf8,
   Table,
-  TimeUnit,
   Type,
   type Vector,
 } from "apache-arrow";
@@ -14,7 +13,7 @@ import { StatusCode } from "@horaedb/proto";
 import type { Column } from "../batch/column.js";
 import { stringColumnFromCodes } from "../batch/string-dictionary.js";
 import type { WriteRows } from "../engine/index.js";
-import { arrowToColumnBatch, dataTypeOfArrow } from "../sst/index.js";
+import { arrowToColumnBatch, dataTypeOfArrow, int64ToTimestamps, timestampScale } from "../sst/index.js";
 import { DataType } from "../table/data-type.js";
 import { decompressPayload } from "./payload-compression.js";
 import { RequestError } from "./request-error.js";
@@ -22,7 +21,6 @@ import { emptyStringCode, Utf8Interner } from "./utf8-interner.js";
 import type { ArrowRowsMessage } from "./write-request.js";
 
 const DEFAULT_TIMESTAMP_COLUMN = "timestamp";
-const TWO_POW_32 = 4294967296;
 
 /**
  * Turns the columnar form of a write (an Arrow IPC stream) into rows, column by column: tag columns
@@ -118,34 +116,13 @@ function typeName(column: string, type: ArrowDataType): string {
   }
 }
 
-/** Multiplier from the timestamp's unit to milliseconds (Int64 is milliseconds). */
-function timestampScale(type: ArrowDataType): number {
-  if (!ArrowDataType.isTimestamp(type)) return 1;
-  switch (type.unit) {
-    case TimeUnit.SECOND:
-      return 1000;
-    case TimeUnit.MILLISECOND:
-      return 1;
-    case TimeUnit.MICROSECOND:
-      return 1e-3;
-    case TimeUnit.NANOSECOND:
-      return 1e-6;
-  }
-}
-
-/** 64-bit integers to Float64 milliseconds through their 32-bit words (no BigInt per value). */
 function timestampColumnOf(chunks: readonly Data[], numRows: number, scale: number): Column {
   const out = new Float64Array(numRows);
   let validity: Uint8Array | null = null;
   let at = 0;
   for (const data of chunks) {
     const n = data.length;
-    const values = data.values as BigInt64Array;
-    const words = new Int32Array(values.buffer, values.byteOffset, n * 2);
-    for (let i = 0; i < n; i++) {
-      out[at + i] = (words[2 * i + 1] as number) * TWO_POW_32 + ((words[2 * i] as number) >>> 0);
-    }
-    if (scale !== 1) for (let i = at; i < at + n; i++) out[i] = Math.floor((out[i] as number) * scale);
+    int64ToTimestamps(data.values as BigInt64Array, n, scale, out, at);
     validity = mergeValidity(validity, data, at, numRows);
     at += n;
   }

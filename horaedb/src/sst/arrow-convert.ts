@@ -567,8 +567,8 @@ function unpackBits(bits: Uint8Array, offset: number, n: number): Uint8Array {
   return out;
 }
 
-/** Multiplier from the timestamp's unit to milliseconds. */
-function timestampScale(type: ArrowDataType): number {
+/** Multiplier from the timestamp's unit to milliseconds (Int64 and other types: 1). */
+export function timestampScale(type: ArrowDataType): number {
   if (!ArrowDataType.isTimestamp(type)) return 1;
   switch (type.unit) {
     case TimeUnit.SECOND:
@@ -582,15 +582,23 @@ function timestampScale(type: ArrowDataType): number {
   }
 }
 
-/** int64 to Float64 milliseconds through the two 32-bit halves (no BigInt per value). */
-function int64ToTimestamps(values: BigInt64Array | Int32Array, n: number, scale: number): Float64Array {
+/**
+ * int64 to Float64 milliseconds through the two 32-bit halves (no BigInt per value), written to
+ * `out` from index `at` (by default a new array of `n`).
+ */
+export function int64ToTimestamps(
+  values: BigInt64Array | Int32Array,
+  n: number,
+  scale: number,
+  out: Float64Array = new Float64Array(n),
+  at = 0,
+): Float64Array {
   const words = new Int32Array(values.buffer, values.byteOffset, n * 2);
-  const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    out[i] = (words[2 * i + 1] as number) * TWO_POW_32 + ((words[2 * i] as number) >>> 0);
+    out[at + i] = (words[2 * i + 1] as number) * TWO_POW_32 + ((words[2 * i] as number) >>> 0);
   }
   if (scale !== 1) {
-    for (let i = 0; i < n; i++) out[i] = Math.floor((out[i] as number) * scale);
+    for (let i = at; i < at + n; i++) out[i] = Math.floor((out[i] as number) * scale);
   }
   return out;
 }

@@ -183,22 +183,25 @@ describe("horaemeta leader killed at every procedure step", () => {
     const view = await store.cluster.getView();
     let victim: SimulatedInstance | undefined;
     let tableShard = -1;
+    /** Creates table `t` (before the crash, except in the create_table case, where it is the crash). */
+    const createTable = async () => {
+      const created = await client.createTable({
+        header: header(),
+        schemaName: "public",
+        name: "t",
+        tableSchema: TABLE_SCHEMA,
+      });
+      if (crash.kind !== "create_table") expect(created.header?.code).toBe(StatusCode.STATUS_CODE_OK);
+      return created;
+    };
     switch (crash.kind) {
       case "open_shard":
         break;
       case "create_table":
-        void client
-          .createTable({ header: header(), schemaName: "public", name: "t", tableSchema: TABLE_SCHEMA })
-          .catch(() => undefined);
+        void createTable().catch(() => undefined);
         break;
       case "drop_table": {
-        const created = await client.createTable({
-          header: header(),
-          schemaName: "public",
-          name: "t",
-          tableSchema: TABLE_SCHEMA,
-        });
-        expect(created.header?.code).toBe(StatusCode.STATUS_CODE_OK);
+        const created = await createTable();
         tableShard = created.shardInfo!.id;
         void client.dropTable({ header: header(), schemaName: "public", name: "t" }).catch(() => undefined);
         break;
@@ -207,13 +210,7 @@ describe("horaemeta leader killed at every procedure step", () => {
         void post(leader, `/api/v1/shards/0/transfer-leader`, { to: view.shards[0]!.followers[0] });
         break;
       case "split_shard": {
-        const created = await client.createTable({
-          header: header(),
-          schemaName: "public",
-          name: "t",
-          tableSchema: TABLE_SCHEMA,
-        });
-        expect(created.header?.code).toBe(StatusCode.STATUS_CODE_OK);
+        const created = await createTable();
         tableShard = created.shardInfo!.id;
         void post(leader, `/api/v1/shards/${tableShard}/split`, {
           tableIds: [Number(created.createdTable!.id)],
@@ -221,13 +218,7 @@ describe("horaemeta leader killed at every procedure step", () => {
         break;
       }
       case "merge_shards": {
-        const created = await client.createTable({
-          header: header(),
-          schemaName: "public",
-          name: "t",
-          tableSchema: TABLE_SCHEMA,
-        });
-        expect(created.header?.code).toBe(StatusCode.STATUS_CODE_OK);
+        const created = await createTable();
         tableShard = created.shardInfo!.id;
         const leaderOf = view.shards.find((shard) => shard.shardId === tableShard)!.leader;
         const target = view.shards.find((shard) => shard.leader === leaderOf && shard.shardId !== tableShard);

@@ -3,6 +3,7 @@ import { z } from "@horaedb/common";
 import { common, type metaEvent } from "@horaedb/proto";
 import type { JsonObject, JsonValue, ShardAssignment, ShardRole, ShardView } from "../../metadata/index.js";
 import { ShardNotFoundError } from "../../metadata/index.js";
+import { shardInfo as protoShardInfo } from "../../service/proto-mapping.js";
 import { ProcedureAbortError, type StepContext } from "../definition.js";
 import { EventDeadlineError, EventRefusedError } from "../event-sender.js";
 
@@ -53,19 +54,9 @@ export function eventHeader<P>(context: StepContext<P>): metaEvent.EventHeader {
   };
 }
 
-/** A shard info for an event; role null when the event is not about a role (closing). */
+/** A shard info for an event (status ready); role null when the event is not about a role (closing). */
 export function shardInfo(shardId: number, role: ShardRole | null, version: number): common.ShardInfo {
-  return {
-    id: shardId,
-    role:
-      role === "leader"
-        ? common.ShardRole.SHARD_ROLE_LEADER
-        : role === "follower"
-          ? common.ShardRole.SHARD_ROLE_FOLLOWER
-          : common.ShardRole.SHARD_ROLE_UNSPECIFIED,
-    version: String(version),
-    status: common.ShardStatus.SHARD_STATUS_READY,
-  };
+  return { ...protoShardInfo(shardId, role, version), status: common.ShardStatus.SHARD_STATUS_READY };
 }
 
 /** Whether an event failed because of the instance (refused, or never answered), not because of us. */

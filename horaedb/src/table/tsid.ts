@@ -20,7 +20,8 @@ function hashSeries(sortedTags: Iterable<readonly [name: string, value: string |
     if (value === null || value === undefined) continue;
     key += `${name}\u0000${value}\u0000`;
   }
-  return hasher.h64Raw(Buffer.from(key, "utf8"), SEED);
+  // h64 encodes the string into the hasher's memory itself: no Buffer per series (same hash).
+  return hasher.h64(key, SEED);
 }
 
 /**

@@ -11,6 +11,7 @@ import type { LeaderTerm } from "../election/leader-term.js";
 import { NotLeaderError } from "../errors.js";
 import {
   MetadataConflictError,
+  MetadataError,
   ProcedureConflictError,
   ShardLockedError,
   type JsonObject,
@@ -285,8 +286,10 @@ export class ProcedureManager {
         await this.#failpoint(procedure, "after", term);
       } catch (error) {
         if (error instanceof NotLeaderError || term.signal.aborted) throw term.signal.reason ?? error;
-        const rollback =
-          error instanceof ProcedureAbortError ? definition.rollbackFrom(procedure.state) : undefined;
+        // A store error that is not retryable (not found, invalid, ...) fails the same way again.
+        const aborted =
+          error instanceof ProcedureAbortError || (error instanceof MetadataError && !error.retryable);
+        const rollback = aborted ? definition.rollbackFrom(procedure.state) : undefined;
         if (rollback === undefined) {
           if (error instanceof MetadataConflictError) {
             // Another procedure changed what this step read (e.g. the cluster view, which every
@@ -304,7 +307,7 @@ export class ProcedureManager {
           backoff = Math.min(backoff * 2, retryMaxMs);
           continue;
         }
-        const reason = (error as ProcedureAbortError).reason;
+        const reason = error instanceof ProcedureAbortError ? error.reason : (error as Error);
         this.#failures.set(procedure.id, reason);
         logger.warn(
           { procedureId: procedure.id, kind: procedure.kind, state: procedure.state, rollback },

@@ -10,7 +10,12 @@
  */
 import { z } from "@horaedb/common";
 import { ClusterNotReadyError } from "../../errors.js";
-import { jsonObjectSchema, TableNotFoundError, type TableRecord } from "../../metadata/index.js";
+import {
+  jsonObjectSchema,
+  MetadataConflictError,
+  TableNotFoundError,
+  type TableRecord,
+} from "../../metadata/index.js";
 import { tableInfo } from "../../service/proto-mapping.js";
 import {
   FINISHED,
@@ -173,8 +178,18 @@ export const dropTableProcedure: ProcedureDefinition<DropTableParams> = {
     // Separate from the drop: once past it, a table found missing was dropped by this procedure.
     check: async (context) => {
       const p = context.params;
-      if ((await tableOf(context, p.schemaName, p.tableName, p.tableId)) === undefined) {
+      const table = await tableOf(context, p.schemaName, p.tableName, p.tableId);
+      if (table === undefined) {
         throw new ProcedureAbortError(new TableNotFoundError(`${p.schemaName}.${p.tableName}`));
+      }
+      if (table.shardId !== p.shardId) {
+        // Moved (split or merge) while the drop waited for the shard: the caller retries on the new one.
+        throw new ProcedureAbortError(
+          new MetadataConflictError(
+            context.store.keys.tableById(table.id),
+            `table moved from shard ${p.shardId} to ${table.shardId} while the drop waited; retry`,
+          ),
+        );
       }
       return { next: "drop_metadata" };
     },

@@ -1,9 +1,10 @@
 /**
  * Runs procedures on the horaemeta leader: creates them (with their shard locks), runs their steps,
  * stores every transition (guarded by the procedure's revision, after `term.assertActive()`), and on
- * a new term resumes every unfinished procedure it finds in etcd. A step that aborts before the
- * procedure's point of no return sends it down its rollback steps; any other failure (etcd or an
- * instance unavailable) is retried with backoff for as long as the term lasts.
+ * a new term resumes every unfinished procedure it finds in etcd. A step that aborts (or fails with a
+ * store error that retrying cannot fix) before the procedure's point of no return sends it down its
+ * rollback steps; a lost compare-and-swap is retried at once; any other failure (etcd or an instance
+ * unavailable) is retried with backoff for as long as the term lasts.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@horaedb/common";

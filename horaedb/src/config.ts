@@ -19,6 +19,12 @@ export const horaeDBConfigDefinition = {
       .min(1)
       .default("./data")
       .describe("Directory for the instance's local data; created at startup if missing."),
+    advertise_host: z
+      .string()
+      .default("")
+      .describe(
+        "Host clients are told to reach this instance at (Route answers it with the gRPC port). Empty: server.bind_addr, or this machine's host name when bound to every interface (0.0.0.0 or ::).",
+      ),
     mode: z
       .enum(horaeDBModes)
       .default("standalone")

@@ -1,4 +1,5 @@
 import { mkdir } from "node:fs/promises";
+import { hostname } from "node:os";
 import { resolve } from "node:path";
 import {
   componentLogger,
@@ -22,6 +23,22 @@ import {
 export interface HoraeDBServerOptions {
   /** Logger to use; by default a JSON logger on stdout at `log.level`. */
   readonly logger?: Logger;
+}
+
+/** Bind addresses that mean "every interface": no client can dial them. */
+const UNSPECIFIED_HOSTS: readonly string[] = ["0.0.0.0", "::", "[::]"];
+
+/**
+ * The host Route hands out for this instance: the configured advertise host, else the bind address,
+ * else (bound to every interface) this machine's host name.
+ */
+export function advertisedHost(
+  bindAddr: string,
+  advertiseHost: string,
+  hostName: () => string = hostname,
+): string {
+  if (advertiseHost !== "") return advertiseHost;
+  return UNSPECIFIED_HOSTS.includes(bindAddr) ? hostName() : bindAddr;
 }
 
 /**
@@ -113,7 +130,10 @@ export class HoraeDBServer {
       this.#engine = undefined;
       throw error;
     }
-    this.#grpcAddress = { host: this.config.server.bind_addr, port: addresses.grpcPort };
+    this.#grpcAddress = {
+      host: advertisedHost(this.config.server.bind_addr, this.config.advertise_host),
+      port: addresses.grpcPort,
+    };
     componentLogger(this.#logger, "server").info(
       { grpc: addresses.grpc, http: addresses.http, mode: this.config.mode, dataDir: this.dataDir },
       "listening",

@@ -18,6 +18,7 @@ describe("horaedb configuration", () => {
     expect(resolveHoraeDBConfig()).toEqual({
       server: { bind_addr: "127.0.0.1", grpc_port: 8831, http_port: 5440, shutdown_timeout_ms: 10_000 },
       data_dir: "./data",
+      advertise_host: "",
       mode: "standalone",
       engine: {
         memory_budget_bytes: 1024 * 1024 * 1024,
@@ -44,6 +45,7 @@ describe("horaedb configuration", () => {
       "server.http_port": "HORAEDB_SERVER__HTTP_PORT",
       "server.shutdown_timeout_ms": "HORAEDB_SERVER__SHUTDOWN_TIMEOUT_MS",
       data_dir: "HORAEDB_DATA_DIR",
+      advertise_host: "HORAEDB_ADVERTISE_HOST",
       mode: "HORAEDB_MODE",
       "engine.memory_budget_bytes": "HORAEDB_ENGINE__MEMORY_BUDGET_BYTES",
       "engine.max_unflushed_age_ms": "HORAEDB_ENGINE__MAX_UNFLUSHED_AGE_MS",

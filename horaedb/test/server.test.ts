@@ -6,6 +6,7 @@ import { createLogger, type BoundAddresses } from "@horaedb/common";
 import { loadStorageProto, StatusCode, type storage } from "@horaedb/proto";
 import { tableFromIPC } from "apache-arrow";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { advertisedHost } from "../src/server.js";
 import {
   HoraeDBServer,
   resolveHoraeDBConfig,
@@ -43,6 +44,16 @@ function storageClient(addresses: BoundAddresses) {
   clients.push(client);
   return client;
 }
+
+describe("advertisedHost", () => {
+  const hostName = () => "db1";
+  it("is the configured host, else the bind address, else the host name when bound to every interface", () => {
+    expect(advertisedHost("0.0.0.0", "db.example", hostName)).toBe("db.example");
+    expect(advertisedHost("127.0.0.1", "", hostName)).toBe("127.0.0.1");
+    expect(advertisedHost("0.0.0.0", "", hostName)).toBe("db1");
+    expect(advertisedHost("::", "", hostName)).toBe("db1");
+  });
+});
 
 describe("HoraeDBServer", () => {
   it("listens on ports chosen at run time and answers GET /health with 200", async () => {

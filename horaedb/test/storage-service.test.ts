@@ -121,6 +121,15 @@ describe("StorageService writes", () => {
     ]);
   });
 
+  it("routes to the advertise host when one is configured", async () => {
+    const { addresses, client } = await startServer({ advertise_host: "db1.example" });
+    await write(client, { tableRequests: [seriesRequest("cpu", ["a"], [T + 1000])] });
+    const route = await call(client.Route.bind(client), { tables: ["cpu"] });
+    expect(route.routes).toEqual([
+      expect.objectContaining({ table: "cpu", leader: { host: "db1.example", port: addresses.grpcPort } }),
+    ]);
+  });
+
   it("writes the Arrow columnar form, plain and gzip-compressed", async () => {
     const { server, client } = await startServer();
     const arrow = new ArrowTable({

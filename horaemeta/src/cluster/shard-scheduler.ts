@@ -12,14 +12,9 @@
  */
 import type { Logger } from "@horaedb/common";
 import type { LeaderTerm } from "../election/leader-term.js";
-import type {
-  ClusterView,
-  MetadataStore,
-  NodeStatus,
-  ShardAssignment,
-  ShardRole,
-} from "../metadata/index.js";
+import type { ClusterView, MetadataStore, NodeStatus, ShardRole } from "../metadata/index.js";
 import type { ProcedureDefinition } from "../procedure/definition.js";
+import { holdsAnyRole } from "../procedure/kinds/common.js";
 import { failoverProcedure } from "../procedure/kinds/failover.js";
 import { closeShardProcedure, openShardProcedure } from "../procedure/kinds/shard-open-close.js";
 import { transferLeaderProcedure } from "../procedure/kinds/transfer-leader.js";
@@ -94,11 +89,10 @@ export class ShardScheduler {
     }
 
     // reopen / close: what online nodes report against the placement.
-    const settled = new Map(locks.map((lock) => [lock.shardId, Number.POSITIVE_INFINITY]));
     for (const node of nodes) {
       if (node.state !== "online") continue;
       for (const { shardId, role } of expectedShards(view, node.name)) {
-        if (settled.has(shardId) || node.lastHeartbeatMs < this.#options.procedures.lastEndedAt(shardId))
+        if (busy.has(shardId) || node.lastHeartbeatMs < this.#options.procedures.lastEndedAt(shardId))
           continue;
         const reported = node.shards.find((shard) => shard.shardId === shardId);
         if (reported?.role === role && reported.status === "ready") continue;
@@ -112,7 +106,7 @@ export class ShardScheduler {
       for (const reported of node.shards) {
         if (node.lastHeartbeatMs < this.#options.procedures.lastEndedAt(reported.shardId)) continue;
         const placement = view.shards.find((shard) => shard.shardId === reported.shardId);
-        const placed = placement !== undefined && holdsShard(placement, node.name);
+        const placed = placement !== undefined && holdsAnyRole(placement, node.name);
         if (placed || reported.status === "closed") continue;
         start(
           closeShardProcedure,
@@ -136,10 +130,6 @@ export class ShardScheduler {
     if (started.length > 0) this.#options.logger.info({ procedures: started }, "scheduled procedures");
     return started;
   }
-}
-
-function holdsShard(placement: ShardAssignment, node: string): boolean {
-  return placement.leader === node || placement.followers.includes(node);
 }
 
 /** The shards the placement gives `node`, with its role in each. */

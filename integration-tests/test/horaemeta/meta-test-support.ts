@@ -1,9 +1,20 @@
-/** Shared by the horaemeta integration tests: a promise-based MetaService client, replicas, a TCP proxy. */
+/**
+ * Shared by the horaemeta integration tests: a promise-based MetaService client, replicas, a TCP
+ * proxy, and the checks of procedure tests (instances against the placement, invariants).
+ */
 import { randomUUID } from "node:crypto";
 import { createServer, connect, type Server, type Socket } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 import { createLogger } from "@horaedb/common";
-import { HoraeMetaServer, resolveHoraeMetaConfig, type HoraeMetaConfigInput } from "@horaedb/horaemeta";
+import {
+  HoraeMetaServer,
+  InvariantChecker,
+  resolveHoraeMetaConfig,
+  type HoraeMetaConfigInput,
+} from "@horaedb/horaemeta";
+import type { MetadataStore } from "@horaedb/horaemeta/metadata";
+import type { SimulatedInstance } from "@horaedb/horaemeta/testing";
 import { loadMetaProto, type meta } from "@horaedb/proto";
 
 /** Deadline of each test call; forwarded calls and etcd retries fit well within it. */
@@ -55,6 +66,48 @@ export function connectMeta(address: string) {
 }
 
 export type MetaClient = ReturnType<typeof connectMeta>;
+
+/**
+ * Whether every shard is placed and each instance holds exactly what the placement gives it, in that
+ * role (false before the cluster exists).
+ */
+export async function instancesMatchPlacement(
+  store: MetadataStore,
+  instances: readonly SimulatedInstance[],
+): Promise<boolean> {
+  const view = await store.cluster.getView().catch(() => undefined);
+  if (view === undefined || view.shards.some((shard) => shard.leader === null)) return false;
+  return instances.every((instance) =>
+    view.shards.every((shard) => {
+      const held = instance.shards.get(shard.shardId);
+      if (shard.leader === instance.name) return held?.role === "leader";
+      if (shard.followers.includes(instance.name)) return held?.role === "follower";
+      return held === undefined;
+    }),
+  );
+}
+
+/**
+ * Checks the cluster's invariants every 20 ms until the returned function is called; that function
+ * checks once more and returns every violation seen.
+ */
+export function watchInvariants(store: MetadataStore): () => Promise<string[]> {
+  const checker = new InvariantChecker();
+  const found = new Set<string>();
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      for (const violation of await checker.check(store).catch(() => [])) found.add(violation);
+      await sleep(20);
+    }
+    for (const violation of await checker.check(store)) found.add(violation);
+  })();
+  return async () => {
+    running = false;
+    await loop;
+    return [...found];
+  };
+}
 
 /** A root path of its own, so tests never see each other's keys. */
 export function freshRootPath(): string {

@@ -1,14 +1,20 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { Etcd3 } from "etcd3";
 import { ServerProcess } from "@horaedb/common/testing";
-import { InvariantChecker } from "@horaedb/horaemeta";
 import { MetadataStore } from "@horaedb/horaemeta/metadata";
 import { SimulatedInstance } from "@horaedb/horaemeta/testing";
 import { StatusCode } from "@horaedb/proto";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
 import { waitFor } from "../support/wait.js";
-import { connectMeta, freshRootPath, header, TABLE_SCHEMA, type MetaClient } from "./meta-test-support.js";
+import {
+  connectMeta,
+  freshRootPath,
+  header,
+  instancesMatchPlacement,
+  TABLE_SCHEMA,
+  watchInvariants,
+  type MetaClient,
+} from "./meta-test-support.js";
 
 // The horaemeta leader is SIGKILLed at every step of every procedure kind: it pauses the first
 // procedure of the kind at a failpoint (before a step runs, or after it ran and before its outcome was stored),
@@ -122,20 +128,6 @@ async function post(replica: Replica, path: string, body: unknown): Promise<void
   }).catch(() => undefined); // the leader is killed while the request waits
 }
 
-/** Every instance holds exactly what the placement gives it, in that role. */
-async function converged(store: MetadataStore, all: readonly SimulatedInstance[]): Promise<boolean> {
-  const view = await store.cluster.getView().catch(() => undefined);
-  if (view === undefined || view.shards.some((shard) => shard.leader === null)) return false;
-  return all.every((instance) =>
-    view.shards.every((shard) => {
-      const held = instance.shards.get(shard.shardId);
-      if (shard.leader === instance.name) return held?.role === "leader";
-      if (shard.followers.includes(instance.name)) return held?.role === "follower";
-      return held === undefined;
-    }),
-  );
-}
-
 describe("horaemeta leader killed at every procedure step", () => {
   it.each(CASES)("$kind, killed $phase $state: the next leader finishes or rolls back", async (crash) => {
     const root = freshRootPath();
@@ -163,22 +155,14 @@ describe("horaemeta leader killed at every procedure step", () => {
       await instance.start();
       cluster.push(instance);
     }
-    const checker = new InvariantChecker();
-    const violations = new Set<string>();
-    let checking = true;
-    const checks = (async () => {
-      while (checking) {
-        for (const found of await checker.check(store).catch(() => [])) violations.add(found);
-        await sleep(20);
-      }
-    })();
+    const stopChecking = watchInvariants(store);
 
     const reached = leader.process.waitForLine(
       (line) => line.msg.startsWith("procedure failpoint reached") && line.kind === crash.kind,
       20_000,
     );
     if (crash.kind !== "open_shard") {
-      await waitFor("instances to open their shards", () => converged(store, cluster), 15_000);
+      await waitFor("instances to open their shards", () => instancesMatchPlacement(store, cluster), 15_000);
     }
     const view = await store.cluster.getView();
     let victim: SimulatedInstance | undefined;
@@ -260,7 +244,7 @@ describe("horaemeta leader killed at every procedure step", () => {
         const unfinished = (await store.procedures.list()).filter(
           (stored) => !["finished", "rolled_back"].includes(stored.procedure.state),
         );
-        if (unfinished.length > 0 || !(await converged(store, survivors))) return false;
+        if (unfinished.length > 0 || !(await instancesMatchPlacement(store, survivors))) return false;
         // A failover is over once the placement no longer names the victim (a pass may still be due).
         const placement = (await store.cluster.getView()).shards;
         return placement.every(
@@ -286,10 +270,7 @@ describe("horaemeta leader killed at every procedure step", () => {
         `${(error as Error).message}\n${JSON.stringify({ procedures, placement, held }, null, 1)}`,
       );
     });
-    checking = false;
-    await checks;
-    for (const found of await checker.check(store)) violations.add(found);
-    expect([...violations]).toEqual([]);
+    expect(await stopChecking()).toEqual([]);
 
     const crashed = (await store.procedures.list()).find(
       (stored) => stored.procedure.kind === crash.kind,

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Etcd3 } from "etcd3";
-import { InvariantChecker, type HoraeMetaServer } from "@horaedb/horaemeta";
+import type { HoraeMetaServer } from "@horaedb/horaemeta";
 import { MetadataStore } from "@horaedb/horaemeta/metadata";
 import { SimulatedInstance } from "@horaedb/horaemeta/testing";
 import { StatusCode } from "@horaedb/proto";
@@ -12,9 +12,11 @@ import {
   connectMeta,
   freshRootPath,
   header,
+  instancesMatchPlacement,
   newReplica,
   replicaConfig,
   TABLE_SCHEMA,
+  watchInvariants,
   type MetaClient,
 } from "./meta-test-support.js";
 
@@ -44,25 +46,6 @@ afterAll(async () => {
   await Promise.all(roots.map((root) => raw.delete().prefix(`${root}/`)));
   raw.close();
 });
-
-/** Checks the invariants every 20 ms until the returned function is called; it returns the violations. */
-function watchInvariants(store: MetadataStore): () => Promise<string[]> {
-  const checker = new InvariantChecker();
-  const found = new Set<string>();
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      for (const violation of await checker.check(store).catch(() => [])) found.add(violation);
-      await sleep(20);
-    }
-    for (const violation of await checker.check(store)) found.add(violation);
-  })();
-  return async () => {
-    running = false;
-    await loop;
-    return [...found];
-  };
-}
 
 interface Cluster {
   readonly store: MetadataStore;
@@ -126,18 +109,7 @@ async function startCluster(
 async function waitForOpenShards(cluster: Cluster, instances = cluster.instances): Promise<void> {
   await waitFor(
     "instances to hold what the placement gives them",
-    async () => {
-      const view = await cluster.store.cluster.getView().catch(() => undefined); // not created yet
-      if (view === undefined || view.shards.some((shard) => shard.leader === null)) return false;
-      return instances.every((instance) =>
-        view.shards.every((shard) => {
-          const held = instance.shards.get(shard.shardId);
-          if (shard.leader === instance.name) return held?.role === "leader";
-          if (shard.followers.includes(instance.name)) return held?.role === "follower";
-          return held === undefined;
-        }),
-      );
-    },
+    () => instancesMatchPlacement(cluster.store, instances),
     15_000,
   );
 }

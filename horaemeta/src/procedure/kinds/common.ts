@@ -46,6 +46,11 @@ export function holds(placement: ShardAssignment, node: string, role: ShardRole)
   return role === "leader" ? placement.leader === node : placement.followers.includes(node);
 }
 
+/** Whether `node` leads or follows the shard according to the placement. */
+export function holdsAnyRole(placement: ShardAssignment, node: string): boolean {
+  return holds(placement, node, "leader") || holds(placement, node, "follower");
+}
+
 export function eventHeader<P>(context: StepContext<P>): metaEvent.EventHeader {
   return {
     clusterName: context.clusterName,

@@ -9,6 +9,7 @@ import { FINISHED, ROLLED_BACK, type ProcedureDefinition } from "../definition.j
 import {
   eventHeader,
   holds,
+  holdsAnyRole,
   nodeNameSchema,
   paramsParser,
   readShard,
@@ -56,7 +57,7 @@ export const closeShardProcedure: ProcedureDefinition<CloseShardParams> = {
     close: async (context) => {
       const { shardId, node } = context.params;
       const { placement, view } = await readShard(context, shardId);
-      if (holds(placement, node, "leader") || holds(placement, node, "follower")) {
+      if (holdsAnyRole(placement, node)) {
         return { next: FINISHED, detail: `the placement gives ${node} the shard again; not closed` };
       }
       await sendOrAbort(context, node, "CloseShard", {

@@ -1,11 +1,12 @@
 import { gunzipSync } from "node:zlib";
 import { Table, tableFromIPC } from "apache-arrow";
-import { StatusCode, type storage } from "@horaedb/proto";
+import { loadZstd, StatusCode, type storage, zstdDecompress } from "@horaedb/proto";
 import { HoraeDBError } from "./errors.js";
 
 /**
  * The Arrow tables of a query result payload: one per `record_batches` entry, each a complete Arrow
- * IPC stream, gunzipped first when the payload says COMPRESSION_GZIP.
+ * IPC stream, decompressed first when the payload says COMPRESSION_ZSTD or COMPRESSION_GZIP (for
+ * ZSTD, `loadPayloadCodec` must have resolved).
  */
 export function decodeArrowPayload(payload: storage.ArrowPayload__Output): Table[] {
   return payload.recordBatches.map((bytes, i) => {
@@ -18,12 +19,20 @@ export function decodeArrowPayload(payload: storage.ArrowPayload__Output): Table
   });
 }
 
+/** Loads what decoding `payload` needs (the zstd codec is WebAssembly, loaded once). */
+export async function loadPayloadCodec(payload: storage.ArrowPayload__Output): Promise<void> {
+  if (payload.compression === "COMPRESSION_ZSTD") await loadZstd();
+}
+
 /** Joins result tables into one; the first table's schema is the result's (it may have no rows). */
 export function concatTables(tables: readonly Table[]): Table {
   const [first, ...rest] = tables;
   if (first === undefined) return new Table();
   return rest.length === 0 ? first : first.concat(...rest);
 }
+
+/** Largest decompressed result stream: a stream this large could not be one gRPC message anyway. */
+const MAX_RESULT_STREAM_BYTES = 2 ** 31 - 1;
 
 function decompress(bytes: Buffer, compression: storage.Compression__Output, index: number): Uint8Array {
   switch (compression) {
@@ -35,9 +44,14 @@ function decompress(bytes: Buffer, compression: storage.Compression__Output, ind
       } catch (error) {
         throw malformed(`record batch stream ${index} is not valid gzip data`, error);
       }
+    case "COMPRESSION_ZSTD":
+      try {
+        return zstdDecompress(bytes, MAX_RESULT_STREAM_BYTES);
+      } catch (error) {
+        throw malformed(`record batch stream ${index} is not valid zstd data`, error);
+      }
     default:
-      // The client only ever accepts NONE or GZIP, so another codec is a server fault.
-      throw malformed(`the server answered with ${compression}, which this client did not accept`);
+      throw malformed(`the server answered with an unknown compression ${compression}`);
   }
 }
 

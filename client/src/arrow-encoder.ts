@@ -1,5 +1,6 @@
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
+import { loadZstd, zstdCompress } from "@horaedb/proto";
 import {
   type Data,
   DataType,
@@ -16,6 +17,7 @@ import {
   Utf8,
 } from "apache-arrow";
 import { HoraeDBArgumentError } from "./errors.js";
+import type { PayloadCompression } from "./options.js";
 import { ProtobufWriter, WireType, lenFieldSize } from "./protobuf-writer.js";
 import type { TableWrite } from "./table-write.js";
 import { Utf8DictionaryBuilder } from "./utf8-dictionary.js";
@@ -28,15 +30,17 @@ export interface ArrowEncoding {
   readonly tags: readonly string[];
   /** The timestamp column: Arrow Timestamp, or Int64 milliseconds. */
   readonly timestamp: string;
-  /** IPC streams larger than this many bytes are gzip-compressed; `Infinity` never compresses. */
-  readonly gzipAboveBytes: number;
+  /** Codec of compressed streams. */
+  readonly compression: PayloadCompression;
+  /** IPC streams larger than this many bytes are compressed; `Infinity` never compresses. */
+  readonly compressAboveBytes: number;
   /** A table whose IPC stream is larger than this is split into several table requests. */
   readonly maxRequestBytes: number;
 }
 
 /**
  * Encodes an Arrow table (or one record batch) as `ArrowRows` table requests: one Arrow IPC stream
- * each, gzip-compressed above the threshold. Utf8 tag columns are sent dictionary-encoded. Checks
+ * each, compressed above the threshold. Utf8 tag columns are sent dictionary-encoded. Checks
  * the tag and timestamp columns first, so a bad table fails here with HoraeDBArgumentError rather
  * than on the server.
  */
@@ -51,31 +55,43 @@ export async function encodeArrow(
   const writes: TableWrite[] = [];
   for (const part of splitToFit(table, encoding.maxRequestBytes)) {
     const ipc = part.ipc;
-    const compressed = ipc.byteLength > encoding.gzipAboveBytes;
-    const payload = compressed ? await gzipAsync(ipc, { level: 1 }) : ipc;
-    const encoded = encodeArrowTableRequest(tableName, payload, compressed, encoding);
+    const codec = ipc.byteLength > encoding.compressAboveBytes ? encoding.compression : "none";
+    const payload = await compressStream(ipc, codec);
+    const encoded = encodeArrowTableRequest(tableName, payload, COMPRESSION_CODES[codec], encoding);
     writes.push({ table: tableName, encoded, rows: part.table.numRows, bytes: encoded.byteLength });
   }
   return writes;
 }
 
-// Field numbers of storage.proto `WriteTableRequest` and `ArrowRows`; COMPRESSION_GZIP is 2.
+// Field numbers of storage.proto `WriteTableRequest` and `ArrowRows`, and its `Compression` values.
 const TABLE_REQUEST = { table: 1, arrow: 3 } as const;
 const ARROW_ROWS = { ipcStream: 1, compression: 2, tagColumns: 3, timestampColumn: 4 } as const;
-const COMPRESSION_GZIP = 2;
+const COMPRESSION_CODES: Readonly<Record<PayloadCompression, number>> = { none: 0, zstd: 1, gzip: 2 };
+
+async function compressStream(ipc: Uint8Array, codec: PayloadCompression): Promise<Uint8Array> {
+  switch (codec) {
+    case "none":
+      return ipc;
+    case "gzip":
+      return await gzipAsync(ipc, { level: 1 });
+    case "zstd":
+      await loadZstd();
+      return zstdCompress(ipc);
+  }
+}
 
 /** A `WriteTableRequest` message holding `ArrowRows`. */
 function encodeArrowTableRequest(
   table: string,
   payload: Uint8Array,
-  gzipped: boolean,
+  compression: number,
   encoding: ArrowEncoding,
 ): Buffer {
   const tags = encoding.tags.map((tag) => [tag, Buffer.byteLength(tag)] as const);
   const timestampBytes = Buffer.byteLength(encoding.timestamp);
   const arrowSize =
     lenFieldSize(payload.byteLength) +
-    (gzipped ? 2 : 0) +
+    (compression !== 0 ? 2 : 0) +
     tags.reduce((sum, [, bytes]) => sum + lenFieldSize(bytes), 0) +
     lenFieldSize(timestampBytes);
   const tableBytes = Buffer.byteLength(table);
@@ -86,9 +102,9 @@ function encodeArrowTableRequest(
   w.varint(arrowSize);
   w.tag(ARROW_ROWS.ipcStream, WireType.LEN);
   w.bytes(payload);
-  if (gzipped) {
+  if (compression !== 0) {
     w.tag(ARROW_ROWS.compression, WireType.VARINT);
-    w.varint(COMPRESSION_GZIP);
+    w.varint(compression);
   }
   for (const [tag, bytes] of tags) {
     w.tag(ARROW_ROWS.tagColumns, WireType.LEN);

@@ -33,8 +33,8 @@ export interface ArrowWriteOptions extends WriteOptions {
   readonly tags: readonly string[];
   /** Column holding the row timestamps: Arrow Timestamp, or Int64 ms. Default `timestamp`. */
   readonly timestamp?: string;
-  /** IPC streams larger than this are gzip-compressed; the client's `gzipAboveBytes` by default. */
-  readonly gzipAboveBytes?: number;
+  /** IPC streams larger than this are compressed; the client's `compressAboveBytes` by default. */
+  readonly compressAboveBytes?: number;
 }
 
 /** What a write stored: rows in total and per table. */
@@ -108,6 +108,7 @@ export class HoraeDBClient {
       ...shared,
       database: o.database,
       queryTimeoutMs: o.queryTimeoutMs,
+      compression: o.compression,
       signal: this.#abort.signal,
     });
   }
@@ -148,7 +149,7 @@ export class HoraeDBClient {
 
   /**
    * Writes an Arrow table (or record batch) to `table` in the columnar form: an Arrow IPC stream,
-   * gzip-compressed above `gzipAboveBytes`, split into several table requests above
+   * compressed with the client's `compression` above `compressAboveBytes`, split into several table requests above
    * `maxRequestBytes`. Columns other than the tags and the timestamp are fields. Resolves and
    * rejects like `write()`.
    */
@@ -160,7 +161,8 @@ export class HoraeDBClient {
       const writes = await encodeArrow(table, data, {
         tags: options.tags,
         timestamp: options.timestamp ?? "timestamp",
-        gzipAboveBytes: options.gzipAboveBytes ?? this.options.gzipAboveBytes,
+        compression: this.options.compression,
+        compressAboveBytes: options.compressAboveBytes ?? this.options.compressAboveBytes,
         maxRequestBytes: this.options.maxRequestBytes,
       });
       return resultOf(await this.#execute(writes, options));

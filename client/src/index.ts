@@ -27,7 +27,12 @@ export {
   type TableWriteFailure,
   type TableWriteSummary,
 } from "./errors.js";
-export { resolveClientOptions, type HoraeDBClientOptions, type ResolvedClientOptions } from "./options.js";
+export {
+  resolveClientOptions,
+  type HoraeDBClientOptions,
+  type PayloadCompression,
+  type ResolvedClientOptions,
+} from "./options.js";
 export { Point, TIMESTAMP_COLUMN, type FieldValue, type Int64Input, type TimestampInput } from "./point.js";
 export type { QueryOptions } from "./query-executor.js";
 export { backoffMs, DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.js";

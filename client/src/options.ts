@@ -28,8 +28,13 @@ export interface HoraeDBClientOptions {
    * (64 MiB by default). Default 8 MiB.
    */
   readonly maxRequestBytes?: number;
-  /** Arrow IPC streams larger than this are sent gzip-compressed, in bytes. Default 1 MiB. */
-  readonly gzipAboveBytes?: number;
+  /**
+   * Payload codec: Arrow IPC streams written above `compressAboveBytes` are compressed with it, and
+   * query results are requested in it (the server compresses results over 64 KiB). Default "zstd".
+   */
+  readonly compression?: PayloadCompression;
+  /** Arrow IPC streams larger than this are sent compressed, in bytes. Default 1 MiB. */
+  readonly compressAboveBytes?: number;
   /**
    * Whether a write whose outcome is unknown (the connection failed or the call timed out after it
    * was sent) may be sent again. True suits OVERWRITE tables (the default update mode), where a
@@ -43,6 +48,11 @@ export interface HoraeDBClientOptions {
   readonly channelOptions?: ChannelOptions;
 }
 
+/** Codecs for payloads: zstd (fast, the default), gzip, or none. */
+export type PayloadCompression = "zstd" | "gzip" | "none";
+
+const PAYLOAD_COMPRESSIONS: readonly PayloadCompression[] = ["zstd", "gzip", "none"];
+
 /** Options with every default filled in and every value checked. */
 export interface ResolvedClientOptions {
   readonly endpoints: readonly string[];
@@ -53,7 +63,8 @@ export interface ResolvedClientOptions {
   readonly routeCacheTtlMs: number;
   readonly maxInFlightPerEndpoint: number;
   readonly maxRequestBytes: number;
-  readonly gzipAboveBytes: number;
+  readonly compression: PayloadCompression;
+  readonly compressAboveBytes: number;
   readonly idempotentWrites: boolean;
   readonly retry: RetryPolicy;
   readonly channelOptions: ChannelOptions;
@@ -89,11 +100,21 @@ export function resolveClientOptions(options: HoraeDBClientOptions): ResolvedCli
     routeCacheTtlMs: nonNegative("routeCacheTtlMs", options.routeCacheTtlMs ?? 60_000),
     maxInFlightPerEndpoint: positiveInteger("maxInFlightPerEndpoint", options.maxInFlightPerEndpoint ?? 16),
     maxRequestBytes: positive("maxRequestBytes", options.maxRequestBytes ?? 8 * 1024 * 1024),
-    gzipAboveBytes: nonNegative("gzipAboveBytes", options.gzipAboveBytes ?? 1024 * 1024),
+    compression: payloadCompression(options.compression ?? "zstd"),
+    compressAboveBytes: nonNegative("compressAboveBytes", options.compressAboveBytes ?? 1024 * 1024),
     idempotentWrites: options.idempotentWrites ?? true,
     retry,
     channelOptions: { ...SDK_CHANNEL_OPTIONS, ...options.channelOptions },
   };
+}
+
+function payloadCompression(value: string): PayloadCompression {
+  if (!PAYLOAD_COMPRESSIONS.includes(value as PayloadCompression)) {
+    throw new HoraeDBArgumentError(
+      `options.compression must be one of ${PAYLOAD_COMPRESSIONS.join(", ")}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value as PayloadCompression;
 }
 
 function positive(name: string, value: number): number {

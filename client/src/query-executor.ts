@@ -2,7 +2,7 @@ import type { ServiceError } from "@grpc/grpc-js";
 import type { RecordBatch, Table } from "apache-arrow";
 import { StatusCode, type storage } from "@horaedb/proto";
 import { grpcCallError, type ChannelPool, type OpenStream } from "./channel-pool.js";
-import { concatTables, decodeArrowPayload } from "./arrow-decoder.js";
+import { concatTables, decodeArrowPayload, loadPayloadCodec } from "./arrow-decoder.js";
 import type { EndpointRotation } from "./endpoint-rotation.js";
 import {
   HoraeDBClosedError,
@@ -11,6 +11,7 @@ import {
   HoraeDBTransportError,
   HoraeDBUnsupportedError,
 } from "./errors.js";
+import type { PayloadCompression } from "./options.js";
 import { backoffMs, sleep, type RetryPolicy } from "./retry.js";
 import type { Router } from "./router.js";
 
@@ -46,8 +47,16 @@ export interface QueryExecutorOptions {
   readonly database: string;
   /** Default time limit of a statement, in milliseconds. */
   readonly queryTimeoutMs: number;
+  /** The codec query results are asked for in. */
+  readonly compression: PayloadCompression;
   readonly signal: AbortSignal;
 }
+
+const ACCEPTED_COMPRESSION: Readonly<Record<PayloadCompression, storage.Compression>> = {
+  zstd: "COMPRESSION_ZSTD",
+  gzip: "COMPRESSION_GZIP",
+  none: "COMPRESSION_NONE",
+};
 
 /** Extra time the gRPC deadline allows past the statement's own limit, so the server's answer wins. */
 const DEADLINE_GRACE_MS = 1_000;
@@ -103,8 +112,9 @@ export class QueryExecutor {
       if (response.output === "affectedRows") {
         return { done: { kind: "affectedRows", affectedRows: Number(response.affectedRows ?? "0") } };
       }
-      const tables =
-        response.arrow === null || response.arrow === undefined ? [] : decodeArrowPayload(response.arrow);
+      const arrow = response.arrow ?? undefined;
+      if (arrow !== undefined) await loadPayloadCodec(arrow);
+      const tables = arrow === undefined ? [] : decodeArrowPayload(arrow);
       return { done: { kind: "rows", table: concatTables(tables) } };
     });
   }
@@ -153,6 +163,7 @@ export class QueryExecutor {
         const failure = this.#headerFailure(response.header, call, endpoint, "StreamSqlQuery");
         if (failure !== undefined) throw failure.retry;
         if (response.arrow !== null && response.arrow !== undefined) {
+          await loadPayloadCodec(response.arrow);
           for (const table of decodeArrowPayload(response.arrow)) yield* table.batches;
         }
         let next: IteratorResult<storage.SqlQueryResponse__Output>;
@@ -255,7 +266,7 @@ export class QueryExecutor {
         tables,
         sql,
         timeoutMs: Math.max(1, deadline - Date.now()),
-        acceptCompression: "COMPRESSION_GZIP",
+        acceptCompression: ACCEPTED_COMPRESSION[this.#options.compression],
       }),
     };
   }

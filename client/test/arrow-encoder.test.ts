@@ -1,4 +1,5 @@
-import { storageServiceDefinition, type storage } from "@horaedb/proto";
+import { gunzipSync } from "node:zlib";
+import { storageServiceDefinition, type storage, zstdDecompress } from "@horaedb/proto";
 import {
   DataType,
   Dictionary,
@@ -124,7 +125,8 @@ describe("encodeArrow", () => {
     const [write] = await encodeArrow("m", table, {
       tags: ["host"],
       timestamp: "ts",
-      gzipAboveBytes: Infinity,
+      compression: "zstd",
+      compressAboveBytes: Infinity,
       maxRequestBytes: 1 << 30,
     });
     const arrow = decodeTableRequest(write?.encoded as Buffer);
@@ -139,4 +141,27 @@ describe("encodeArrow", () => {
     expect(columnValues(sent, "v")).toEqual(columnValues(table, "v"));
     expect(arrow.ipcStream.byteLength).toBeLessThan(tableToIPC(table, "stream").byteLength / 2);
   });
+
+  it.each([
+    ["zstd", "COMPRESSION_ZSTD", (bytes: Uint8Array) => zstdDecompress(bytes, 1 << 30)],
+    ["gzip", "COMPRESSION_GZIP", (bytes: Uint8Array) => gunzipSync(bytes)],
+  ] as const)(
+    "compresses streams above the threshold with %s, and leaves smaller ones plain",
+    async (codec, code, undo) => {
+      const table = new Table({
+        host: vectorFromArray(["a", "b", "a", "b"], new Utf8()),
+        ts: ms([1, 2, 3, 4]),
+        v: vectorFromArray([0.5, 1.5, 2.5, 3.5], new Float64()),
+      });
+      const encoding = { tags: ["host"], timestamp: "ts", compression: codec, maxRequestBytes: 1 << 30 };
+      const [big] = await encodeArrow("m", table, { ...encoding, compressAboveBytes: 0 });
+      const compressed = decodeTableRequest(big?.encoded as Buffer);
+      expect(compressed.compression).toBe(code);
+      expect(rowsOf(tableFromIPC(undo(compressed.ipcStream)))).toEqual(rowsOf(table));
+      const [small] = await encodeArrow("m", table, { ...encoding, compressAboveBytes: 1 << 20 });
+      const plain = decodeTableRequest(small?.encoded as Buffer);
+      expect(plain.compression).toBe("COMPRESSION_NONE");
+      expect(rowsOf(tableFromIPC(plain.ipcStream))).toEqual(rowsOf(table));
+    },
+  );
 });

@@ -2,6 +2,7 @@ import { gzipSync } from "node:zlib";
 import * as grpc from "@grpc/grpc-js";
 import { Float64, Table, tableToIPC, Utf8, vectorFromArray } from "apache-arrow";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { loadZstd, zstdCompress } from "@horaedb/proto";
 import {
   HoraeDBClient,
   HoraeDBQueryError,
@@ -129,10 +130,26 @@ describe("SQL against a scripted server", () => {
       sql: "SELECT host, value FROM cpu",
       tables: ["cpu"],
       context: { database: "metrics" },
-      acceptCompression: "COMPRESSION_GZIP",
+      acceptCompression: "COMPRESSION_ZSTD",
     });
     expect(request?.timeoutMs).toBeGreaterThan(4_000);
     expect(request?.timeoutMs).toBeLessThanOrEqual(5_000);
+  });
+
+  it("decodes a zstd-compressed payload, and asks for gzip when the client is set to it", async () => {
+    await loadZstd();
+    const server = await fake({
+      sqlQuery: () => ({
+        header: OK,
+        arrow: { recordBatches: [zstdCompress(part(["a", "b"], [1, 2]))], compression: "COMPRESSION_ZSTD" },
+      }),
+    });
+    const client = clientOf({ endpoints: [server.endpoint], compression: "gzip" });
+    expect(await client.sqlRows("SELECT host, value FROM cpu")).toEqual([
+      { host: "a", value: 1 },
+      { host: "b", value: 2 },
+    ]);
+    expect(server.sqlRequests[0]?.acceptCompression).toBe("COMPRESSION_GZIP");
   });
 
   it("keeps the schema of a result without rows", async () => {

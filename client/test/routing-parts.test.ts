@@ -74,13 +74,23 @@ describe("endpoints and options", () => {
 
   it("fills defaults and refuses bad options by name", () => {
     const options = resolveClientOptions({ endpoints: ["a:1", "a:1"] });
-    expect(options).toMatchObject({ endpoints: ["a:1"], database: "public", idempotentWrites: true });
+    expect(options).toMatchObject({
+      endpoints: ["a:1"],
+      database: "public",
+      idempotentWrites: true,
+      compression: "zstd",
+      compressAboveBytes: 1024 * 1024,
+    });
     expect(() => resolveClientOptions({ endpoints: [] })).toThrow(/endpoints/);
     expect(() => resolveClientOptions({ endpoints: ["a:1"], requestTimeoutMs: 0 })).toThrow(
       /requestTimeoutMs/,
     );
     expect(() => resolveClientOptions({ endpoints: ["a:1"], retry: { maxAttempts: 0 } })).toThrow(
       /maxAttempts/,
+    );
+    const compression = "brotli" as unknown as "zstd";
+    expect(() => resolveClientOptions({ endpoints: ["a:1"], compression })).toThrow(
+      'options.compression must be one of zstd, gzip, none, got "brotli"',
     );
   });
 });

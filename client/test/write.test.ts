@@ -107,16 +107,20 @@ describe("HoraeDBClient writes to a real server", () => {
     expect(server.engine.table("public", "cpu")?.schema.column("host")?.isTag).toBe(true);
   });
 
-  it("writes an Arrow table and a record batch, plain and gzip-compressed", async () => {
+  it("writes an Arrow table and a record batch, plain, zstd- and gzip-compressed", async () => {
     const { server, endpoint } = await servers.start();
-    // gzipAboveBytes 0 compresses every stream; the second client never compresses.
-    client = new HoraeDBClient({ endpoints: [endpoint], gzipAboveBytes: 0 });
-    const plain = new HoraeDBClient({ endpoints: [endpoint], gzipAboveBytes: Infinity });
+    // compressAboveBytes 0 compresses every stream (zstd by default); the last client never compresses.
+    client = new HoraeDBClient({ endpoints: [endpoint], compressAboveBytes: 0 });
+    const gzip = new HoraeDBClient({ endpoints: [endpoint], compression: "gzip", compressAboveBytes: 0 });
+    const plain = new HoraeDBClient({ endpoints: [endpoint], compressAboveBytes: Infinity });
     try {
       const table = arrowTable(["x", "y"], [T + 5_000, T + 6_000], [1.25, 2.5]);
-      expect(await client.writeArrow("m_gzip", table, { tags: ["host"], timestamp: "ts" })).toEqual({
+      expect(await client.writeArrow("m_zstd", table, { tags: ["host"], timestamp: "ts" })).toEqual({
         rows: 2,
-        tables: [{ table: "m_gzip", rows: 2 }],
+        tables: [{ table: "m_zstd", rows: 2 }],
+      });
+      expect(await gzip.writeArrow("m_gzip", table, { tags: ["host"], timestamp: "ts" })).toMatchObject({
+        rows: 2,
       });
       const batch = table.batches[0] as RecordBatch;
       expect(await plain.writeArrow("m_plain", batch, { tags: ["host"], timestamp: "ts" })).toMatchObject({
@@ -124,8 +128,9 @@ describe("HoraeDBClient writes to a real server", () => {
       });
     } finally {
       await plain.close();
+      await gzip.close();
     }
-    for (const name of ["m_gzip", "m_plain"]) {
+    for (const name of ["m_zstd", "m_gzip", "m_plain"]) {
       expect(sortRows(await scanRows(server, name, ["host", "ts", "value"]))).toEqual([
         ["x", T + 5_000, 1.25],
         ["y", T + 6_000, 2.5],

@@ -9,6 +9,7 @@ import {
   type HealthState,
   type Logger,
 } from "@horaedb/common";
+import { loadZstd } from "@horaedb/proto";
 import type { HoraeDBConfig } from "./config.js";
 import { DataDirectoryError, UnsupportedModeError } from "./errors.js";
 import { openStandaloneEngine, type StorageEngine } from "./engine/index.js";
@@ -78,6 +79,7 @@ export class HoraeDBServer {
         logger: componentLogger(this.#logger, "storage-service"),
         metrics: this.metrics,
         defaultQueryTimeoutMs: config.query.timeout_ms,
+        maxPayloadBytes: config.engine.max_request_bytes,
       }),
     );
     registerSqlRoute(this.#servers.http, {
@@ -109,6 +111,8 @@ export class HoraeDBServer {
     } catch (error) {
       throw new DataDirectoryError(this.dataDir, error);
     }
+    // ZSTD payloads (writes and query results) need the WebAssembly codec before the first request.
+    await loadZstd();
     const engineConfig = this.config.engine;
     this.#engine = await openStandaloneEngine({
       dataDir: this.dataDir,

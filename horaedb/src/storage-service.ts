@@ -34,6 +34,8 @@ export interface StorageServiceContext {
   readonly metrics?: ServerMetrics | undefined;
   /** Timeout of a statement whose request leaves `timeout_ms` at 0 (default DEFAULT_SQL_TIMEOUT_MS). */
   readonly defaultQueryTimeoutMs?: number | undefined;
+  /** Largest size a compressed Arrow payload may decompress to (default DEFAULT_MAX_PAYLOAD_BYTES). */
+  readonly maxPayloadBytes?: number | undefined;
 }
 
 const OK: common.ResponseHeader = { code: StatusCode.STATUS_CODE_OK, message: "" };
@@ -188,7 +190,7 @@ class TableRequestWriter {
         const slot = results.reserve(tableRequest.table);
         let rows = 0;
         try {
-          const writeRows = toWriteRows(tableRequest);
+          const writeRows = toWriteRows(tableRequest, this.#context.maxPayloadBytes);
           rows = writeRows.batch.numRows;
           const written = await this.#context.engine().write(database, tableRequest.table, writeRows);
           results.succeeded(slot, written.rows);
@@ -206,7 +208,7 @@ class TableRequestWriter {
   }
 }
 
-function toWriteRows(request: DecodedTableRequest): WriteRows {
+function toWriteRows(request: DecodedTableRequest, maxPayloadBytes: number | undefined): WriteRows {
   if (request.table.length === 0) {
     throw new RequestError(
       StatusCode.STATUS_CODE_INVALID_ARGUMENT,
@@ -217,7 +219,7 @@ function toWriteRows(request: DecodedTableRequest): WriteRows {
     case "series":
       return seriesToWriteRows(request.table, request.rows.seriesRows);
     case "arrow":
-      return arrowToWriteRows(request.table, request.rows.arrow);
+      return arrowToWriteRows(request.table, request.rows.arrow, maxPayloadBytes);
     case undefined:
       throw new RequestError(
         StatusCode.STATUS_CODE_INVALID_ARGUMENT,

@@ -4,7 +4,14 @@ import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import * as grpc from "@grpc/grpc-js";
 import { createLogger, type BoundAddresses } from "@horaedb/common";
-import { loadStorageProto, StatusCode, storageServiceDefinition, type storage } from "@horaedb/proto";
+import {
+  loadStorageProto,
+  StatusCode,
+  storageServiceDefinition,
+  type storage,
+  zstdCompress,
+  zstdDecompress,
+} from "@horaedb/proto";
 import {
   Dictionary,
   Float64,
@@ -130,7 +137,7 @@ describe("StorageService writes", () => {
     ]);
   });
 
-  it("writes the Arrow columnar form, plain and gzip-compressed", async () => {
+  it("writes the Arrow columnar form, plain, gzip- and zstd-compressed", async () => {
     const { server, client } = await startServer();
     const arrow = new ArrowTable({
       host: vectorFromArray(["x", "y"], new Utf8()),
@@ -159,7 +166,21 @@ describe("StorageService writes", () => {
       ],
     });
     expect(gz.header?.code).toBe("STATUS_CODE_OK");
-    for (const table of ["m", "m2"]) {
+    const zstd = await write(client, {
+      tableRequests: [
+        {
+          table: "m3",
+          arrow: {
+            ipcStream: zstdCompress(ipc),
+            compression: "COMPRESSION_ZSTD",
+            tagColumns: ["host"],
+            timestampColumn: "ts",
+          },
+        },
+      ],
+    });
+    expect(zstd.header?.code).toBe("STATUS_CODE_OK");
+    for (const table of ["m", "m2", "m3"]) {
       expect(await rowsOf(server, table, ["host", "ts", "value"])).toEqual([
         ["x", T + 5000, 1.25],
         ["y", T + 6000, 2.5],
@@ -293,17 +314,30 @@ describe("StorageService writes", () => {
     expect(response.tableResults[0]?.header?.message).toMatch(message);
   });
 
-  it("refuses an unsupported compression and a request over the size limit", async () => {
-    const { client } = await startServer({ engine: { max_request_bytes: 64 * 1024 } });
-    const zstd = await write(client, {
-      tableRequests: [
-        {
-          table: "m",
-          arrow: { ipcStream: new Uint8Array(8), compression: "COMPRESSION_ZSTD", tagColumns: [] },
-        },
-      ],
+  it("refuses an unknown codec, bad compressed data, a payload inflating past the limit, and a request over the size limit", async () => {
+    const limit = 64 * 1024;
+    const { client, server } = await startServer({ engine: { max_request_bytes: limit } });
+    const arrowRequest = (ipcStream: Uint8Array, compression: storage.Compression) => ({
+      tableRequests: [{ table: "m", arrow: { ipcStream, compression, tagColumns: [] } }],
     });
-    expect(zstd.tableResults[0]?.header?.message).toMatch(/COMPRESSION_ZSTD is not supported/);
+    const unknown = await write(client, arrowRequest(new Uint8Array(8), 7 as storage.Compression));
+    expect(unknown.tableResults[0]?.header?.message).toMatch(/compression 7 is not supported by this server/);
+    const notZstd = await write(client, arrowRequest(new Uint8Array(8), "COMPRESSION_ZSTD"));
+    expect(notZstd.tableResults[0]?.header).toMatchObject({
+      code: "STATUS_CODE_INVALID_ARGUMENT",
+      message: "table m: not a zstd frame (bad magic number)",
+    });
+    // A few KiB that inflate past max_request_bytes are refused before they are inflated.
+    const bomb = new Uint8Array(limit + 1);
+    const zstdBomb = await write(client, arrowRequest(zstdCompress(bomb), "COMPRESSION_ZSTD"));
+    expect(zstdBomb.tableResults[0]?.header?.message).toBe(
+      `table m: the zstd frame declares ${limit + 1} bytes, over the limit of ${limit}`,
+    );
+    const gzipBomb = await write(client, arrowRequest(gzipSync(bomb), "COMPRESSION_GZIP"));
+    expect(gzipBomb.tableResults[0]?.header?.message).toBe(
+      `table m: the gzip data decompresses to more than the limit of ${limit} bytes`,
+    );
+    expect(server.engine.table("public", "m")).toBeUndefined();
     const huge = seriesRequest(
       "cpu",
       Array.from({ length: 2000 }, (_, i) => `host_${i}`),
@@ -338,9 +372,13 @@ const sqlQuery = (client: storage.StorageServiceClient, request: storage.SqlQuer
 
 function decodeRows(payload: storage.ArrowPayload__Output | null | undefined): Record<string, unknown>[] {
   const streams = payload?.recordBatches ?? [];
-  const gzip = payload?.compression === "COMPRESSION_GZIP";
+  const decompress = (bytes: Uint8Array) => {
+    if (payload?.compression === "COMPRESSION_GZIP") return gunzipSync(bytes);
+    if (payload?.compression === "COMPRESSION_ZSTD") return zstdDecompress(bytes, 1 << 30);
+    return bytes;
+  };
   return streams.flatMap((bytes) =>
-    tableFromIPC(gzip ? gunzipSync(bytes) : bytes)
+    tableFromIPC(decompress(bytes))
       .toArray()
       .map((row: { toJSON(): Record<string, unknown> }) => row.toJSON()),
   );
@@ -404,7 +442,7 @@ describe("StorageService SQL", () => {
     expect(missing.header?.message).toMatch(/nope.*\(at line 1, column 15\)/);
   });
 
-  it("gzips results over 64 KiB for a client that accepts gzip, and only then", async () => {
+  it("compresses results over 64 KiB with the codec the client accepts, and only then", async () => {
     const { server, client } = await startServer();
     await fillBigTable(server, client, 5_000);
     const sql = "SELECT host, v FROM big";
@@ -412,6 +450,9 @@ describe("StorageService SQL", () => {
     expect(zipped.arrow?.compression).toBe("COMPRESSION_GZIP");
     const rows = decodeRows(zipped.arrow);
     expect(rows).toHaveLength(5_000);
+    const zstd = await sqlQuery(client, { sql, acceptCompression: "COMPRESSION_ZSTD" });
+    expect(zstd.arrow?.compression).toBe("COMPRESSION_ZSTD");
+    expect(decodeRows(zstd.arrow)).toEqual(rows);
     const plain = await sqlQuery(client, { sql });
     expect(plain.arrow?.compression).toBe("COMPRESSION_NONE");
     expect(decodeRows(plain.arrow)).toEqual(rows);

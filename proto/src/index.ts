@@ -21,3 +21,12 @@ export * as common from "./generated/horaedb/common/v1/index.js";
 export * as storage from "./generated/horaedb/storage/v1/index.js";
 export * as meta from "./generated/horaedb/meta/v1/index.js";
 export * as metaEvent from "./generated/horaedb/meta_event/v1/index.js";
+export {
+  DEFAULT_ZSTD_LEVEL,
+  ZstdPayloadError,
+  loadZstd,
+  zstdCompress,
+  zstdDecompress,
+  zstdFrameContentSize,
+  zstdLoaded,
+} from "./zstd.js";

@@ -15,7 +15,7 @@ import { stringColumnFromCodes } from "../batch/string-dictionary.js";
 import type { WriteRows } from "../engine/index.js";
 import { arrowToColumnBatch, dataTypeOfArrow, int64ToTimestamps, timestampScale } from "../sst/index.js";
 import { DataType } from "../table/data-type.js";
-import { decompressPayload } from "./payload-compression.js";
+import { DEFAULT_MAX_PAYLOAD_BYTES, decompressPayload } from "./payload-compression.js";
 import { RequestError } from "./request-error.js";
 import { emptyStringCode, Utf8Interner } from "./utf8-interner.js";
 import type { ArrowRowsMessage } from "./write-request.js";
@@ -26,14 +26,19 @@ const DEFAULT_TIMESTAMP_COLUMN = "timestamp";
  * Turns the columnar form of a write (an Arrow IPC stream) into rows, column by column: tag columns
  * (Utf8, or Dictionary<Utf8>) become dictionary codes without a string per row, the timestamp
  * (an Arrow timestamp of any unit, or Int64 milliseconds) is converted word-wise, and field values
- * are copied out of the request buffer as whole arrays.
+ * are copied out of the request buffer as whole arrays. A compressed stream may decompress to at most
+ * `maxPayloadBytes`.
  */
-export function arrowToWriteRows(table: string, arrow: ArrowRowsMessage): WriteRows {
+export function arrowToWriteRows(
+  table: string,
+  arrow: ArrowRowsMessage,
+  maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES,
+): WriteRows {
   const invalid = (message: string) =>
     new RequestError(StatusCode.STATUS_CODE_INVALID_ARGUMENT, `table ${table}: ${message}`);
   const unreadable = (error: unknown) =>
     invalid(`the Arrow IPC stream cannot be read: ${error instanceof Error ? error.message : String(error)}`);
-  const ipc = decompressPayload(arrow.ipcStream, arrow.compression, `table ${table}`);
+  const ipc = decompressPayload(arrow.ipcStream, arrow.compression, `table ${table}`, maxPayloadBytes);
   let input: Table;
   try {
     input = readStream(ipc);

@@ -37,18 +37,19 @@ export function arrowStreams(batches: readonly RecordBatch[]): Uint8Array[] {
   return batches.map((batch) => RecordBatchStreamWriter.writeAll([batch]).toUint8Array(true));
 }
 
-/** An Arrow payload, gzip-compressed when accepted and larger than the threshold. */
+/** An Arrow payload, compressed with the codec the client accepts when larger than the threshold. */
 export function arrowPayload(
   streams: readonly Uint8Array[],
   accepted: storage.Compression__Output,
 ): storage.ArrowPayload {
   const total = streams.reduce((sum, s) => sum + s.byteLength, 0);
-  if (accepted !== "COMPRESSION_GZIP" || total <= SQL_COMPRESSION_THRESHOLD_BYTES) {
+  if (accepted === "COMPRESSION_NONE" || total <= SQL_COMPRESSION_THRESHOLD_BYTES) {
     return { recordBatches: [...streams], compression: "COMPRESSION_NONE" };
   }
+  const compressed = streams.map((s) => compressPayload(s, accepted));
   return {
-    recordBatches: streams.map((s) => compressPayload(s, accepted).bytes),
-    compression: "COMPRESSION_GZIP",
+    recordBatches: compressed.map((c) => c.bytes),
+    compression: compressed[0]?.compression ?? "COMPRESSION_NONE",
   };
 }
 

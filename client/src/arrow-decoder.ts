@@ -51,7 +51,7 @@ function decompress(bytes: Buffer, compression: storage.Compression__Output, ind
         throw malformed(`record batch stream ${index} is not valid zstd data`, error);
       }
     default:
-      throw malformed(`the server answered with an unknown compression ${compression}`);
+      throw malformed(`the server answered with an unknown compression ${String(compression)}`);
   }
 }
 

@@ -55,6 +55,13 @@ export const horaeDBConfigDefinition = {
         .min(0)
         .default(256 * 1024 * 1024)
         .describe("Capacity of the in-memory cache of object storage reads, in bytes."),
+      decoded_cache_bytes: z
+        .int()
+        .min(0)
+        .default(256 * 1024 * 1024)
+        .describe(
+          "Capacity of the in-memory cache of decoded SST columns, in bytes: repeated reads of the same data skip fetching, checksumming and decoding it. 0 turns it off.",
+        ),
       wal_segment_bytes: z
         .int()
         .min(64 * 1024)

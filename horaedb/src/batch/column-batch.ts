@@ -1,4 +1,11 @@
-import { columnByteSize, nullColumn, takeColumn, type Column } from "./column.js";
+import {
+  columnByteSize,
+  nullColumn,
+  takeColumn,
+  takeColumnRanges,
+  viewColumn,
+  type Column,
+} from "./column.js";
 import type { TableSchema } from "../table/schema.js";
 
 /**
@@ -30,6 +37,31 @@ export function sliceRows(batch: ColumnBatch, start: number, end: number): Colum
   const indices = new Uint32Array(end - start);
   for (let i = 0; i < indices.length; i++) indices[i] = start + i;
   return takeRows(batch, indices);
+}
+
+/** Rows [start, end) without copying (see viewColumn); the batch itself when that is every row. */
+export function viewRows(batch: ColumnBatch, start: number, end: number): ColumnBatch {
+  if (start === 0 && end === batch.numRows) return batch;
+  return {
+    names: batch.names,
+    columns: batch.columns.map((c) => viewColumn(c, start, end)),
+    numRows: end - start,
+  };
+}
+
+/**
+ * The rows in `ranges` ([start, end) pairs, in order): a view when it is one range, else a copy
+ * made range by range.
+ */
+export function takeRanges(batch: ColumnBatch, ranges: readonly number[]): ColumnBatch {
+  if (ranges.length === 2) return viewRows(batch, ranges[0] as number, ranges[1] as number);
+  let numRows = 0;
+  for (let i = 0; i < ranges.length; i += 2) numRows += (ranges[i + 1] as number) - (ranges[i] as number);
+  return {
+    names: batch.names,
+    columns: batch.columns.map((c) => takeColumnRanges(c, ranges, numRows)),
+    numRows,
+  };
 }
 
 /**

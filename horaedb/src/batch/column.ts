@@ -83,6 +83,55 @@ export function takeColumn(column: Column, indices: ArrayLike<number>): Column {
   return { type: column.type, values: out, validity };
 }
 
+/**
+ * Rows [start, end) of a column without copying: typed arrays are `subarray` views, string and
+ * binary arrays a `slice` of the references. The result shares memory with `column`, which is fine
+ * because columns are never modified once built.
+ */
+export function viewColumn(column: Column, start: number, end: number): Column {
+  const v = column.values;
+  const values = Array.isArray(v) ? v.slice(start, end) : v.subarray(start, end);
+  const validity = column.validity === null ? null : column.validity.subarray(start, end);
+  return { type: column.type, values, validity };
+}
+
+/**
+ * A column of the rows in `ranges` ([start, end) pairs, in order), copied range by range: one
+ * block copy per range for typed arrays, instead of one index lookup per row.
+ */
+export function takeColumnRanges(column: Column, ranges: readonly number[], numRows: number): Column {
+  const src = column.values;
+  const out = allocateValues(column.type, numRows);
+  let at = 0;
+  if (Array.isArray(src)) {
+    const dst = out as unknown[];
+    for (let i = 0; i < ranges.length; i += 2) {
+      const end = ranges[i + 1] as number;
+      for (let r = ranges[i] as number; r < end; r++) dst[at++] = src[r];
+    }
+  } else {
+    const dst = out as Exclude<ColumnValues, string[] | Uint8Array[]>;
+    for (let i = 0; i < ranges.length; i += 2) {
+      const start = ranges[i] as number;
+      const end = ranges[i + 1] as number;
+      (dst as Float64Array).set((src as Float64Array).subarray(start, end), at);
+      at += end - start;
+    }
+  }
+  let validity: Uint8Array | null = null;
+  if (column.validity !== null) {
+    validity = new Uint8Array(numRows);
+    let v = 0;
+    for (let i = 0; i < ranges.length; i += 2) {
+      const start = ranges[i] as number;
+      const end = ranges[i + 1] as number;
+      validity.set(column.validity.subarray(start, end), v);
+      v += end - start;
+    }
+  }
+  return { type: column.type, values: out, validity };
+}
+
 /** A column of `length` nulls (used for columns a batch does not carry). */
 export function nullColumn(type: DataType, length: number): Column {
   return { type, values: allocateValues(type, length), validity: new Uint8Array(length) };

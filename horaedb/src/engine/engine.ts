@@ -3,6 +3,7 @@ import { TableManifest, type SstFileEntry } from "../manifest/index.js";
 import { MemoryTracker } from "../memtable/index.js";
 import type { ObjectStore } from "../object-store/object-store.js";
 import { SstEncoderPool, SstWriter } from "../sst/index.js";
+import { DecodedColumnCache, type DecodedCacheStats } from "../sst/decoded-cache.js";
 import { formatTableOptions, parseTableOptions, type TableOptions } from "../table/options.js";
 import type { ColumnSchemaInput, TableSchema } from "../table/schema.js";
 import type { WalManager } from "../wal/wal.js";
@@ -47,7 +48,14 @@ export interface StorageEngineOptions {
   readonly compaction?: Partial<CompactionOptions>;
   /** Clock for table TTLs, ms since the epoch (default Date.now). */
   readonly now?: () => number;
+  /**
+   * Bytes of decoded SST columns kept for later reads (default DEFAULT_DECODED_CACHE_BYTES);
+   * 0 turns the cache off.
+   */
+  readonly decodedCacheBytes?: number;
 }
+
+export const DEFAULT_DECODED_CACHE_BYTES = 256 * 1024 * 1024;
 
 /** Compaction counters, and what became of the SST files compaction removed. */
 export interface EngineCompactionStats extends CompactionStats {
@@ -117,6 +125,7 @@ export class StorageEngine {
   readonly #references: SstFileReferences;
   readonly #compaction: CompactionScheduler;
   readonly #now: () => number;
+  readonly #decodedCache: DecodedColumnCache | undefined;
   readonly #log: Logger;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -149,6 +158,8 @@ export class StorageEngine {
       sstWriter: new SstWriter(encoderPool === undefined ? {} : { pool: encoderPool }),
     };
     this.#now = options.now ?? Date.now;
+    const cacheBytes = options.decodedCacheBytes ?? DEFAULT_DECODED_CACHE_BYTES;
+    this.#decodedCache = cacheBytes > 0 ? new DecodedColumnCache(cacheBytes) : undefined;
     this.#references = new SstFileReferences({
       deleteObject: (key) => options.store.delete(key),
       logger: options.logger,
@@ -393,11 +404,17 @@ export class StorageEngine {
         },
         request,
         release,
+        { decodedCache: this.#decodedCache },
       );
     } catch (error) {
       release();
       throw error;
     }
+  }
+
+  /** Counters and size of the decoded SST column cache; undefined when it is off. */
+  decodedCacheStats(): DecodedCacheStats | undefined {
+    return this.#decodedCache?.stats();
   }
 
   /** The SST files of a table as its manifest lists them now. */

@@ -1,5 +1,5 @@
-import { takeRows, type ColumnBatch } from "../batch/column-batch.js";
-import type { Column } from "../batch/column.js";
+import { takeRanges, takeRows, type ColumnBatch } from "../batch/column-batch.js";
+import { viewColumn, type Column } from "../batch/column.js";
 
 /** Rows with start <= timestamp < end. */
 export interface TimeRange {
@@ -12,7 +12,8 @@ export type TagFilter = Readonly<Record<string, readonly string[]>>;
 
 /**
  * Keeps the rows of `batch` inside the time range whose tags match the filter. Returns the batch
- * itself when every row matches (the common case for pruned, sorted inputs).
+ * itself when every row matches (the common case for pruned, sorted inputs), a view when the kept
+ * rows are one range, else a copy. The input's arrays are never modified.
  */
 export function filterRows(
   batch: ColumnBatch,
@@ -22,31 +23,71 @@ export function filterRows(
 ): ColumnBatch {
   const n = batch.numRows;
   let keep: Uint8Array | undefined;
-  const reject = (row: number) => {
-    keep ??= new Uint8Array(n).fill(1);
-    keep[row] = 0;
-  };
   if (timeRange !== undefined) {
     const ts = columnNamed(batch, timestampColumn).values as Float64Array;
+    const { start, end } = timeRange;
     for (let r = 0; r < n; r++) {
       const t = ts[r] as number;
-      if (t < timeRange.start || t >= timeRange.end) reject(r);
+      if (t < start || t >= end) {
+        keep ??= new Uint8Array(n).fill(1);
+        keep[r] = 0;
+      }
     }
   }
   if (tagFilter !== undefined) {
     for (const [name, allowed] of Object.entries(tagFilter)) {
       const column = columnNamed(batch, name);
       const values = column.values as string[];
+      const { validity } = column;
       const set = new Set(allowed);
+      // Rows sorted by series repeat a tag value in runs: look it up once per run.
+      let previous: string | undefined;
+      let previousMatches = false;
       for (let r = 0; r < n; r++) {
-        const present = column.validity === null || column.validity[r] === 1;
-        if (!present || !set.has(values[r] as string)) reject(r);
+        let matches = false;
+        if (validity === null || validity[r] === 1) {
+          const value = values[r] as string;
+          if (value !== previous) {
+            previous = value;
+            previousMatches = set.has(value);
+          }
+          matches = previousMatches;
+        }
+        if (!matches) {
+          keep ??= new Uint8Array(n).fill(1);
+          keep[r] = 0;
+        }
       }
     }
   }
   if (keep === undefined) return batch;
-  const indices: number[] = [];
-  for (let r = 0; r < n; r++) if (keep[r] === 1) indices.push(r);
+  return keptRows(batch, keep);
+}
+
+/** The rows whose `keep` byte is 1: views or block copies of runs of kept rows, else a gather. */
+function keptRows(batch: ColumnBatch, keep: Uint8Array): ColumnBatch {
+  const n = batch.numRows;
+  const ranges: number[] = [];
+  let kept = 0;
+  for (let r = 0; r < n;) {
+    if (keep[r] !== 1) {
+      r++;
+      continue;
+    }
+    const start = r;
+    while (r < n && keep[r] === 1) r++;
+    ranges.push(start, r);
+    kept += r - start;
+  }
+  if (kept === 0)
+    return { names: batch.names, columns: batch.columns.map((c) => viewColumn(c, 0, 0)), numRows: 0 };
+  // Long runs copy by block; scattered rows by index.
+  if (ranges.length <= 2 || kept >= 8 * (ranges.length / 2)) return takeRanges(batch, ranges);
+  const indices = new Uint32Array(kept);
+  let at = 0;
+  for (let i = 0; i < ranges.length; i += 2) {
+    for (let r = ranges[i] as number; r < (ranges[i + 1] as number); r++) indices[at++] = r;
+  }
   return takeRows(batch, indices);
 }
 

@@ -1,10 +1,21 @@
-import type { ColumnBatch } from "../batch/column-batch.js";
+import type { Column } from "../batch/column.js";
+import { columnOf, takeRanges, takeRows, viewRows, type ColumnBatch } from "../batch/column-batch.js";
 import type { SstFileEntry } from "../manifest/index.js";
 import { MemtableSet, type MemtableSnapshot } from "../memtable/index.js";
 import type { ObjectStore } from "../object-store/object-store.js";
-import { fileMayMatch, readSst, type SstMeta } from "../sst/index.js";
-import type { TableSchema } from "../table/schema.js";
+import type { DecodedColumnCache } from "../sst/decoded-cache.js";
+import { fileMayMatch } from "../sst/pruning.js";
+import { SstFileReader, splitRows, type SstScanMetrics } from "../sst/reader.js";
+import {
+  matchingRanges,
+  runMatchesTags,
+  runRowsInRange,
+  runTagChecks,
+  type SeriesRuns,
+} from "../sst/series-runs.js";
+import type { SstMeta } from "../sst/sst-meta.js";
 import type { UpdateMode } from "../table/options.js";
+import { TSID_COLUMN, type TableSchema } from "../table/schema.js";
 import { filterRows, projectBatch, type TagFilter, type TimeRange } from "./row-filter.js";
 
 export interface ScanRequest {
@@ -15,6 +26,25 @@ export interface ScanRequest {
   readonly tagFilter?: TagFilter;
   /** Rows per output batch (approximate upper bound); default 8192. */
   readonly batchSize?: number;
+  /**
+   * Return, per series, only the rows holding the last non-null value of each listed column (the
+   * one with the largest timestamp; on equal timestamps the one read later), and the series' last
+   * row (so that a series whose values are all null still shows), in the relative order the full
+   * scan returns them: `last(column)` over the result is then the same as over the full scan, for
+   * any grouping by TAG columns of the projection, and the same groups exist. A series here is a
+   * distinct combination of the values of the projection's TAG columns. The listed columns must be
+   * in the projection.
+   */
+  readonly lastPerSeries?: LastPerSeries;
+}
+
+export interface LastPerSeries {
+  readonly columns: readonly string[];
+}
+
+export interface TableScanOptions {
+  /** Decoded SST columns shared between scans; without it every scan decodes what it reads. */
+  readonly decodedCache?: DecodedColumnCache | undefined;
 }
 
 /** What a scan did, for EXPLAIN ANALYZE and metrics. */
@@ -27,6 +57,10 @@ export interface ScanMetrics {
   rowsFromMemtables: number;
   rowsReturned: number;
   bytesRead: number;
+  /** SST column chunks (one column of one row group) found in the decoded column cache. */
+  decodedCacheHits: number;
+  /** SST column chunks decoded. */
+  decodedCacheMisses: number;
 }
 
 /** A consistent view of a table taken when a scan starts: later writes and flushes do not change it. */
@@ -53,6 +87,11 @@ const abandonedScans = new FinalizationRegistry<() => void>((release) => release
  * of overlapping sources, rows come out sorted by primary key. Rows past the table's TTL (as of when
  * the view was taken) are hidden.
  *
+ * An SST read on its own (no overlapping source) is filtered as it is read: with the default key
+ * (tsid, timestamp) each series is a contiguous run of a row group (series-runs.ts), so the tag
+ * filter is decided per run and the time range found by binary search, and the kept rows are views
+ * of the decoded columns. Decoded columns come from the decoded column cache when there is one.
+ *
  * A scan is iterated once. It may hold a release function for the SST files of its view (pinned so
  * that compaction does not delete them under it); it calls it exactly once, when the iteration ends
  * (done, error, or early return such as `break`), on `close()`, or, for a scan dropped without
@@ -68,8 +107,11 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     rowsFromMemtables: 0,
     rowsReturned: 0,
     bytesRead: 0,
+    decodedCacheHits: 0,
+    decodedCacheMisses: 0,
   };
   readonly #store: ObjectStore;
+  readonly #cache: DecodedColumnCache | undefined;
   readonly #view: TableReadView;
   readonly #request: ScanRequest;
   /** The request's time range, clipped to the rows not past the TTL. */
@@ -78,8 +120,15 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
   #state: "new" | "iterating" | "done" = "new";
 
   /** Validates the request; `release` (if any) is called once the scan no longer reads files. */
-  constructor(store: ObjectStore, view: TableReadView, request: ScanRequest, release?: () => void) {
+  constructor(
+    store: ObjectStore,
+    view: TableReadView,
+    request: ScanRequest,
+    release?: () => void,
+    options: TableScanOptions = {},
+  ) {
     this.#store = store;
+    this.#cache = options.decodedCache;
     this.#view = view;
     this.#request = request;
     const { schema } = view;
@@ -88,6 +137,10 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     }
     for (const name of Object.keys(request.tagFilter ?? {})) {
       if (schema.column(name)?.isTag !== true) throw new RangeError(`"${name}" is not a TAG column`);
+    }
+    const output = request.projection ?? schema.columns.map((c) => c.name);
+    for (const name of request.lastPerSeries?.columns ?? []) {
+      if (!output.includes(name)) throw new RangeError(`lastPerSeries column "${name}" is not projected`);
     }
     this.#timeRange = clipToTtl(request.timeRange, view.expiredBefore);
     // The closure must not reference the scan, or the registry would keep it alive.
@@ -148,7 +201,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
 
   async *#rows(): AsyncGenerator<ColumnBatch, undefined> {
     const { schema, memtable } = this.#view;
-    const { tagFilter } = this.#request;
+    const { tagFilter, lastPerSeries } = this.#request;
     const timeRange = this.#timeRange;
     const output = this.#request.projection ?? schema.columns.map((c) => c.name);
     // Key, timestamp and filtered tags are needed to merge and filter even when not projected.
@@ -165,6 +218,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
       min: sst.timeRange.min,
       max: sst.timeRange.max,
       priority: sst.maxSequence,
+      sst,
       read: () => this.#readSst(sst, needed),
     }));
     if (!memtable.isEmpty && memtable.minTimestamp !== undefined && memtable.maxTimestamp !== undefined) {
@@ -176,37 +230,233 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
           min: memtable.minTimestamp,
           max: memtable.maxTimestamp,
           priority: MEMTABLE_PRIORITY,
+          sst: undefined,
           read: () => this.#readMemtable(needed),
         });
       }
     }
-    for (const group of overlapGroups(sources)) {
-      const batches = group.length === 1 ? (group[0] as Source).read() : this.#merge(group, needed);
+    const groups = overlapGroups(sources);
+    if (lastPerSeries !== undefined) {
+      yield* this.#lastPerSeries(groups, needed, output, lastPerSeries.columns);
+      return;
+    }
+    for (const group of groups) {
+      const sst = group.length === 1 ? (group[0] as Source).sst : undefined;
+      const batches =
+        sst === undefined ? this.#readGroupFiltered(group, needed) : this.#readSstFiltered(sst, needed);
       for await (const batch of batches) {
-        const filtered = filterRows(batch, schema.timestampColumn, timeRange, tagFilter);
-        if (filtered.numRows === 0) continue;
-        this.metrics.rowsReturned += filtered.numRows;
-        yield projectBatch(filtered, output);
+        if (batch.numRows === 0) continue;
+        this.metrics.rowsReturned += batch.numRows;
+        yield projectBatch(batch, output);
       }
     }
   }
 
-  async *#readSst(sst: SstFileEntry, columns: readonly string[]): AsyncIterable<ColumnBatch> {
-    const scan = readSst(this.#store, sst.key, {
+  /** The rows of a group of sources (merged when several) inside the time range and tag filter. */
+  async *#readGroupFiltered(group: readonly Source[], needed: readonly string[]): AsyncIterable<ColumnBatch> {
+    const { schema } = this.#view;
+    const batches = group.length === 1 ? (group[0] as Source).read() : this.#merge(group, needed);
+    for await (const batch of batches) {
+      yield filterRows(batch, schema.timestampColumn, this.#timeRange, this.#request.tagFilter);
+    }
+  }
+
+  /** A reader of one SST over the decoded column cache. */
+  #openSst(sst: SstFileEntry): SstFileReader {
+    return new SstFileReader(this.#store, sst.key, {
       meta: sst.meta as SstMeta,
-      projection: columns,
       schema: this.#view.schema,
+      cache: this.#cache,
+    });
+  }
+
+  /** Closes an SST's reader and adds what it did to the scan's counters. */
+  #closeSst(reader: SstFileReader): void {
+    reader.close();
+    const m: SstScanMetrics = reader.metrics;
+    this.metrics.rowGroupsTotal += m.rowGroupsTotal;
+    this.metrics.rowGroupsPruned += m.rowGroupsPruned;
+    this.metrics.bytesRead += m.bytesRead;
+    this.metrics.decodedCacheHits += m.cacheHits;
+    this.metrics.decodedCacheMisses += m.cacheMisses;
+  }
+
+  /** A row group's columns: from the cache without awaiting when they are all there. */
+  async #rowGroup(reader: SstFileReader, group: number, names: readonly string[]): Promise<ColumnBatch> {
+    return reader.cachedRowGroup(group, names) ?? (await reader.rowGroup(group, names));
+  }
+
+  /** The row groups of an SST that may hold rows in the time range and tag filter. */
+  #selectRowGroups(reader: SstFileReader, sst: SstFileEntry): number[] {
+    return reader.selectRowGroups(sst.meta as SstMeta, {
       timeRange: this.#timeRange,
       tagFilter: this.#request.tagFilter,
-      batchSize: this.#request.batchSize ?? DEFAULT_BATCH_SIZE,
     });
-    for await (const batch of scan) {
-      this.metrics.rowsFromSsts += batch.numRows;
-      yield batch;
+  }
+
+  /** The rows of one SST, row group by row group, unfiltered (for merging). */
+  async *#readSst(sst: SstFileEntry, columns: readonly string[]): AsyncIterable<ColumnBatch> {
+    const batchSize = this.#request.batchSize ?? DEFAULT_BATCH_SIZE;
+    const reader = this.#openSst(sst);
+    try {
+      for (const group of this.#selectRowGroups(reader, sst)) {
+        const batch = reader.cachedRowGroup(group, columns) ?? (await reader.rowGroup(group, columns));
+        this.metrics.rowsFromSsts += batch.numRows;
+        yield* splitRows(batch, batchSize);
+      }
+    } finally {
+      this.#closeSst(reader);
     }
-    this.metrics.rowGroupsTotal += scan.metrics.rowGroupsTotal;
-    this.metrics.rowGroupsPruned += scan.metrics.rowGroupsPruned;
-    this.metrics.bytesRead += scan.metrics.bytesRead;
+  }
+
+  /**
+   * An SST's rows inside the time range and tag filter. A row group sorted by series is cut into the
+   * row ranges of its matching runs (a view for one range, block copies for several); others are
+   * filtered row by row.
+   */
+  async *#readSstFiltered(sst: SstFileEntry, needed: readonly string[]): AsyncIterable<ColumnBatch> {
+    const { schema } = this.#view;
+    const { tagFilter } = this.#request;
+    const batchSize = this.#request.batchSize ?? DEFAULT_BATCH_SIZE;
+    const reader = this.#openSst(sst);
+    try {
+      const meta = sst.meta as SstMeta;
+      for (const group of this.#selectRowGroups(reader, sst)) {
+        const batch = reader.cachedRowGroup(group, needed) ?? (await reader.rowGroup(group, needed));
+        this.metrics.rowsFromSsts += batch.numRows;
+        if (tagFilter === undefined && within(meta.rowGroups[group]?.timeRange, this.#timeRange)) {
+          // Every row matches: the row group as it is.
+          yield* splitRows(batch, batchSize);
+          continue;
+        }
+        const sorted = this.#runsOf(reader, group, batch);
+        const checks =
+          sorted === undefined
+            ? undefined
+            : runTagChecks(sorted.runs, tagFilter, (name) => columnNamed(batch, name));
+        if (sorted === undefined || checks === undefined) {
+          yield* splitRows(filterRows(batch, schema.timestampColumn, this.#timeRange, tagFilter), batchSize);
+          continue;
+        }
+        const ranges = matchingRanges(sorted.runs, sorted.timestamps, this.#timeRange, checks);
+        if (ranges.length > 0) yield* splitRows(takeRanges(batch, ranges), batchSize);
+      }
+    } finally {
+      this.#closeSst(reader);
+    }
+  }
+
+  /** A row group's series runs: only with the key (tsid, timestamp), and rows sorted by it. */
+  #runsOf(
+    reader: SstFileReader,
+    group: number,
+    batch: ColumnBatch,
+  ): { runs: SeriesRuns; timestamps: Float64Array } | undefined {
+    const { schema } = this.#view;
+    if (!schema.hasTsid) return undefined;
+    const tsid = columnOf(batch, TSID_COLUMN);
+    const ts = columnOf(batch, schema.timestampColumn);
+    if (tsid === undefined || ts === undefined) return undefined;
+    const runs = reader.seriesRuns(group, tsid, ts, batch.numRows);
+    return runs === undefined ? undefined : { runs, timestamps: ts.values as Float64Array };
+  }
+
+  /**
+   * The lastPerSeries scan. Overlap groups hold disjoint, ascending time ranges, so a series' last
+   * value of a column is in the newest group where the column is non-null for it: groups are read
+   * newest first, and a series whose every column was found is skipped in older groups (per run,
+   * where the SST has runs). What each group contributes comes out in ascending group order, and
+   * within a group in read order, as the full scan would have returned those rows.
+   */
+  async *#lastPerSeries(
+    groups: readonly Source[][],
+    needed: readonly string[],
+    output: readonly string[],
+    columns: readonly string[],
+  ): AsyncGenerator<ColumnBatch, undefined> {
+    const { schema } = this.#view;
+    const seriesTags = output.filter((name) => schema.column(name)?.isTag === true);
+    // One more "column", never null: the series' last row.
+    const progress = new SeriesProgress(columns.length + 1);
+    const results: ColumnBatch[][] = [];
+    for (let i = groups.length - 1; i >= 0; i--) {
+      const group = groups[i] as Source[];
+      const collector = new LastRowCollector(columns, seriesTags, schema.timestampColumn, progress);
+      const sst = group.length === 1 ? (group[0] as Source).sst : undefined;
+      if (sst !== undefined) {
+        await this.#collectLastFromSst(sst, needed, seriesTags, collector);
+      } else {
+        for await (const batch of this.#readGroupFiltered(group, needed)) {
+          if (batch.numRows > 0) collector.addRows(batch);
+        }
+      }
+      results[i] = collector.finish();
+    }
+    for (const batches of results) {
+      for (const batch of batches) {
+        this.metrics.rowsReturned += batch.numRows;
+        yield projectBatch(batch, output);
+      }
+    }
+  }
+
+  /**
+   * lastPerSeries over one SST: per row group, the columns that tell series apart are read first,
+   * the others only when some run of the row group still has a column to find.
+   */
+  async #collectLastFromSst(
+    sst: SstFileEntry,
+    needed: readonly string[],
+    seriesTags: readonly string[],
+    collector: LastRowCollector,
+  ): Promise<void> {
+    const { schema } = this.#view;
+    const { tagFilter } = this.#request;
+    const identifying = [
+      ...new Set([
+        ...(schema.hasTsid ? [TSID_COLUMN] : []),
+        schema.timestampColumn,
+        ...seriesTags,
+        ...Object.keys(tagFilter ?? {}),
+      ]),
+    ];
+    const reader = this.#openSst(sst);
+    try {
+      for (const group of this.#selectRowGroups(reader, sst)) {
+        const ids = reader.cachedRowGroup(group, identifying) ?? (await reader.rowGroup(group, identifying));
+        this.metrics.rowsFromSsts += ids.numRows;
+        const sorted = this.#runsOf(reader, group, ids);
+        const tags = seriesTags.map((name) => columnNamed(ids, name));
+        const checks =
+          sorted === undefined ||
+          !seriesTags.every((name, i) => sorted.runs.isUniform(name, tags[i] as Column))
+            ? undefined
+            : runTagChecks(sorted.runs, tagFilter, (name) => columnNamed(ids, name));
+        if (sorted === undefined || checks === undefined) {
+          const batch = await this.#rowGroup(reader, group, needed);
+          const filtered = filterRows(batch, schema.timestampColumn, this.#timeRange, tagFilter);
+          if (filtered.numRows > 0) collector.addRows(filtered);
+          continue;
+        }
+        const { runs, timestamps } = sorted;
+        // One key per run, kept with the cached runs: computed once per row group and tag set.
+        const keys = runs.derived(`series keys\u0000${seriesTags.join("\u0000")}`, () =>
+          Array.from({ length: runs.count }, (_, run) => seriesKeyAt(tags, runs.starts[run] as number)),
+        );
+        const wanted: RunRows[] = [];
+        for (let run = 0; run < runs.count; run++) {
+          const series = keys[run] as string;
+          if (collector.isComplete(series)) continue;
+          const first = runs.starts[run] as number;
+          if (checks.length > 0 && !runMatchesTags(checks, first)) continue;
+          const [lo, hi] = runRowsInRange(runs, run, timestamps, this.#timeRange);
+          if (lo < hi) wanted.push({ series, lo, hi });
+        }
+        if (wanted.length > 0) collector.addRuns(await this.#rowGroup(reader, group, needed), wanted);
+      }
+    } finally {
+      this.#closeSst(reader);
+    }
   }
 
   // Async so that every source has one shape; the memtable itself is read synchronously.
@@ -251,10 +501,21 @@ function clipToTtl(range: TimeRange | undefined, expiredBefore: number | undefin
   return { start: Math.min(expiredBefore, range.end), end: range.end };
 }
 
+/** Whether every timestamp of `rows` (min and max inclusive) is in `range` (no range: all are). */
+function within(
+  rows: { readonly min: number; readonly max: number } | undefined,
+  range: TimeRange | undefined,
+): boolean {
+  if (range === undefined) return true;
+  return rows !== undefined && rows.min >= range.start && rows.max < range.end;
+}
+
 interface Source {
   readonly min: number;
   readonly max: number;
   readonly priority: number;
+  /** The file, for an SST source. */
+  readonly sst: SstFileEntry | undefined;
   read(): AsyncIterable<ColumnBatch>;
 }
 
@@ -275,4 +536,180 @@ function overlapGroups(sources: readonly Source[]): Source[][] {
   }
   if (current.length > 0) groups.push(current);
   return groups;
+}
+
+function columnNamed(batch: ColumnBatch, name: string): Column {
+  const column = columnOf(batch, name);
+  if (column === undefined) throw new RangeError(`column "${name}" is not in the batch`);
+  return column;
+}
+
+/** Rows [lo, hi) of one series' run (timestamps ascending). */
+interface RunRows {
+  readonly series: string;
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/** A series' identity: its values of the given TAG columns (null apart from every string). */
+function seriesKeyAt(tags: readonly Column[], row: number): string {
+  let key = "";
+  for (const column of tags) {
+    key +=
+      column.validity !== null && column.validity[row] !== 1
+        ? "\u0001"
+        : `${(column.values as string[])[row] as string}\u0000`;
+  }
+  return key;
+}
+
+/** Whether every tag column holds at `row` what it holds at `row - 1`. */
+function sameTags(tags: readonly Column[], row: number): boolean {
+  for (const column of tags) {
+    const values = column.values as string[];
+    if (values[row] !== values[row - 1]) return false;
+    if (column.validity !== null && column.validity[row] !== column.validity[row - 1]) return false;
+  }
+  return true;
+}
+
+/** Per series, which lastPerSeries columns were found in a newer overlap group. */
+class SeriesProgress {
+  readonly #found = new Map<string, Uint8Array>();
+  readonly #complete = new Set<string>();
+
+  constructor(readonly columns: number) {}
+
+  foundColumns(series: string): Uint8Array | undefined {
+    return this.#found.get(series);
+  }
+
+  isComplete(series: string): boolean {
+    return this.#complete.has(series);
+  }
+
+  markFound(series: string, column: number): void {
+    let found = this.#found.get(series);
+    if (found === undefined) {
+      found = new Uint8Array(this.columns);
+      this.#found.set(series, found);
+    }
+    found[column] = 1;
+    if (found.every((f) => f === 1)) this.#complete.add(series);
+  }
+}
+
+/** A candidate row: row `row` of the group's batch number `batch`, at timestamp `ts`. */
+interface Pick {
+  readonly batch: number;
+  readonly row: number;
+  readonly ts: number;
+}
+
+/**
+ * Collects, within one overlap group, the row holding each series' last non-null value of each
+ * column as last() decides it (the largest timestamp, and among equal ones the row read later), and
+ * the series' last row. Rows must be offered in read order.
+ */
+class LastRowCollector {
+  readonly #batches: ColumnBatch[] = [];
+  readonly #picks = new Map<string, Array<Pick | undefined>>();
+
+  constructor(
+    readonly columns: readonly string[],
+    readonly seriesTags: readonly string[],
+    readonly timestampColumn: string,
+    readonly progress: SeriesProgress,
+  ) {}
+
+  /** Every column of the series was found in a newer group. */
+  isComplete(series: string): boolean {
+    return this.progress.isComplete(series);
+  }
+
+  /** Validity of each column in `batch`, then null (never null) for the series' last row. */
+  #validities(batch: ColumnBatch): Array<Uint8Array | null> {
+    return [...this.columns.map((name) => columnNamed(batch, name).validity), null];
+  }
+
+  /** Offers every row of `batch` (already filtered). */
+  addRows(batch: ColumnBatch): void {
+    const index = this.#batches.push(batch) - 1;
+    const tags = this.seriesTags.map((name) => columnNamed(batch, name));
+    const validities = this.#validities(batch);
+    const ts = columnNamed(batch, this.timestampColumn).values as Float64Array;
+    let picks: Array<Pick | undefined> = [];
+    let found: Uint8Array | undefined;
+    for (let row = 0; row < batch.numRows; row++) {
+      if (row === 0 || !sameTags(tags, row)) {
+        const series = seriesKeyAt(tags, row);
+        picks = this.#picksOf(series);
+        found = this.progress.foundColumns(series);
+      }
+      const t = ts[row] as number;
+      for (let c = 0; c < validities.length; c++) {
+        if (found !== undefined && found[c] === 1) continue;
+        const validity = validities[c] as Uint8Array | null;
+        if (validity !== null && validity[row] !== 1) continue;
+        const current = picks[c];
+        if (current === undefined || t >= current.ts) picks[c] = { batch: index, row, ts: t };
+      }
+    }
+  }
+
+  /** Offers the rows of the given runs of `batch` (each run one series, timestamps ascending). */
+  addRuns(batch: ColumnBatch, runs: readonly RunRows[]): void {
+    const index = this.#batches.push(batch) - 1;
+    const validities = this.#validities(batch);
+    const ts = columnNamed(batch, this.timestampColumn).values as Float64Array;
+    for (const { series, lo, hi } of runs) {
+      const picks = this.#picksOf(series);
+      const found = this.progress.foundColumns(series);
+      for (let c = 0; c < validities.length; c++) {
+        if (found !== undefined && found[c] === 1) continue;
+        const validity = validities[c] as Uint8Array | null;
+        // The run's last non-null row has its largest timestamp, and is read last among ties.
+        let row = hi - 1;
+        if (validity !== null) while (row >= lo && validity[row] !== 1) row--;
+        if (row < lo) continue;
+        const t = ts[row] as number;
+        const current = picks[c];
+        if (current === undefined || t >= current.ts) picks[c] = { batch: index, row, ts: t };
+      }
+    }
+  }
+
+  /** The picked rows, in read order; records what was found for the older groups. */
+  finish(): ColumnBatch[] {
+    const rowsByBatch = new Map<number, Set<number>>();
+    for (const [series, picks] of this.#picks) {
+      picks.forEach((pick, c) => {
+        if (pick === undefined) return;
+        this.progress.markFound(series, c);
+        let rows = rowsByBatch.get(pick.batch);
+        if (rows === undefined) {
+          rows = new Set();
+          rowsByBatch.set(pick.batch, rows);
+        }
+        rows.add(pick.row);
+      });
+    }
+    const out: ColumnBatch[] = [];
+    for (const index of [...rowsByBatch.keys()].sort((a, b) => a - b)) {
+      const rows = Uint32Array.from(rowsByBatch.get(index) as Set<number>).sort();
+      const batch = this.#batches[index] as ColumnBatch;
+      const first = rows[0] as number;
+      out.push(rows.length === 1 ? viewRows(batch, first, first + 1) : takeRows(batch, rows));
+    }
+    return out;
+  }
+
+  #picksOf(series: string): Array<Pick | undefined> {
+    let picks = this.#picks.get(series);
+    if (picks === undefined) {
+      picks = new Array<Pick | undefined>(this.columns.length + 1).fill(undefined);
+      this.#picks.set(series, picks);
+    }
+    return picks;
+  }
 }

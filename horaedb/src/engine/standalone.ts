@@ -15,6 +15,8 @@ export interface StandaloneEngineOptions {
   readonly flushCheckIntervalMs?: number;
   readonly encoderWorkers?: number;
   readonly readCacheBytes?: number;
+  /** Bytes of decoded SST columns kept for later reads; 0 turns the cache off. */
+  readonly decodedCacheBytes?: number;
   readonly walSegmentBytes?: number;
   readonly autoCreateTable?: boolean;
   readonly autoAddColumns?: boolean;
@@ -33,6 +35,7 @@ export const STANDALONE_DEFAULTS = {
   flushCheckIntervalMs: 5_000,
   encoderWorkers: 1,
   readCacheBytes: 256 * 1024 * 1024,
+  decodedCacheBytes: 256 * 1024 * 1024,
 } as const;
 
 /** Opens an engine on local directories: the WAL as segment files, object storage as a directory. */
@@ -56,6 +59,7 @@ export async function openStandaloneEngine(options: StandaloneEngineOptions): Pr
     maxUnflushedAgeMs: options.maxUnflushedAgeMs ?? STANDALONE_DEFAULTS.maxUnflushedAgeMs,
     flushCheckIntervalMs: options.flushCheckIntervalMs ?? STANDALONE_DEFAULTS.flushCheckIntervalMs,
     encoderWorkers: options.encoderWorkers ?? STANDALONE_DEFAULTS.encoderWorkers,
+    decodedCacheBytes: options.decodedCacheBytes ?? STANDALONE_DEFAULTS.decodedCacheBytes,
     writePolicy: {
       autoCreateTable: options.autoCreateTable ?? true,
       autoAddColumns: options.autoAddColumns ?? true,

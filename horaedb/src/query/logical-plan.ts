@@ -24,6 +24,11 @@ export interface ScanNode {
   readonly timeRange: TimeRange | undefined;
   /** Allowed values of TAG columns, from `tag = 'v'` and `tag IN (...)` conditions. */
   readonly tagFilter: TagFilter | undefined;
+  /**
+   * Set when the scan's rows only feed `last()` of these columns grouped by TAG columns: the scan
+   * then returns, per series, only the rows holding those last values (see ScanRequest).
+   */
+  readonly lastPerSeries?: { readonly columns: readonly string[] } | undefined;
   readonly fields: readonly Field[];
 }
 

@@ -6,6 +6,7 @@
 import type { TableInfo } from "../engine/index.js";
 import { formatExpr, type IntegerLiteral, type SelectStatement, type SourcePosition } from "../sql/index.js";
 import { DataType } from "../table/data-type.js";
+import type { TableSchema } from "../table/schema.js";
 import { AGGREGATES_ALLOWED, ExpressionBinder, type BindSource } from "./binder.js";
 import {
   containsAggregate,
@@ -119,15 +120,21 @@ export function planSelect(
       projectExprs = projectExprs.map(remap);
       orderExprs = orderExprs.map((e) => (e === undefined ? undefined : remap(e)));
     }
+    const scanFields = projection.map((i) => fields[i] as Field);
+    const lastPerSeries =
+      isAggregation && (where === undefined || pushdown.exact)
+        ? lastPerSeriesOf(rowKeys, aggregates, scanFields, from.info.schema)
+        : undefined;
     input = {
       kind: "scan",
       database: from.database,
       table: from.source.name,
       schema: from.info.schema,
-      projection: projection.map((i) => (fields[i] as Field).name),
+      projection: scanFields.map((f) => f.name),
       timeRange: pushdown.timeRange,
       tagFilter: pushdown.tagFilter,
-      fields: projection.map((i) => fields[i] as Field),
+      ...(lastPerSeries === undefined ? {} : { lastPerSeries }),
+      fields: scanFields,
     };
   }
 
@@ -228,6 +235,35 @@ export function planSelect(
     plan = { kind: "project", input: plan, exprs, fields: outputFields };
   }
   return plan;
+}
+
+/**
+ * The scan's lastPerSeries columns when the aggregation only needs each series' last rows: every
+ * group key is a TAG column, and every aggregate is last() of a plain column (expressions over the
+ * scan's fields, after remapping). The WHERE clause, if any, must be wholly pushed into the scan.
+ */
+function lastPerSeriesOf(
+  keys: readonly BoundExpr[],
+  aggregates: readonly AggregateExpr[],
+  scanFields: readonly Field[],
+  schema: TableSchema,
+): { columns: string[] } | undefined {
+  if (aggregates.length === 0) return undefined;
+  for (const key of keys) {
+    if (key.kind !== "column") return undefined;
+    const name = scanFields[key.index]?.name;
+    if (name === undefined || schema.column(name)?.isTag !== true) return undefined;
+  }
+  const columns: string[] = [];
+  for (const aggregate of aggregates) {
+    const [arg, ts] = aggregate.args;
+    if (aggregate.fn !== "last" || aggregate.distinct || arg?.kind !== "column") return undefined;
+    if (ts?.kind !== "column" || scanFields[ts.index]?.name !== schema.timestampColumn) return undefined;
+    const name = scanFields[arg.index]?.name;
+    if (name === undefined) return undefined;
+    if (!columns.includes(name)) columns.push(name);
+  }
+  return { columns };
 }
 
 interface ResolvedFrom {

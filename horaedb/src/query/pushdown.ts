@@ -15,6 +15,11 @@ import type { Field } from "./types.js";
 export interface ScanPushdown {
   readonly timeRange: TimeRange | undefined;
   readonly tagFilter: TagFilter | undefined;
+  /**
+   * The time range and tag filter say all the predicate says: a row the scan returns always passes
+   * it. False when some conjunct was left (entirely or partly) to the filter.
+   */
+  readonly exact: boolean;
 }
 
 /** The parts of a predicate joined by AND, in order. */
@@ -64,35 +69,52 @@ export function extractPushdown(
     timeBounded = true;
   };
 
+  // Whether every conjunct so far is fully expressed by the time range and tag filter.
+  let exact = true;
   for (const conjunct of conjunctsOf(predicate)) {
     // A conjunct that is constantly FALSE or NULL makes the whole WHERE clause unsatisfiable.
-    if (conjunct.kind === "literal" && conjunct.value !== true) {
-      narrow(0, 0);
+    if (conjunct.kind === "literal") {
+      if (conjunct.value !== true) narrow(0, 0);
       continue;
     }
     const cmp = columnComparison(conjunct);
     if (cmp !== undefined) {
       if (isTimestamp(cmp.column)) {
         if (cmp.value === null) narrow(0, 0);
-        else if (typeof cmp.value === "number") timeBound(cmp.op, cmp.value, narrow);
+        else if (typeof cmp.value === "number" && cmp.op !== "!=" && !Number.isNaN(cmp.value))
+          timeBound(cmp.op, cmp.value, narrow);
+        else exact = false;
       } else if (isTag(cmp.column) && cmp.op === "=") {
         restrictTag(cmp.column.name, typeof cmp.value === "string" ? [cmp.value] : []);
+        if (cmp.value !== null && typeof cmp.value !== "string") exact = false;
+      } else {
+        exact = false;
       }
       continue;
     }
     if (conjunct.kind === "inList" && !conjunct.negated && conjunct.operand.kind === "column") {
       const items = conjunct.list;
-      if (!items.every((e) => e.kind === "literal")) continue;
+      if (!items.every((e) => e.kind === "literal")) {
+        exact = false;
+        continue;
+      }
       const values = items.map((e) => e.value).filter((v) => v !== null);
       if (isTag(conjunct.operand)) {
         restrictTag(conjunct.operand.name, values as string[]);
+        if (!values.every((v) => typeof v === "string")) exact = false;
       } else if (isTimestamp(conjunct.operand)) {
         // The smallest range holding every listed time; the filter keeps only the listed ones.
         const times = values as number[];
         if (times.length === 0) narrow(0, 0);
         else narrow(Math.ceil(Math.min(...times)), Math.floor(Math.max(...times)) + 1);
+        if (times.length > 1) exact = false;
+        else if (times.length === 1 && !Number.isInteger(times[0])) exact = false;
+      } else {
+        exact = false;
       }
+      continue;
     }
+    exact = false;
   }
   if (timeBounded && end < start) end = start;
   const timeRange = timeBounded ? { start, end } : undefined;
@@ -100,7 +122,7 @@ export function extractPushdown(
     tags.size === 0
       ? undefined
       : Object.fromEntries([...tags].map(([name, values]) => [name, [...values].sort()]));
-  return { timeRange, tagFilter };
+  return { timeRange, tagFilter, exact };
 }
 
 /** Narrows [start, end) by `ts op value`; timestamps are whole milliseconds. */

@@ -43,16 +43,21 @@ export class ScanOperator extends Operator {
       );
       parts.push(`tagFilter=[${tags.join(", ")}]`);
     }
+    if (node.lastPerSeries !== undefined)
+      parts.push(`lastPerSeries=[${node.lastPerSeries.columns.join(", ")}]`);
     return parts.join(" ");
   }
 
   override analyzeDetails(): string[] {
     const m = this.#scanMetrics;
     if (m === undefined) return [];
-    return [
+    const lines = [
       `ssts=${m.sstsTotal} sstsPruned=${m.sstsPruned} rowGroups=${m.rowGroupsTotal} rowGroupsPruned=${m.rowGroupsPruned}`,
       `rowsFromSsts=${m.rowsFromSsts} rowsFromMemtables=${m.rowsFromMemtables} bytesRead=${m.bytesRead}`,
     ];
+    if (m.decodedCacheHits > 0 || m.decodedCacheMisses > 0)
+      lines.push(`decodedCacheHits=${m.decodedCacheHits} decodedCacheMisses=${m.decodedCacheMisses}`);
+    return lines;
   }
 
   protected async *produce(ctx: QueryContext): AsyncGenerator<ColumnBatch, void, undefined> {
@@ -61,6 +66,7 @@ export class ScanOperator extends Operator {
       projection: node.projection,
       ...(node.timeRange === undefined ? {} : { timeRange: node.timeRange }),
       ...(node.tagFilter === undefined ? {} : { tagFilter: node.tagFilter }),
+      ...(node.lastPerSeries === undefined ? {} : { lastPerSeries: node.lastPerSeries }),
       ...(this.batchSize === undefined ? {} : { batchSize: this.batchSize }),
     });
     this.#scanMetrics = scan.metrics;

@@ -1,0 +1,197 @@
+/**
+ * Series runs of a row group. With the default primary key (tsid, timestamp) an SST row group is
+ * sorted by tsid, then timestamp: each series is one contiguous run of rows and its timestamps
+ * ascend. A scan can then decide a tag filter once per run (the tag columns hold the series' values
+ * in every row of it) and find a time range inside a run by binary search, instead of testing each
+ * row; what it keeps are whole row ranges, emitted as views rather than copies.
+ *
+ * The sort order is checked, not assumed: a row group whose rows are not in that order has no runs
+ * and is read row by row.
+ */
+import type { Column } from "../batch/column.js";
+import type { TimeRange } from "../memtable/snapshot.js";
+import type { TagFilter } from "./pruning.js";
+
+/** The runs of one row group; computed once and cached with its decoded columns. */
+export class SeriesRuns {
+  /** Number of runs. */
+  readonly count: number;
+  /** Run i holds rows [starts[i], starts[i + 1]); `starts[count]` is the row count. */
+  readonly starts: Uint32Array;
+  /** Per column name: whether the column holds one value (or null) throughout each run. */
+  readonly #uniform = new Map<string, boolean>();
+  /** Values derived from the runs by callers (such as series keys), by name. */
+  readonly #derived = new Map<string, unknown>();
+
+  constructor(starts: Uint32Array) {
+    this.starts = starts;
+    this.count = starts.length - 1;
+  }
+
+  get numRows(): number {
+    return this.starts[this.count] as number;
+  }
+
+  /** Approximate heap bytes, for the cache's accounting (derived values not counted: small). */
+  get byteSize(): number {
+    return this.starts.byteLength + 64 + 32 * this.#uniform.size;
+  }
+
+  /**
+   * A value computed from this row group once and kept with its runs, such as one key per run.
+   * `name` must identify the computation and its inputs (the row group's columns are fixed).
+   */
+  derived<T>(name: string, compute: () => T): T {
+    if (this.#derived.has(name)) return this.#derived.get(name) as T;
+    const value = compute();
+    this.#derived.set(name, value);
+    return value;
+  }
+
+  /**
+   * True when `column` (the row group's column `name`) holds the same value, or null, in every row
+   * of each run. Tag columns do, by the definition of the tsid, unless two series share a tsid;
+   * checked once per column and remembered.
+   */
+  isUniform(name: string, column: Column): boolean {
+    let uniform = this.#uniform.get(name);
+    if (uniform === undefined) {
+      uniform = computeUniform(this.starts, this.count, column);
+      this.#uniform.set(name, uniform);
+    }
+    return uniform;
+  }
+}
+
+function computeUniform(starts: Uint32Array, count: number, column: Column): boolean {
+  const values = column.values as ArrayLike<unknown>;
+  const { validity } = column;
+  for (let run = 0; run < count; run++) {
+    const first = starts[run] as number;
+    const end = starts[run + 1] as number;
+    const value = values[first];
+    const valid = validity === null ? 1 : validity[first];
+    for (let r = first + 1; r < end; r++) {
+      if (values[r] !== value) return false;
+      if (validity !== null && validity[r] !== valid) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * The runs of a row group from its tsid (uint64) and timestamp columns, or undefined when the rows
+ * are not sorted by (tsid, timestamp): tsids must ascend from run to run and timestamps must not
+ * descend inside a run (equal ones occur in APPEND tables).
+ */
+export function computeSeriesRuns(tsid: Column, timestamps: Column, numRows: number): SeriesRuns | undefined {
+  if (tsid.validity !== null || timestamps.validity !== null) return undefined;
+  const ids = tsid.values;
+  const ts = timestamps.values;
+  if (!(ids instanceof BigUint64Array || ids instanceof BigInt64Array) || !(ts instanceof Float64Array))
+    return undefined;
+  if (ids.length < numRows || ts.length < numRows) return undefined;
+  // Compared as 32-bit words (little-endian: low word first): no BigInt per row.
+  const words = new Uint32Array(ids.buffer, ids.byteOffset, numRows * 2);
+  const starts: number[] = [];
+  if (numRows > 0) starts.push(0);
+  for (let r = 1; r < numRows; r++) {
+    const lo = words[2 * r] as number;
+    const hi = words[2 * r + 1] as number;
+    const prevLo = words[2 * r - 2] as number;
+    const prevHi = words[2 * r - 1] as number;
+    if (lo === prevLo && hi === prevHi) {
+      if ((ts[r] as number) < (ts[r - 1] as number)) return undefined;
+      continue;
+    }
+    // A new run: its tsid must be above the previous one (unsigned), or the order is not ours.
+    if (hi < prevHi || (hi === prevHi && lo < prevLo)) return undefined;
+    starts.push(r);
+  }
+  starts.push(numRows);
+  return new SeriesRuns(Uint32Array.from(starts));
+}
+
+/** First row in [from, to) whose timestamp is >= `value` (timestamps ascending there). */
+export function lowerBound(ts: Float64Array, from: number, to: number, value: number): number {
+  let lo = from;
+  let hi = to;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((ts[mid] as number) < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Rows [lo, hi) of run `run` inside the time range (all of the run without one). */
+export function runRowsInRange(
+  runs: SeriesRuns,
+  run: number,
+  ts: Float64Array,
+  timeRange: TimeRange | undefined,
+): [number, number] {
+  const start = runs.starts[run] as number;
+  const end = runs.starts[run + 1] as number;
+  if (timeRange === undefined) return [start, end];
+  const first = ts[start] as number;
+  const last = ts[end - 1] as number;
+  const lo = first >= timeRange.start ? start : lowerBound(ts, start, end, timeRange.start);
+  const hi = last < timeRange.end ? end : lowerBound(ts, lo, end, timeRange.end);
+  return [lo, hi];
+}
+
+/** A tag filter resolved against the columns of one row group. */
+export interface RunTagCheck {
+  readonly column: Column;
+  readonly allowed: ReadonlySet<string>;
+}
+
+/**
+ * The tag filter's columns as checks on `columnOf(name)`, or undefined when some filtered column is
+ * not uniform within runs (the caller then filters row by row).
+ */
+export function runTagChecks(
+  runs: SeriesRuns,
+  tagFilter: TagFilter | undefined,
+  columnOf: (name: string) => Column,
+): RunTagCheck[] | undefined {
+  const checks: RunTagCheck[] = [];
+  for (const [name, allowed] of Object.entries(tagFilter ?? {})) {
+    const column = columnOf(name);
+    if (!runs.isUniform(name, column)) return undefined;
+    checks.push({ column, allowed: new Set(allowed) });
+  }
+  return checks;
+}
+
+/** Whether the run starting at row `first` passes every tag check (null never matches). */
+export function runMatchesTags(checks: readonly RunTagCheck[], first: number): boolean {
+  for (const { column, allowed } of checks) {
+    if (column.validity !== null && column.validity[first] !== 1) return false;
+    if (!allowed.has((column.values as string[])[first] as string)) return false;
+  }
+  return true;
+}
+
+/**
+ * The row ranges of the row group inside the time range whose runs pass the tag checks, as
+ * [start, end) pairs in row order, adjacent ranges joined.
+ */
+export function matchingRanges(
+  runs: SeriesRuns,
+  ts: Float64Array,
+  timeRange: TimeRange | undefined,
+  checks: readonly RunTagCheck[],
+): number[] {
+  const ranges: number[] = [];
+  for (let run = 0; run < runs.count; run++) {
+    if (checks.length > 0 && !runMatchesTags(checks, runs.starts[run] as number)) continue;
+    const [lo, hi] = runRowsInRange(runs, run, ts, timeRange);
+    if (lo >= hi) continue;
+    const last = ranges.length - 1;
+    if (last > 0 && ranges[last] === lo) ranges[last] = hi;
+    else ranges.push(lo, hi);
+  }
+  return ranges;
+}

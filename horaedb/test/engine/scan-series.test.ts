@@ -1,0 +1,338 @@
+/**
+ * Table scans over SSTs sorted by series (cut into row ranges per series run) and over everything
+ * else (merged overlapping SSTs, memtables, explicit primary keys: filtered row by row), with and
+ * without the decoded column cache, checked against a model of the table; and the lastPerSeries
+ * scan checked against the full scan: last() per group must come out the same.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cellAt, type Column } from "../../src/batch/column.js";
+import type { ColumnBatch } from "../../src/batch/column-batch.js";
+import type { StorageEngine } from "../../src/engine/engine.js";
+import type { ScanRequest } from "../../src/engine/scan.js";
+import type { WriteRows } from "../../src/engine/write-validation.js";
+import { DataType, type CellValue } from "../../src/table/data-type.js";
+import { TableSchema } from "../../src/table/schema.js";
+import { lcgRandom } from "../../src/testing/tsbs.js";
+import { tempEngineDir, type TempEngine } from "./engine-fixtures.js";
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const STEP = 5 * MINUTE;
+const END = 10 * HOUR;
+
+interface Row {
+  host: string;
+  region: string | null;
+  ts: number;
+  x: number | null;
+  y: bigint | null;
+}
+
+/** Series (host, region): h2 has two, h4 has no region, h5's x is always null. */
+const SERIES: ReadonlyArray<readonly [string, string | null]> = [
+  ["h0", "r0"],
+  ["h1", "r0"],
+  ["h2", "r1"],
+  ["h2", "r2"],
+  ["h3", "r1"],
+  ["h4", null],
+  ["h5", "r2"],
+];
+const COLUMNS = ["host", "region", "ts", "x", "y"] as const;
+
+function schemaOf(primaryKey?: string[]): TableSchema {
+  return TableSchema.create({
+    timestampColumn: "ts",
+    ...(primaryKey === undefined ? {} : { primaryKey }),
+    columns: [
+      { name: "host", type: DataType.String, isTag: true },
+      { name: "region", type: DataType.String, isTag: true },
+      { name: "ts", type: DataType.Timestamp },
+      { name: "x", type: DataType.Double },
+      { name: "y", type: DataType.Int64 },
+    ],
+  });
+}
+
+function writeRows(rows: readonly Row[]): WriteRows {
+  const validity = (nulls: boolean[]) =>
+    nulls.some((n) => n) ? Uint8Array.from(nulls, (n) => (n ? 0 : 1)) : null;
+  const batch: ColumnBatch = {
+    names: [...COLUMNS],
+    columns: [
+      { type: DataType.String, values: rows.map((r) => r.host), validity: null },
+      {
+        type: DataType.String,
+        values: rows.map((r) => r.region ?? ""),
+        validity: validity(rows.map((r) => r.region === null)),
+      },
+      { type: DataType.Timestamp, values: Float64Array.from(rows, (r) => r.ts), validity: null },
+      {
+        type: DataType.Double,
+        values: Float64Array.from(rows, (r) => r.x ?? 0),
+        validity: validity(rows.map((r) => r.x === null)),
+      },
+      {
+        type: DataType.Int64,
+        values: BigInt64Array.from(rows, (r) => r.y ?? 0n),
+        validity: validity(rows.map((r) => r.y === null)),
+      },
+    ],
+    numRows: rows.length,
+  };
+  return { batch, tagNames: new Set(["host", "region"]), timestampColumn: "ts" };
+}
+
+/** A table written in three steps, and what it must hold. */
+interface TableCase {
+  readonly name: string;
+  readonly options: Record<string, string>;
+  readonly schema: TableSchema;
+  /** Identity of a row for overwrites; undefined for APPEND (every row kept). */
+  readonly keyOf: ((r: Row) => string) | undefined;
+  readonly model: Row[];
+}
+
+const random = lcgRandom(2024);
+const value = (nullChance: number) => (random() < nullChance ? null : Math.round(random() * 1000) / 10);
+const shuffle = <T>(items: T[]): T[] => {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
+};
+
+function point([host, region]: readonly [string, string | null], ts: number): Row {
+  const y = random() < 0.5 ? null : BigInt(Math.floor(random() * 100));
+  return { host, region, ts, x: host === "h5" ? null : value(0.3), y };
+}
+
+function apply(table: TableCase, rows: readonly Row[]): void {
+  const keyOf = table.keyOf;
+  if (keyOf === undefined) {
+    table.model.push(...rows);
+    return;
+  }
+  for (const row of rows) {
+    const at = table.model.findIndex((r) => keyOf(r) === keyOf(row));
+    if (at >= 0) table.model.splice(at, 1);
+    table.model.push(row);
+  }
+}
+
+async function load(engine: StorageEngine, table: TableCase): Promise<void> {
+  await engine.createTable("public", table.name, table.schema, {
+    enable_ttl: "false",
+    segment_duration: "2h",
+    num_rows_per_row_group: "16",
+    ...table.options,
+  });
+  const write = async (rows: Row[]) => {
+    for (let at = 0; at < rows.length; at += 150) {
+      const chunk = rows.slice(at, at + 150);
+      await engine.write("public", table.name, writeRows(chunk));
+      apply(table, chunk);
+    }
+  };
+  const all: Row[] = [];
+  for (let ts = 0; ts < END; ts += STEP) for (const s of SERIES) all.push(point(s, ts));
+  await write(shuffle(all));
+  await engine.flush("public", table.name);
+  // Rewrites of two segments: their SSTs now overlap and are merged when read.
+  const inSegments = (r: Row) =>
+    (r.ts >= 2 * HOUR && r.ts < 4 * HOUR) || (r.ts >= 6 * HOUR && r.ts < 8 * HOUR);
+  await write(
+    all.filter((r) => inSegments(r) && random() < 0.25).map((r) => point([r.host, r.region], r.ts)),
+  );
+  await engine.flush("public", table.name);
+  // Left in the memtable: rewrites of the last segment and newer rows.
+  const late: Row[] = all
+    .filter((r) => r.ts >= 8 * HOUR && random() < 0.2)
+    .map((r) => point([r.host, r.region], r.ts));
+  for (let ts = END; ts < END + HOUR / 2; ts += STEP)
+    for (const s of SERIES) if (random() < 0.7) late.push(point(s, ts));
+  await write(late);
+}
+
+const projectionOf = (request: ScanRequest) => request.projection ?? [...COLUMNS];
+
+/** The rows of a scan in the order it returns them, as objects of the projected columns. */
+async function scanRows(engine: StorageEngine, table: string, request: ScanRequest): Promise<Row[]> {
+  const rows: Row[] = [];
+  for await (const batch of engine.scan("public", table, request)) {
+    for (let r = 0; r < batch.numRows; r++) {
+      const row: Record<string, CellValue> = {};
+      batch.names.forEach((name, c) => (row[name] = cellAt(batch.columns[c] as Column, r)));
+      rows.push(row as unknown as Row);
+    }
+  }
+  return rows;
+}
+
+const text = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? `${x}n` : x));
+
+function expectedRows(table: TableCase, request: ScanRequest): string[] {
+  const { timeRange, tagFilter } = request;
+  return table.model
+    .filter((r) => timeRange === undefined || (r.ts >= timeRange.start && r.ts < timeRange.end))
+    .filter((r) =>
+      Object.entries(tagFilter ?? {}).every(([tag, allowed]) => {
+        const v = r[tag as "host" | "region"];
+        return v !== null && allowed.includes(v);
+      }),
+    )
+    .map((r) => text(projectionOf(request).map((c) => r[c as keyof Row])))
+    .sort();
+}
+
+/** last() of `columns` per group of `keys`, as the query engine computes it from rows in order. */
+function lastPerGroup(rows: readonly Row[], keys: readonly string[], columns: readonly string[]): string[] {
+  const groups = new Map<string, Map<string, { ts: number; value: CellValue }>>();
+  for (const row of rows) {
+    const key = text(keys.map((k) => row[k as keyof Row]));
+    let best = groups.get(key);
+    if (best === undefined) {
+      best = new Map();
+      groups.set(key, best);
+    }
+    for (const c of columns) {
+      const v = row[c as keyof Row];
+      const current = best.get(c);
+      if (v !== null && (current === undefined || row.ts >= current.ts))
+        best.set(c, { ts: row.ts, value: v });
+    }
+  }
+  return [...groups].map(([key, best]) => text([key, columns.map((c) => best.get(c)?.value ?? null)])).sort();
+}
+
+function subsets<T>(items: readonly T[]): T[][] {
+  return items.reduce<T[][]>((all, item) => [...all, ...all.map((s) => [...s, item])], [[]]);
+}
+
+const FILTERS: ScanRequest[] = [
+  {},
+  { timeRange: { start: 3 * HOUR + 7 * MINUTE, end: 7 * HOUR + 2 * MINUTE } },
+  { timeRange: { start: 0, end: 1 } },
+  { timeRange: { start: 9 * HOUR, end: 20 * HOUR } },
+  { tagFilter: { host: ["h2", "h4"] } },
+  { tagFilter: { region: ["r1", "r2"] } },
+  { tagFilter: { host: ["h1", "h2", "h5"], region: ["r2", "r0"] } },
+  { timeRange: { start: HOUR + 3 * MINUTE, end: 8 * HOUR + 31 * MINUTE }, tagFilter: { host: ["h3"] } },
+  { timeRange: { start: 5 * HOUR, end: 5 * HOUR }, tagFilter: { host: ["h0"] } },
+  { tagFilter: { host: [] } },
+];
+
+const LAST_PROJECTIONS: ReadonlyArray<{ projection: string[]; columns: string[] }> = [
+  { projection: ["host", "ts", "x"], columns: ["x"] },
+  { projection: ["host", "region", "ts", "x", "y"], columns: ["x", "y"] },
+  { projection: ["region", "ts", "y"], columns: ["y"] },
+  { projection: ["ts", "x"], columns: ["x"] },
+  { projection: ["y", "ts", "host", "x"], columns: ["y", "x"] },
+];
+
+describe("table scans by series runs and the decoded column cache", () => {
+  let dir: TempEngine;
+  let engine: StorageEngine;
+  const tables: TableCase[] = [
+    { name: "ow", options: {}, schema: schemaOf(), keyOf: (r) => text([r.host, r.region, r.ts]), model: [] },
+    { name: "ap", options: { update_mode: "APPEND" }, schema: schemaOf(), keyOf: undefined, model: [] },
+    {
+      name: "pk",
+      options: {},
+      schema: schemaOf(["host", "ts"]),
+      keyOf: (r) => text([r.host, r.ts]),
+      model: [],
+    },
+  ];
+
+  beforeAll(async () => {
+    dir = await tempEngineDir();
+    engine = await dir.open({ compaction: { paused: true } });
+    for (const table of tables) await load(engine, table);
+  });
+  afterAll(async () => {
+    await engine.close();
+    await dir.cleanup();
+  });
+
+  async function checkScans(table: TableCase): Promise<void> {
+    for (const filter of FILTERS) {
+      const request: ScanRequest = { ...filter, batchSize: 7 };
+      const rows = await scanRows(engine, table.name, request);
+      expect(rows.map((r) => text(projectionOf(request).map((c) => r[c as keyof Row]))).sort()).toEqual(
+        expectedRows(table, request),
+      );
+    }
+  }
+
+  async function checkLastPerSeries(table: TableCase): Promise<void> {
+    for (const filter of FILTERS) {
+      for (const { projection, columns } of LAST_PROJECTIONS) {
+        const request: ScanRequest = { ...filter, projection };
+        const full = await scanRows(engine, table.name, request);
+        const last = await scanRows(engine, table.name, { ...request, lastPerSeries: { columns } });
+        const tags = projection.filter((c) => c === "host" || c === "region");
+        for (const keys of subsets(tags)) {
+          expect(
+            lastPerGroup(last, keys, columns),
+            `${table.name} ${text(request)} by ${keys.join()}`,
+          ).toEqual(lastPerGroup(full, keys, columns));
+        }
+        // Every returned row is a row of the full scan, in the same relative order.
+        const fullText = full.map(text);
+        let at = 0;
+        for (const row of last.map(text)) {
+          at = fullText.indexOf(row, at);
+          expect(at, `${table.name} ${text(request)}: row ${row} out of order`).toBeGreaterThanOrEqual(0);
+          at++;
+        }
+        if (full.length > 100) expect(last.length).toBeLessThan(full.length / 4);
+      }
+    }
+  }
+
+  it("reads SSTs by series runs and merges what overlaps: the same rows as the model", async () => {
+    for (const table of tables) await checkScans(table);
+    const cold = engine.decodedCacheStats();
+    for (const table of tables) await checkScans(table);
+    const warm = engine.decodedCacheStats();
+    expect(cold?.misses).toBeGreaterThan(0);
+    // The second pass decodes nothing: every column chunk it needs is cached.
+    expect(warm?.misses).toBe(cold?.misses);
+    expect(warm?.hits).toBeGreaterThan(cold?.hits ?? 0);
+  });
+
+  it("returns per series the rows of last(), so last() per group is that of the full scan", async () => {
+    for (const table of tables) await checkLastPerSeries(table);
+  });
+
+  it("gives the same answers with the decoded column cache turned off", async () => {
+    await engine.close();
+    engine = await dir.open({ compaction: { paused: true }, decodedCacheBytes: 0 });
+    expect(engine.decodedCacheStats()).toBeUndefined();
+    for (const table of tables) {
+      await checkScans(table);
+      await checkLastPerSeries(table);
+    }
+  });
+
+  it("shows every series, also one whose columns are all null", async () => {
+    const rows = await scanRows(engine, "ow", {
+      projection: ["host", "region", "ts", "x"],
+      tagFilter: { host: ["h5"] },
+      lastPerSeries: { columns: ["x"] },
+    });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ host: "h5", region: "r2", x: null });
+    expect(rows[0]?.ts).toBe(
+      Math.max(...(tables[0] as TableCase).model.filter((r) => r.host === "h5").map((r) => r.ts)),
+    );
+  });
+
+  it("refuses lastPerSeries columns that are not projected", () => {
+    expect(() =>
+      engine.scan("public", "ow", { projection: ["host", "ts"], lastPerSeries: { columns: ["x"] } }),
+    ).toThrow(/not projected/);
+  });
+});

@@ -1,0 +1,109 @@
+import { describe, expect, it } from "vitest";
+import type { Column } from "../../src/batch/column.js";
+import { columnOf } from "../../src/batch/column-batch.js";
+import {
+  computeSeriesRuns,
+  matchingRanges,
+  runTagChecks,
+  type SeriesRuns,
+} from "../../src/sst/series-runs.js";
+import { DataType } from "../../src/table/data-type.js";
+import { lcgRandom, tsbsSortedBatch } from "../../src/testing/tsbs.js";
+
+function tsidColumn(ids: readonly bigint[]): Column {
+  return { type: DataType.UInt64, values: BigUint64Array.from(ids), validity: null };
+}
+
+function tsColumn(ts: readonly number[]): Column {
+  return { type: DataType.Timestamp, values: Float64Array.from(ts), validity: null };
+}
+
+function stringColumn(values: ReadonlyArray<string | null>): Column {
+  return {
+    type: DataType.String,
+    values: values.map((v) => v ?? ""),
+    validity: values.includes(null) ? Uint8Array.from(values, (v) => (v === null ? 0 : 1)) : null,
+  };
+}
+
+describe("series runs", () => {
+  it("finds one run per series of a row group sorted by (tsid, timestamp)", () => {
+    const batch = tsbsSortedBatch(5, 40);
+    const runs = computeSeriesRuns(
+      columnOf(batch, "tsid") as Column,
+      columnOf(batch, "timestamp") as Column,
+      batch.numRows,
+    ) as SeriesRuns;
+    expect(runs.count).toBe(5);
+    expect([...runs.starts]).toEqual([0, 40, 80, 120, 160, 200]);
+    expect(runs.isUniform("hostname", columnOf(batch, "hostname") as Column)).toBe(true);
+    expect(runs.isUniform("usage_user", columnOf(batch, "usage_user") as Column)).toBe(false);
+  });
+
+  it("compares tsids as unsigned 64-bit values, high word first", () => {
+    const ids = [1n, 1n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 63n, 2n ** 64n - 1n];
+    const runs = computeSeriesRuns(tsidColumn(ids), tsColumn([1, 2, 0, 0, 0, 0]), ids.length);
+    expect(runs === undefined ? undefined : [...runs.starts]).toEqual([0, 2, 3, 4, 5, 6]);
+  });
+
+  it("accepts equal timestamps in a run (APPEND) but refuses rows out of order", () => {
+    expect(computeSeriesRuns(tsidColumn([1n, 1n, 1n]), tsColumn([5, 5, 6]), 3)?.count).toBe(1);
+    expect(computeSeriesRuns(tsidColumn([1n, 1n]), tsColumn([6, 5]), 2)).toBeUndefined();
+    expect(computeSeriesRuns(tsidColumn([2n, 1n]), tsColumn([1, 2]), 2)).toBeUndefined();
+    expect(computeSeriesRuns(tsidColumn([1n, 2n, 1n]), tsColumn([1, 1, 2]), 3)).toBeUndefined();
+    expect(computeSeriesRuns(tsidColumn([2n ** 40n, 5n]), tsColumn([1, 1]), 2)).toBeUndefined();
+  });
+
+  it("sees a tag that changes inside a run (two series with one tsid) as not uniform", () => {
+    const runs = computeSeriesRuns(tsidColumn([1n, 1n, 2n]), tsColumn([1, 2, 1]), 3) as SeriesRuns;
+    expect(runs.isUniform("host", stringColumn(["a", "b", "c"]))).toBe(false);
+    expect(runs.isUniform("region", stringColumn(["x", null, "y"]))).toBe(false);
+    expect(runs.isUniform("dc", stringColumn([null, null, "y"]))).toBe(true);
+    expect(runTagChecks(runs, { host: ["a"] }, () => stringColumn(["a", "b", "c"]))).toBeUndefined();
+  });
+
+  it("keeps exactly the rows a row-by-row filter keeps, as ranges in row order", () => {
+    const random = lcgRandom(11);
+    for (let trial = 0; trial < 200; trial++) {
+      // Series of random lengths, random sorted timestamps, a tag with nulls.
+      const ids: bigint[] = [];
+      const ts: number[] = [];
+      const hosts: Array<string | null> = [];
+      const series = 1 + Math.floor(random() * 8);
+      for (let s = 0; s < series; s++) {
+        const host = random() < 0.15 ? null : `h${Math.floor(random() * 4)}`;
+        let t = Math.floor(random() * 20);
+        const length = 1 + Math.floor(random() * 12);
+        for (let i = 0; i < length; i++) {
+          ids.push(BigInt(s * 1000 + 7));
+          ts.push(t);
+          hosts.push(host);
+          t += Math.floor(random() * 3);
+        }
+      }
+      const hostColumn = stringColumn(hosts);
+      const timestamps = tsColumn(ts);
+      const runs = computeSeriesRuns(tsidColumn(ids), timestamps, ids.length) as SeriesRuns;
+      const start = Math.floor(random() * 30) - 5;
+      const timeRange = random() < 0.2 ? undefined : { start, end: start + Math.floor(random() * 20) };
+      const allowed = ["h0", "h1", "h2", "h3"].filter(() => random() < 0.5);
+      const tagFilter = random() < 0.3 ? undefined : { host: allowed };
+      const checks = runTagChecks(runs, tagFilter, () => hostColumn);
+      expect(checks).toBeDefined();
+      const ranges = matchingRanges(runs, timestamps.values as Float64Array, timeRange, checks ?? []);
+      const kept: number[] = [];
+      for (let i = 0; i < ranges.length; i += 2) {
+        expect(ranges[i] as number).toBeLessThan(ranges[i + 1] as number);
+        if (i > 0) expect(ranges[i] as number).toBeGreaterThan(ranges[i - 1] as number);
+        for (let r = ranges[i] as number; r < (ranges[i + 1] as number); r++) kept.push(r);
+      }
+      const expected = ts.flatMap((t, r) => {
+        const inTime = timeRange === undefined || (t >= timeRange.start && t < timeRange.end);
+        const host = hosts[r] as string | null;
+        const inTags = tagFilter === undefined || (host !== null && tagFilter.host.includes(host));
+        return inTime && inTags ? [r] : [];
+      });
+      expect(kept).toEqual(expected);
+    }
+  });
+});

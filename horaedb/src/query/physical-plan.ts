@@ -2,7 +2,10 @@
  * Turns a logical plan into the operators that run it. A sort wanting only its first rows
  * (ORDER BY ... LIMIT) becomes a bounded top-N heap instead of a full sort.
  */
-import type { LogicalPlan } from "./logical-plan.js";
+import type { TimeRange } from "../engine/index.js";
+import type { BoundExpr } from "./bound-expr.js";
+import { bucketKeyOf } from "./bucket-keys.js";
+import type { LogicalPlan, ScanNode, SortNode } from "./logical-plan.js";
 import { FilterOperator } from "./operators/filter.js";
 import { HashAggregateOperator } from "./operators/hash-aggregate.js";
 import { LimitOperator } from "./operators/limit.js";
@@ -12,6 +15,8 @@ import { ScanOperator, type TableReader } from "./operators/scan.js";
 import { SortOperator } from "./operators/sort.js";
 import { TopNOperator } from "./operators/top-n.js";
 import { SingleRowOperator } from "./operators/values.js";
+import { TimeWindowOperator, type TimeWindowPlan } from "./operators/time-window.js";
+import { residualPredicate } from "./residual-filter.js";
 
 export interface PhysicalPlanOptions {
   /** Rows per batch the scan asks the engine for. */
@@ -29,8 +34,15 @@ export function createOperators(
         return new ScanOperator(reader, node, options.batchSize);
       case "values":
         return new SingleRowOperator();
-      case "filter":
+      case "filter": {
+        // The scan applies its time range and tag filter exactly: WHERE keeps only the rest.
+        if (node.clause === "WHERE" && node.input.kind === "scan") {
+          const residual = residualPredicate(node.predicate, node.input);
+          if (residual === undefined) return build(node.input);
+          return new FilterOperator(build(node.input), residual, node.clause);
+        }
         return new FilterOperator(build(node.input), node.predicate, node.clause);
+      }
       case "aggregate":
         return new HashAggregateOperator(
           build(node.input),
@@ -41,13 +53,76 @@ export function createOperators(
         );
       case "project":
         return new ProjectOperator(build(node.input), node.exprs, node.fields);
-      case "sort":
-        return node.fetch === undefined
-          ? new SortOperator(build(node.input), node.keys)
-          : new TopNOperator(build(node.input), node.keys, node.fetch);
+      case "sort": {
+        if (node.fetch === undefined) return new SortOperator(build(node.input), node.keys);
+        const window = bucketWindowOf(node);
+        const input =
+          window === undefined
+            ? build(node.input)
+            : new TimeWindowOperator({
+                ...window,
+                reader,
+                fetch: node.fetch,
+                build: (range) => build(withScanRange(node.input, range)),
+              });
+        return new TopNOperator(input, node.keys, node.fetch);
+      }
       case "limit":
         return new LimitOperator(build(node.input), node.offset, node.limit);
     }
   };
   return build(plan);
+}
+
+/** Largest LIMIT + OFFSET the time window is tried for; beyond, its first window is most of the data. */
+const MAX_WINDOW_FETCH = 100_000;
+
+/**
+ * When the sort is ORDER BY a time bucket of the timestamp key (first), with a LIMIT, over
+ * Project over Aggregate grouping by that bucket (HAVING allowed in between), and the scan's time
+ * range is bounded where the order starts (its end for DESC, its start for ASC): what the time
+ * window operator needs to run the plan below over narrower ranges.
+ */
+function bucketWindowOf(
+  sort: SortNode,
+): Pick<TimeWindowPlan, "scan" | "key" | "bucketing" | "descending"> | undefined {
+  const first = sort.keys[0];
+  if (sort.fetch === undefined || sort.fetch === 0 || sort.fetch > MAX_WINDOW_FETCH) return undefined;
+  if (first?.expr.kind !== "column" || sort.input.kind !== "project") return undefined;
+  const projected = sort.input.exprs[first.expr.index];
+  if (projected?.kind !== "column") return undefined;
+  let below = sort.input.input;
+  if (below.kind === "filter" && below.clause === "HAVING") below = below.input;
+  if (below.kind !== "aggregate" || below.distinct || projected.index >= below.groupKeys.length)
+    return undefined;
+  const key = below.groupKeys[projected.index] as BoundExpr;
+  const bucket = bucketKeyOf(key);
+  const scan = scanUnder(below.input);
+  if (bucket === undefined || scan === undefined || scan.timeRange === undefined) return undefined;
+  if (scan.fields[bucket.column.index]?.name !== scan.schema.timestampColumn) return undefined;
+  const bounded = first.descending ? scan.timeRange.end : scan.timeRange.start;
+  if (!Number.isFinite(bounded)) return undefined;
+  return { scan, key, bucketing: bucket.bucketing, descending: first.descending };
+}
+
+/** The scan under an optional WHERE filter. */
+function scanUnder(node: LogicalPlan): ScanNode | undefined {
+  const input = node.kind === "filter" && node.clause === "WHERE" ? node.input : node;
+  return input.kind === "scan" ? input : undefined;
+}
+
+/** The plan with its scan reading `range` instead (Project, HAVING, Aggregate, WHERE, Scan). */
+function withScanRange(node: LogicalPlan, range: TimeRange): LogicalPlan {
+  switch (node.kind) {
+    case "scan":
+      return { ...node, timeRange: range };
+    case "project":
+    case "filter":
+    case "aggregate":
+    case "sort":
+    case "limit":
+      return { ...node, input: withScanRange(node.input, range) };
+    case "values":
+      return node;
+  }
 }

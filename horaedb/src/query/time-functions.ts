@@ -94,6 +94,83 @@ export function dateTrunc(column: Column, unit: DateTruncUnit, n: number): Colum
   return { type: DataType.Timestamp, values: out, validity: column.validity };
 }
 
+/**
+ * How a bucketing function (time_bucket, date_trunc) maps a timestamp to the start of its bucket.
+ * Buckets partition time into consecutive intervals, so a group key of bucket starts can be
+ * computed straight from the timestamps, and a time range cut at a bucket start holds whole buckets.
+ */
+export interface TimeBucketing {
+  /** As written in EXPLAIN: `PT1M`, `day`. */
+  readonly name: string;
+  /** The bucket width when it is fixed (every unit but month, quarter and year). */
+  readonly widthMs: number | undefined;
+  /** Added to the epoch to align fixed buckets (weeks start on Monday 1970-01-05). */
+  readonly originMs: number;
+  /** The start of the bucket holding `t`, exactly as the SQL function computes it. */
+  start(t: number): number;
+  /** The start of the bucket after the one starting at `bucketStart`. */
+  next(bucketStart: number): number;
+}
+
+/** Buckets of `widthMs` aligned to the epoch plus `originMs` (time_bucket, fixed date_trunc units). */
+class FixedBucketing implements TimeBucketing {
+  constructor(
+    readonly name: string,
+    readonly widthMs: number,
+    readonly originMs: number,
+  ) {}
+  start(t: number): number {
+    const w = this.widthMs;
+    // The same expressions as timeBucket and dateTrunc, so keys computed either way are equal.
+    return this.originMs === 0
+      ? Math.floor(t / w) * w
+      : Math.floor((t - this.originMs) / w) * w + this.originMs;
+  }
+  next(bucketStart: number): number {
+    return bucketStart + this.widthMs;
+  }
+}
+
+/** Months, quarters and years (UTC). */
+class CalendarBucketing implements TimeBucketing {
+  readonly widthMs = undefined;
+  readonly originMs = 0;
+  constructor(readonly name: "month" | "quarter" | "year") {}
+  start(t: number): number {
+    const date = new Date(t);
+    const year = date.getUTCFullYear();
+    const month =
+      this.name === "year"
+        ? 0
+        : this.name === "quarter"
+          ? date.getUTCMonth() - (date.getUTCMonth() % 3)
+          : date.getUTCMonth();
+    const start = new Date(0);
+    start.setUTCFullYear(year, month, 1);
+    return start.getTime();
+  }
+  next(bucketStart: number): number {
+    const date = new Date(bucketStart);
+    const months = this.name === "year" ? 12 : this.name === "quarter" ? 3 : 1;
+    const next = new Date(0);
+    next.setUTCFullYear(date.getUTCFullYear(), date.getUTCMonth() + months, 1);
+    return next.getTime();
+  }
+}
+
+/** The bucketing of `time_bucket(ts, period)`. */
+export function timeBucketing(periodText: string, periodMs: number): TimeBucketing {
+  return new FixedBucketing(periodText, periodMs, 0);
+}
+
+/** The bucketing of `date_trunc(unit, ts)`. */
+export function dateTruncBucketing(unit: DateTruncUnit): TimeBucketing {
+  const fixed = fixedUnit(unit);
+  if (fixed !== undefined) return new FixedBucketing(unit, fixed, 0);
+  if (unit === "week") return new FixedBucketing(unit, WEEK, FIRST_MONDAY);
+  return new CalendarBucketing(unit as "month" | "quarter" | "year");
+}
+
 function fixedUnit(unit: DateTruncUnit): number | undefined {
   switch (unit) {
     case "second":

@@ -23,16 +23,31 @@ describe("EXPLAIN", () => {
       "  TopN: fetch=1 peak DESC NULLS FIRST",
       "    Projection: host, max(usage_user) AS peak",
       "      Aggregate: groupBy=[host] aggregates=[max(usage_user)]",
-      "        Filter (WHERE): (region = 'us') AND (usage_user > 1)",
+      // region = 'us' is in the scan's tag filter, which applies it exactly.
+      "        Filter (WHERE): usage_user > 1",
       "          Scan: public.cpu projection=[host, region, usage_user] tagFilter=[region IN ('us')]",
     ]);
   });
 
   it("shows constants folded: now() - INTERVAL is one timestamp", async () => {
     const lines = await f.explainLines(
-      "EXPLAIN SELECT ts FROM cpu WHERE ts > now() - INTERVAL '1 minute' AND cores > 2 * 2",
+      "EXPLAIN SELECT ts FROM cpu WHERE ts > now() - INTERVAL '1 minute' OR cores > 2 * 2",
     );
-    expect(lines[1]).toBe("  Filter (WHERE): (ts > TIMESTAMP '2024-01-01T00:02:00.000Z') AND (cores > 4)");
+    expect(lines[1]).toBe("  Filter (WHERE): (ts > TIMESTAMP '2024-01-01T00:02:00.000Z') OR (cores > 4)");
+  });
+
+  it("leaves out of the Filter the conditions the scan's time range and tag filter apply", async () => {
+    const lines = await f.explainLines(
+      "EXPLAIN SELECT ts FROM cpu WHERE ts > now() - INTERVAL '1 minute' AND host IN ('a', 'b') AND cores > 2",
+    );
+    expect(lines.slice(1)).toEqual([
+      "  Filter (WHERE): cores > 2",
+      "    Scan: public.cpu projection=[host, ts, cores] timeRange=[2024-01-01T00:02:00.001Z, +inf) tagFilter=[host IN ('a', 'b')]",
+    ]);
+    const pushedOnly = await f.explainLines(
+      "EXPLAIN SELECT ts FROM cpu WHERE ts >= TIMESTAMP '2024-01-01' AND ts < TIMESTAMP '2024-01-02' AND host = 'a'",
+    );
+    expect(pushedOnly.map((l) => l.trim().split(":")[0])).toEqual(["Projection", "Scan"]);
   });
 });
 

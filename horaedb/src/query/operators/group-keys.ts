@@ -4,11 +4,21 @@
  * codes: with one key the code is the group id, with more the tuple of codes is looked up in an
  * open-addressing hash table of int32 slots. Rows of a batch repeat keys in runs (a series' tags,
  * a time bucket), so a row whose codes equal the previous row's group reuses it without a lookup.
+ * A time-bucket key (time_bucket, date_trunc) is encoded straight from the timestamps, without a
+ * column of bucket starts in between.
  */
 import { allocateValues, type Column } from "../../batch/column.js";
 import { DataType } from "../../table/data-type.js";
+import type { GroupRuns } from "../accumulators.js";
+import type { TimeBucketing } from "../time-functions.js";
 import { isNumberBacked } from "../types.js";
 import type { IndexedValues } from "../vectors.js";
+
+/**
+ * Below this magnitude t / width rounds to the right side of every bucket edge (the quotient's
+ * rounding error is far below 1 / width), so every t in [start, start + width) has bucket start.
+ */
+const SAFE_BUCKET_RANGE = 2 ** 51;
 
 /** Values of the number-backed types: timestamp, double, float, int32, boolean. */
 type NumberValues = Float64Array | Float32Array | Int32Array | Uint8Array;
@@ -21,7 +31,11 @@ class KeyDictionary {
   #nullCode = -1;
   bytes = 0;
 
-  constructor(readonly type: DataType) {}
+  /** With a bucketing, the column encoded is the timestamps and the values are bucket starts. */
+  constructor(
+    readonly type: DataType,
+    readonly bucketing: TimeBucketing | undefined,
+  ) {}
 
   get size(): number {
     return this.values.length;
@@ -30,11 +44,148 @@ class KeyDictionary {
   /** Writes the code of each row's value to `out`. */
   encode(column: Column, n: number, out: Int32Array): void {
     // One loop per kind of values array keeps each loop's element loads monomorphic.
-    if (isNumberBacked(this.type))
+    const { bucketing } = this;
+    if (bucketing !== undefined) {
+      const ts = column.values as Float64Array;
+      if (bucketing.widthMs === undefined)
+        this.#encodeCalendarBuckets(ts, column.validity, n, out, bucketing);
+      else this.#encodeFixedBuckets(ts, column.validity, n, out, bucketing.widthMs, bucketing.originMs);
+    } else if (isNumberBacked(this.type))
       this.#encodeNumbers(column.values as NumberValues, column.validity, n, out);
     else if (this.type === DataType.String)
       this.#encodeStrings(column.values as string[], column.validity, n, out);
     else this.#encodeOthers(column.values, column.validity, n, out);
+  }
+
+  /**
+   * Writes to `out` the rows i in [1, n) whose value differs from row i - 1's and returns how
+   * many; -1 when there are more than `limit`, or when the type has no cheap test (bigints,
+   * byte arrays). Bucket keys compare buckets, so a change of timestamp inside one is no change.
+   */
+  changes(column: Column, n: number, out: Int32Array, limit: number): number {
+    const { bucketing } = this;
+    const { validity } = column;
+    if (bucketing !== undefined) {
+      const ts = column.values as Float64Array;
+      if (bucketing.widthMs === undefined) return this.#calendarBucketChanges(ts, validity, n, out, limit);
+      return fixedBucketChanges(ts, validity, n, out, limit, bucketing.widthMs, bucketing.originMs);
+    }
+    if (isNumberBacked(this.type))
+      return numberChanges(column.values as NumberValues, validity, n, out, limit);
+    if (this.type === DataType.String)
+      return stringChanges(column.values as string[], validity, n, out, limit);
+    return -1;
+  }
+
+  #calendarBucketChanges(
+    ts: Float64Array,
+    validity: Uint8Array | null,
+    n: number,
+    out: Int32Array,
+    limit: number,
+  ): number {
+    const bucketing = this.bucketing as TimeBucketing;
+    let count = 0;
+    let low = NaN;
+    let high = NaN;
+    let wasValid = validity === null || validity[0] === 1;
+    if (wasValid) {
+      low = bucketing.start(ts[0] as number);
+      high = bucketing.next(low);
+    }
+    for (let i = 1; i < n; i++) {
+      const valid = validity === null || validity[i] === 1;
+      if (valid) {
+        const t = ts[i] as number;
+        if (wasValid && t >= low && t < high) continue;
+        low = bucketing.start(t);
+        high = bucketing.next(low);
+      } else if (!wasValid) {
+        continue;
+      }
+      wasValid = valid;
+      if (count === limit) return -1;
+      out[count++] = i;
+    }
+    return count;
+  }
+
+  /** The code of row `row`'s value (its bucket's start for a bucket key), added when new. */
+  codeAt(column: Column, row: number): number {
+    if (column.validity !== null && column.validity[row] === 0)
+      return this.#nullCode >= 0 ? this.#nullCode : this.#addNull();
+    const value = (column.values as IndexedValues)[row];
+    const { bucketing } = this;
+    if (bucketing !== undefined) {
+      const start = bucketing.start(value as number);
+      return this.#codeOf(start, start);
+    }
+    if (isNumberBacked(this.type) || this.type === DataType.String) return this.#codeOf(value, value);
+    throw new TypeError(`codeAt() does not take ${this.type} keys`);
+  }
+
+  /** Buckets of a fixed width: the start computed per row as `FixedBucketing.start` does. */
+  #encodeFixedBuckets(
+    ts: Float64Array,
+    validity: Uint8Array | null,
+    n: number,
+    out: Int32Array,
+    width: number,
+    origin: number,
+  ): void {
+    // The current bucket [low, high): a row inside it takes its code without a division.
+    let low = NaN;
+    let high = NaN;
+    let code = -1;
+    for (let i = 0; i < n; i++) {
+      if (validity !== null && validity[i] === 0) {
+        out[i] = this.#nullCode >= 0 ? this.#nullCode : this.#addNull();
+        continue;
+      }
+      const t = ts[i] as number;
+      if (t >= low && t < high) {
+        out[i] = code;
+        continue;
+      }
+      const start =
+        origin === 0 ? Math.floor(t / width) * width : Math.floor((t - origin) / width) * width + origin;
+      code = this.#codeOf(start, start);
+      out[i] = code;
+      // Far from the epoch the quotient may round across a bucket edge: compute each row there.
+      if (Math.abs(start) + 2 * width < SAFE_BUCKET_RANGE) {
+        low = start;
+        high = start + width;
+      } else {
+        low = NaN;
+        high = NaN;
+      }
+    }
+  }
+
+  /** Months, quarters, years: the current bucket's range is kept, so Date math runs once a bucket. */
+  #encodeCalendarBuckets(
+    ts: Float64Array,
+    validity: Uint8Array | null,
+    n: number,
+    out: Int32Array,
+    bucketing: TimeBucketing,
+  ): void {
+    let low = NaN;
+    let high = NaN;
+    let code = -1;
+    for (let i = 0; i < n; i++) {
+      if (validity !== null && validity[i] === 0) {
+        out[i] = this.#nullCode >= 0 ? this.#nullCode : this.#addNull();
+        continue;
+      }
+      const t = ts[i] as number;
+      if (!(t >= low && t < high)) {
+        low = bucketing.start(t);
+        high = bucketing.next(low);
+        code = this.#codeOf(low, low);
+      }
+      out[i] = code;
+    }
   }
 
   #encodeNumbers(values: NumberValues, validity: Uint8Array | null, n: number, out: Int32Array): void {
@@ -126,6 +277,131 @@ class KeyDictionary {
   }
 }
 
+/** `changes()` of a fixed-width bucket key. */
+function fixedBucketChanges(
+  ts: Float64Array,
+  validity: Uint8Array | null,
+  n: number,
+  out: Int32Array,
+  limit: number,
+  width: number,
+  origin: number,
+): number {
+  let count = 0;
+  // The bucket of the previous row: [low, high), and its start (NaN for NULL).
+  let low = NaN;
+  let high = NaN;
+  let previous = NaN;
+  let wasValid = false;
+  for (let i = 0; i < n; i++) {
+    const valid = validity === null || validity[i] === 1;
+    let changed: boolean;
+    if (valid) {
+      const t = ts[i] as number;
+      if (wasValid && t >= low && t < high) continue;
+      const start =
+        origin === 0 ? Math.floor(t / width) * width : Math.floor((t - origin) / width) * width + origin;
+      changed = !wasValid || start !== previous;
+      previous = start;
+      // Far from the epoch the quotient may round across a bucket edge: compare starts there.
+      if (Math.abs(start) + 2 * width < SAFE_BUCKET_RANGE) {
+        low = start;
+        high = start + width;
+      } else {
+        low = NaN;
+        high = NaN;
+      }
+    } else {
+      changed = wasValid;
+    }
+    if (i > 0 && changed) {
+      if (count === limit) return -1;
+      out[count++] = i;
+    }
+    wasValid = valid;
+  }
+  return count;
+}
+
+/**
+ * `changes()` of plain values compared with ===; NULLs are equal to each other. Called with one
+ * kind of array per function (numbers, strings), so each one's loads stay monomorphic.
+ */
+function numberChanges(
+  values: NumberValues,
+  validity: Uint8Array | null,
+  n: number,
+  out: Int32Array,
+  limit: number,
+): number {
+  let count = 0;
+  let previous = values[0] as number;
+  let wasValid = validity === null || validity[0] === 1;
+  for (let i = 1; i < n; i++) {
+    const v = values[i] as number;
+    if (validity === null) {
+      if (v === previous) continue;
+    } else {
+      const valid = validity[i] === 1;
+      if (valid === wasValid && (!valid || v === previous)) continue;
+      wasValid = valid;
+    }
+    previous = v;
+    if (count === limit) return -1;
+    out[count++] = i;
+  }
+  return count;
+}
+
+function stringChanges(
+  values: readonly string[],
+  validity: Uint8Array | null,
+  n: number,
+  out: Int32Array,
+  limit: number,
+): number {
+  let count = 0;
+  // Rows of one series share one string object, so === is mostly a pointer comparison.
+  let previous = values[0] as string;
+  let wasValid = validity === null || validity[0] === 1;
+  for (let i = 1; i < n; i++) {
+    const v = values[i] as string;
+    if (validity === null) {
+      if (v === previous) continue;
+    } else {
+      const valid = validity[i] === 1;
+      if (valid === wasValid && (!valid || v === previous)) continue;
+      wasValid = valid;
+    }
+    previous = v;
+    if (count === limit) return -1;
+    out[count++] = i;
+  }
+  return count;
+}
+
+/** Merges the sorted distinct rows a[0..na) and b[0..nb) into out; returns the count. */
+function mergeRows(a: Int32Array, na: number, b: Int32Array, nb: number, out: Int32Array): number {
+  let i = 0;
+  let j = 0;
+  let count = 0;
+  while (i < na && j < nb) {
+    const x = a[i] as number;
+    const y = b[j] as number;
+    if (x <= y) {
+      out[count++] = x;
+      i++;
+      if (x === y) j++;
+    } else {
+      out[count++] = y;
+      j++;
+    }
+  }
+  while (i < na) out[count++] = a[i++] as number;
+  while (j < nb) out[count++] = b[j++] as number;
+  return count;
+}
+
 /** Codes of one key per group, growing by doubling. */
 class GroupCodes {
   codes = new Int32Array(16);
@@ -159,10 +435,25 @@ export class GroupKeyTable {
   #numGroups: number;
   #rowCodes: Int32Array[] = [];
   #groupIds = new Int32Array(0);
+  /** The codes of the row being looked up. */
+  readonly #probe: Int32Array;
+  /** Scratch of assignRuns: per key its change rows, the merged ones, and the runs. */
+  #changes: Int32Array[] = [];
+  #merged = new Int32Array(0);
+  #spare = new Int32Array(0);
+  #runGroups = new Int32Array(0);
+  #runEnds = new Int32Array(0);
 
-  constructor(readonly keyTypes: readonly DataType[]) {
-    this.#dictionaries = keyTypes.map((t) => new KeyDictionary(t));
+  /**
+   * `bucketings[k]`, when set, makes key k the bucket start of the timestamps passed as its column.
+   */
+  constructor(
+    readonly keyTypes: readonly DataType[],
+    bucketings: readonly (TimeBucketing | undefined)[] = [],
+  ) {
+    this.#dictionaries = keyTypes.map((t, k) => new KeyDictionary(t, bucketings[k]));
     this.#groupCodes = keyTypes.map(() => new GroupCodes());
+    this.#probe = new Int32Array(keyTypes.length);
     // Without keys there is exactly one group, even for no rows at all.
     this.#numGroups = keyTypes.length === 0 ? 1 : 0;
   }
@@ -186,14 +477,99 @@ export class GroupKeyTable {
       ids.fill(0, 0, n);
       return ids.subarray(0, n);
     }
-    this.#dictionaries.forEach((d, k) => d.encode(keys[k] as Column, n, this.#rowCodes[k] as Int32Array));
     if (m === 1) {
-      ids.set((this.#rowCodes[0] as Int32Array).subarray(0, n));
-      this.#numGroups = (this.#dictionaries[0] as KeyDictionary).size;
+      // One key: its code is the group id.
+      const dictionary = this.#dictionaries[0] as KeyDictionary;
+      dictionary.encode(keys[0] as Column, n, ids);
+      this.#numGroups = dictionary.size;
       return ids.subarray(0, n);
     }
-    this.#assignComposite(n, ids);
+    for (let k = 0; k < m; k++)
+      (this.#dictionaries[k] as KeyDictionary).encode(keys[k] as Column, n, this.#rowCodes[k] as Int32Array);
+    if (m === 2) this.#assignPairs(n, ids);
+    else this.#assignComposite(n, ids);
     return ids.subarray(0, n);
+  }
+
+  /**
+   * The group of each of the first `n` rows as runs of consecutive rows of one group, creating
+   * groups for new keys in the order `assign` would. Only the rows where some key changes are
+   * looked up, so the cost per row is one comparison per key. Undefined (with no group created)
+   * when the rows change key more often than once in `minAverageRun` rows on average, or a key's
+   * type has no cheap comparison; `assign` is the way then. Overwritten by the next call.
+   */
+  assignRuns(keys: readonly Column[], n: number, minAverageRun: number): GroupRuns | undefined {
+    const m = this.#dictionaries.length;
+    if (n === 0) return { count: 0, groups: this.#runGroups, ends: this.#runEnds };
+    const limit = Math.floor(n / minAverageRun);
+    if (this.#runEnds.length < limit + 1) {
+      this.#runGroups = new Int32Array(limit + 1);
+      this.#runEnds = new Int32Array(limit + 1);
+      this.#merged = new Int32Array(limit + 1);
+      this.#spare = new Int32Array(limit + 1);
+      this.#changes = this.#dictionaries.map(() => new Int32Array(limit + 1));
+    }
+    // The rows where a run starts (after row 0), in `starts[0..count)`.
+    let starts: Int32Array = this.#merged;
+    let count = 0;
+    for (let k = 0; k < m; k++) {
+      const changes = this.#changes[k] as Int32Array;
+      const found = (this.#dictionaries[k] as KeyDictionary).changes(keys[k] as Column, n, changes, limit);
+      if (found < 0) return undefined;
+      if (k === 0) {
+        starts = changes;
+        count = found;
+        continue;
+      }
+      const into = starts === this.#merged ? this.#spare : this.#merged;
+      count = mergeRows(starts, count, changes, found, into);
+      if (count > limit) return undefined;
+      starts = into;
+    }
+    const groups = this.#runGroups;
+    const ends = this.#runEnds;
+    for (let r = 0; r <= count; r++) {
+      const row = r === 0 ? 0 : (starts[r - 1] as number);
+      groups[r] = this.#groupOfRow(keys, row);
+      ends[r] = r < count ? (starts[r] as number) : n;
+    }
+    return { count: count + 1, groups, ends };
+  }
+
+  /** The group of one row's key values, created when new. */
+  #groupOfRow(keys: readonly Column[], row: number): number {
+    const m = this.#dictionaries.length;
+    if (m === 0) return 0;
+    if (m === 1) {
+      const code = (this.#dictionaries[0] as KeyDictionary).codeAt(keys[0] as Column, row);
+      this.#numGroups = (this.#dictionaries[0] as KeyDictionary).size;
+      return code;
+    }
+    const probe = this.#probe;
+    for (let k = 0; k < m; k++)
+      probe[k] = (this.#dictionaries[k] as KeyDictionary).codeAt(keys[k] as Column, row);
+    return this.#lookupProbe();
+  }
+
+  /** Two keys (a time bucket and a tag, the common case): the row loop reads two code arrays. */
+  #assignPairs(n: number, ids: Int32Array): void {
+    const first = this.#rowCodes[0] as Int32Array;
+    const second = this.#rowCodes[1] as Int32Array;
+    let previousFirst = -1;
+    let previousSecond = -1;
+    let previous = -1;
+    for (let i = 0; i < n; i++) {
+      const a = first[i] as number;
+      const b = second[i] as number;
+      if (a === previousFirst && b === previousSecond) {
+        ids[i] = previous;
+        continue;
+      }
+      previousFirst = a;
+      previousSecond = b;
+      previous = this.#lookup(i);
+      ids[i] = previous;
+    }
   }
 
   #assignComposite(n: number, ids: Int32Array): void {
@@ -205,40 +581,46 @@ export class GroupKeyTable {
         ids[i] = previous;
         continue;
       }
-      let hash = 0;
-      for (let k = 0; k < m; k++)
-        hash = Math.imul(hash ^ ((rowCodes[k] as Int32Array)[i] as number), 0x9e3779b1);
-      const mask = this.#slots.length - 1;
-      let slot = (hash ^ (hash >>> 15)) & mask;
-      let group: number;
-      for (;;) {
-        const entry = this.#slots[slot] as number;
-        if (entry === 0) {
-          group = this.#numGroups++;
-          for (let k = 0; k < m; k++)
-            (this.#groupCodes[k] as GroupCodes).set(group, (rowCodes[k] as Int32Array)[i] as number);
-          this.#slots[slot] = group + 1;
-          // Keep the table at most half full, so probe runs stay short.
-          if (2 * this.#numGroups > this.#slots.length) this.#rehash(2 * this.#slots.length);
-          break;
-        }
-        if (this.#groupHasRow(entry - 1, i)) {
-          group = entry - 1;
-          break;
-        }
-        slot = (slot + 1) & mask;
-      }
-      previous = group;
-      ids[i] = group;
+      previous = this.#lookup(i);
+      ids[i] = previous;
     }
   }
 
-  /** Whether group `group` has the key codes of row `row`. */
-  #groupHasRow(group: number, row: number): boolean {
+  /** The group of row `row`'s codes, created when new. */
+  #lookup(row: number): number {
     const m = this.#rowCodes.length;
-    for (let k = 0; k < m; k++) {
-      if ((this.#groupCodes[k] as GroupCodes).codes[group] !== (this.#rowCodes[k] as Int32Array)[row])
-        return false;
+    for (let k = 0; k < m; k++) this.#probe[k] = (this.#rowCodes[k] as Int32Array)[row] as number;
+    return this.#lookupProbe();
+  }
+
+  /** The group of the codes in `#probe`, created when new. */
+  #lookupProbe(): number {
+    const probe = this.#probe;
+    const m = probe.length;
+    let hash = 0;
+    for (let k = 0; k < m; k++) hash = Math.imul(hash ^ (probe[k] as number), 0x9e3779b1);
+    const mask = this.#slots.length - 1;
+    let slot = (hash ^ (hash >>> 15)) & mask;
+    for (;;) {
+      const entry = this.#slots[slot] as number;
+      if (entry === 0) {
+        const group = this.#numGroups++;
+        for (let k = 0; k < m; k++) (this.#groupCodes[k] as GroupCodes).set(group, probe[k] as number);
+        this.#slots[slot] = group + 1;
+        // Keep the table at most half full, so probe runs stay short.
+        if (2 * this.#numGroups > this.#slots.length) this.#rehash(2 * this.#slots.length);
+        return group;
+      }
+      if (this.#groupHasProbe(entry - 1)) return entry - 1;
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  /** Whether group `group` has the key codes in `#probe`. */
+  #groupHasProbe(group: number): boolean {
+    const probe = this.#probe;
+    for (let k = 0; k < probe.length; k++) {
+      if ((this.#groupCodes[k] as GroupCodes).codes[group] !== probe[k]) return false;
     }
     return true;
   }

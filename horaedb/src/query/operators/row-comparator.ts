@@ -64,3 +64,112 @@ export function rowComparator(
     return 0;
   };
 }
+
+/** Per row, the position of its key value among the column's distinct values in sort order. */
+interface KeyRanks {
+  readonly ranks: Int32Array;
+  /** Distinct ranks (NULL included). */
+  readonly count: number;
+}
+
+/**
+ * Dense ranks of one sort key: equal values (NaN with NaN, -0 with 0, as the comparator has them)
+ * share a rank, NULLs take the first or last rank. Undefined for types ranked only by comparison.
+ */
+function keyRanks(column: Column, direction: SortDirection, n: number): KeyRanks | undefined {
+  const { type, validity } = column;
+  if (type === DataType.Varbinary) return undefined;
+  const values = column.values as IndexedValues;
+  // Distinct values in first-seen order; consecutive equal rows skip the map.
+  const index = new Map<unknown, number>();
+  const distinct: unknown[] = [];
+  const codes = new Int32Array(n);
+  let hasNull = false;
+  let previous: unknown = undefined;
+  let previousCode = -1;
+  for (let i = 0; i < n; i++) {
+    if (validity !== null && validity[i] === 0) {
+      codes[i] = -1;
+      hasNull = true;
+      continue;
+    }
+    const v = values[i];
+    if (v === previous && previousCode >= 0) {
+      codes[i] = previousCode;
+      continue;
+    }
+    let code = index.get(v);
+    if (code === undefined) {
+      code = distinct.length;
+      index.set(v, code);
+      distinct.push(v);
+    }
+    previous = v;
+    previousCode = code;
+    codes[i] = code;
+  }
+  const compare = valueComparator(type);
+  const order = distinct.map((_, i) => i).sort((a, b) => compare(distinct[a], distinct[b]));
+  const d = distinct.length;
+  const rankOfCode = new Int32Array(d);
+  const offset = hasNull && direction.nullsFirst ? 1 : 0;
+  order.forEach((code, position) => {
+    rankOfCode[code] = (direction.descending ? d - 1 - position : position) + offset;
+  });
+  const nullRank = direction.nullsFirst ? 0 : d;
+  const ranks = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const code = codes[i] as number;
+    ranks[i] = code < 0 ? nullRank : (rankOfCode[code] as number);
+  }
+  return { ranks, count: d + (hasNull ? 1 : 0) };
+}
+
+/**
+ * The order of rows [0, n) by the key columns, stable (equal keys keep row order). Each key is
+ * ranked once; when the ranks and the row number fit in one double, the order is a numeric sort of
+ * those doubles, with no comparator calls.
+ */
+export function sortedRowOrder(
+  keys: readonly Column[],
+  directions: readonly SortDirection[],
+  n: number,
+): Uint32Array {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  if (n <= 1) return order;
+  // Rows often arrive in order already (groups first seen in time order): one pass tells.
+  const compare = rowComparator(
+    keys.map((c) => c.type),
+    directions,
+  );
+  let sorted = true;
+  for (let i = 1; i < n && sorted; i++) sorted = compare(keys, i - 1, keys, i) <= 0;
+  if (sorted) return order;
+  const ranked: KeyRanks[] = [];
+  for (const [k, column] of keys.entries()) {
+    const ranks = keyRanks(column, directions[k] as SortDirection, n);
+    if (ranks === undefined) return order.sort((a, b) => compare(keys, a, keys, b) || a - b);
+    ranked.push(ranks);
+  }
+  let space = n;
+  for (const r of ranked) space *= r.count;
+  if (space <= Number.MAX_SAFE_INTEGER) {
+    const packed = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      let key = 0;
+      for (const r of ranked) key = key * r.count + (r.ranks[i] as number);
+      packed[i] = key * n + i;
+    }
+    packed.sort();
+    for (let i = 0; i < n; i++) order[i] = (packed[i] as number) % n;
+    return order;
+  }
+  return order.sort((a, b) => {
+    for (const r of ranked) {
+      const diff = (r.ranks[a] as number) - (r.ranks[b] as number);
+      if (diff !== 0) return diff;
+    }
+    return a - b;
+  });
+}

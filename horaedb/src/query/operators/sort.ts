@@ -5,7 +5,7 @@ import type { SortKey } from "../logical-plan.js";
 import type { QueryContext } from "../query-context.js";
 import { chunkRows, concatRows } from "../vectors.js";
 import { Operator } from "./operator.js";
-import { rowComparator } from "./row-comparator.js";
+import { sortedRowOrder } from "./row-comparator.js";
 
 const OUTPUT_BATCH_ROWS = 8192;
 
@@ -55,13 +55,7 @@ export class SortOperator extends Operator {
       const n = all.numRows;
       if (n === 0) return;
       const keyColumns = this.keys.map((k) => evaluate(k.expr, all));
-      const compare = rowComparator(
-        keyColumns.map((c) => c.type),
-        this.keys,
-      );
-      const order = new Uint32Array(n);
-      for (let i = 0; i < n; i++) order[i] = i;
-      order.sort((a, b) => compare(keyColumns, a, keyColumns, b) || a - b);
+      const order = sortedRowOrder(keyColumns, this.keys, n);
       ctx.checkpoint();
       yield* chunkRows(takeRows(all, order), OUTPUT_BATCH_ROWS);
     } finally {

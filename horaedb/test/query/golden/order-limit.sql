@@ -20,3 +20,9 @@ SELECT count(*) FROM cpu LIMIT 1;
 -- Top-N over aggregates.
 SELECT host, max(usage_user) AS peak FROM cpu GROUP BY host ORDER BY peak DESC LIMIT 2;
 SELECT sensor, ts, value FROM readings ORDER BY value DESC LIMIT 3;
+
+-- ORDER BY a time bucket with LIMIT: the aggregation runs over a window of the latest (or
+-- earliest) buckets, widened while it has too few rows.
+SELECT time_bucket(ts, 'PT1M') AS minute, count(*), max(usage_user) FROM cpu WHERE ts < TIMESTAMP '2024-01-01 00:03' GROUP BY minute ORDER BY minute DESC LIMIT 2;
+SELECT time_bucket(ts, 'PT1M') AS minute, host, max(usage_user) FROM cpu WHERE ts >= TIMESTAMP '2024-01-01' GROUP BY minute, host ORDER BY minute, host LIMIT 4 OFFSET 1;
+SELECT date_trunc('day', ts) AS day, count(*) FROM readings WHERE ts < TIMESTAMP '2024-02-01' GROUP BY day ORDER BY day DESC LIMIT 2;

@@ -141,6 +141,14 @@ describe("GET /metrics", () => {
     expect(before.value("horaedb_flushes_total")).toBe(0);
     expect(before.value("horaedb_compaction_jobs_total", { result: "merged" })).toBe(0);
     expect(before.value("horaedb_compaction_running_jobs")).toBe(0);
+    // The accepted write is one WAL record; the refused one never reached the WAL.
+    const wal = server.engine.walUsage();
+    expect(wal.records).toBe(1);
+    expect(before.value("horaedb_wal_written_bytes_total")).toBe(wal.bytesWritten);
+    expect(wal.bytesWritten).toBeGreaterThan(0);
+    expect(before.value("horaedb_wal_retained_bytes")).toBe(wal.retainedBytes);
+    expect(wal.retainedBytes).toBeGreaterThanOrEqual(wal.bytesWritten);
+    expect(before.value("horaedb_decoded_cache_requests_total", { result: "miss" })).toBe(0);
     // prom-client's default process metrics are on the same registry.
     expect(before.value("process_cpu_user_seconds_total")).toBeGreaterThan(0);
     expect(before.text).toMatch(/^nodejs_heap_size_used_bytes \d+/m);
@@ -153,6 +161,17 @@ describe("GET /metrics", () => {
     expect(after.value("horaedb_flushed_bytes_total")).toBeGreaterThan(0);
     expect(after.value("horaedb_memtable_bytes", { state: "mutable" })).toBe(0);
     expect(after.value("horaedb_memtable_bytes", { state: "immutable" })).toBe(0);
+
+    // The first read of the SST decodes its columns into the cache, the second is served from it.
+    expect(await postSql(http, "SELECT * FROM cpu")).toBe(200);
+    const firstRead = await scrape(http);
+    const misses = firstRead.value("horaedb_decoded_cache_requests_total", { result: "miss" }) ?? 0;
+    expect(misses).toBeGreaterThan(0);
+    expect(firstRead.value("horaedb_decoded_cache_bytes")).toBeGreaterThan(0);
+    expect(await postSql(http, "SELECT * FROM cpu")).toBe(200);
+    const secondRead = await scrape(http);
+    expect(secondRead.value("horaedb_decoded_cache_requests_total", { result: "miss" })).toBe(misses);
+    expect(secondRead.value("horaedb_decoded_cache_requests_total", { result: "hit" })).toBe(misses);
 
     await server.engine.compact();
     const compacted = await scrape(http);

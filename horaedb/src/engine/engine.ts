@@ -6,7 +6,7 @@ import { SstEncoderPool, SstWriter } from "../sst/index.js";
 import { DecodedColumnCache, type DecodedCacheStats } from "../sst/decoded-cache.js";
 import { formatTableOptions, parseTableOptions, type TableOptions } from "../table/options.js";
 import type { ColumnSchemaInput, TableSchema } from "../table/schema.js";
-import type { WalManager } from "../wal/wal.js";
+import type { WalManager, WalUsage } from "../wal/wal.js";
 import { invalidNameReason, StandaloneCatalog, type CatalogTable } from "./catalog.js";
 import {
   CompactionScheduler,
@@ -410,6 +410,11 @@ export class StorageEngine {
       release();
       throw error;
     }
+  }
+
+  /** What the shard's WAL has written since the engine opened, and what it holds now. */
+  walUsage(): WalUsage {
+    return this.#shard.wal.usage();
   }
 
   /** Counters and size of the decoded SST column cache; undefined when it is off. */

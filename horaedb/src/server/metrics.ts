@@ -150,6 +150,43 @@ export class ServerMetrics {
         this.set(engine()?.compactionStats().running ?? 0);
       },
     });
+    new Counter({
+      name: "horaedb_wal_written_bytes_total",
+      help: "Bytes appended to the WAL (record headers included) since the engine opened.",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(engine()?.walUsage().bytesWritten ?? 0);
+      },
+    });
+    new Gauge({
+      name: "horaedb_wal_retained_bytes",
+      help: "Bytes the WAL holds now: records not yet freed by truncation after flushes.",
+      registers,
+      collect() {
+        this.set(engine()?.walUsage().retainedBytes ?? 0);
+      },
+    });
+    new Gauge({
+      name: "horaedb_decoded_cache_bytes",
+      help: "Bytes of decoded SST columns held by the read cache (engine.decoded_cache_bytes).",
+      registers,
+      collect() {
+        this.set(engine()?.decodedCacheStats()?.bytes ?? 0);
+      },
+    });
+    new Counter({
+      name: "horaedb_decoded_cache_requests_total",
+      help: "Column chunks asked of the decoded SST column cache since the engine opened, by result (hit, miss).",
+      labelNames: ["result"],
+      registers,
+      collect() {
+        const stats = engine()?.decodedCacheStats();
+        this.reset();
+        this.inc({ result: "hit" }, stats?.hits ?? 0);
+        this.inc({ result: "miss" }, stats?.misses ?? 0);
+      },
+    });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 

@@ -19,6 +19,16 @@ export interface WalAppend {
   readonly payload: Uint8Array;
 }
 
+/** What a shard's WAL has written and holds, for metrics. */
+export interface WalUsage {
+  /** Bytes appended (headers included) since the WAL was opened. */
+  readonly bytesWritten: number;
+  /** Records appended since the WAL was opened. */
+  readonly records: number;
+  /** Bytes the log holds now: what truncation has not freed yet. */
+  readonly retainedBytes: number;
+}
+
 export interface ShardWal {
   readonly shardId: number;
   /**
@@ -37,6 +47,7 @@ export interface ShardWal {
   truncateBelow(sequence: number): Promise<void>;
   /** The sequence the next append will get (one past the last record). */
   nextSequence(): number;
+  usage(): WalUsage;
   close(): Promise<void>;
 }
 

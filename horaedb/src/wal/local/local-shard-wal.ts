@@ -1,6 +1,6 @@
 import type { FileHandle } from "node:fs/promises";
 import type { Logger } from "pino";
-import type { ShardWal, WalAppend, WalRecord } from "../wal.js";
+import type { ShardWal, WalAppend, WalRecord, WalUsage } from "../wal.js";
 import { InvalidWalAppendError, WalClosedError, WalWriteError } from "./errors.js";
 import { GroupCommitQueue } from "./group-commit.js";
 import { readLog } from "./log-reader.js";
@@ -153,6 +153,11 @@ export class LocalShardWal implements ShardWal {
 
   get stats(): LocalWalStats {
     return { ...this.#stats };
+  }
+
+  usage(): WalUsage {
+    const retainedBytes = this.#catalog.segments.reduce((sum, segment) => sum + segment.durableEnd, 0);
+    return { bytesWritten: this.#stats.bytesWritten, records: this.#stats.records, retainedBytes };
   }
 
   /** First sequences of the segment files, oldest first (the last one is being written). */

@@ -8,7 +8,11 @@
  * and with the default write buffer (`engine_ingest_with_flushes_rows_per_sec`), where flushes run in
  * the background and share the machine's cores with the writes.
  *
- * Flags: --hosts N, --hours N, --batch N, --concurrency N (writes in flight), --keep (keep the data dir).
+ * The flush also reports the longest stretch the event loop went without a turn while it ran
+ * (`engine_flush_longest_event_loop_stall`): writes and queries wait that long at worst.
+ *
+ * Flags: --hosts N, --hours N, --batch N, --concurrency N (writes in flight), --encoder-workers N,
+ * --keep (keep the data dir).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -30,8 +34,12 @@ const { values: flags } = parseArgs({
     batch: { type: "string", default: "5000" },
     concurrency: { type: "string", default: "4" },
     keep: { type: "boolean", default: false },
+    "encoder-workers": { type: "string" },
   },
 });
+/** `--encoder-workers N`: SST encoder threads (default: the engine's default). */
+const encoderWorkers =
+  flags["encoder-workers"] === undefined ? {} : { encoderWorkers: Number(flags["encoder-workers"]) };
 
 function emit(name: string, value: number, unit: string): void {
   console.log(JSON.stringify({ name, value: Math.round(value * 100) / 100, unit }));
@@ -62,6 +70,23 @@ function tsbsSchema() {
   }).schema;
 }
 
+/** Measures the longest time the event loop went without a turn until `stop()` (a 1 ms timer). */
+function stallWatch(): { stop(): number } {
+  let last = performance.now();
+  let longest = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 1);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.max(longest, performance.now() - last);
+    },
+  };
+}
+
 async function scanAllRows(engine: StorageEngine): Promise<number> {
   let rows = 0;
   for await (const batch of engine.scan("public", "cpu")) rows += batch.numRows;
@@ -77,7 +102,12 @@ emit("engine_rows", totalRows, "rows");
 
 try {
   // Ingest with background flushes (default table options), in a table of its own.
-  let engine = await openStandaloneEngine({ dataDir, logger, memoryBudgetBytes: 8 * 1024 ** 3 });
+  let engine = await openStandaloneEngine({
+    dataDir,
+    logger,
+    memoryBudgetBytes: 8 * 1024 ** 3,
+    ...encoderWorkers,
+  });
   emit("engine_ingest_with_flushes_rows_per_sec", await ingest(engine, "cpu_default"), "rows/s");
   await engine.flush();
   await engine.dropTable("public", "cpu_default");
@@ -86,10 +116,12 @@ try {
   await engine.createTable("public", "cpu", tsbsSchema(), { write_buffer_size: "4GB", enable_ttl: "false" });
   emit("engine_ingest_rows_per_sec", await ingest(engine, "cpu"), "rows/s");
 
+  const stalls = stallWatch();
   const flushStarted = performance.now();
   await engine.flush();
   const flushMs = performance.now() - flushStarted;
   emit("engine_flush_rows_per_sec", totalRows / (flushMs / 1000), "rows/s");
+  emit("engine_flush_longest_event_loop_stall", stalls.stop(), "ms");
   await engine.close();
 
   // Cold: a fresh engine, so the read cache is empty (the OS page cache is not).

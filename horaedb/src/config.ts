@@ -50,6 +50,13 @@ export const horaeDBConfigDefinition = {
         .max(64)
         .default(1)
         .describe("Worker threads encoding SST files; 0 encodes on the main thread."),
+      compaction_memory_bytes: z
+        .int()
+        .min(16 * 1024 * 1024)
+        .default(1024 * 1024 * 1024)
+        .describe(
+          "Estimated memory the compaction jobs running at once may hold, in bytes; a job waits until it fits beside the running ones, and one larger than this is cut down or refused.",
+        ),
       read_cache_bytes: z
         .int()
         .min(0)

@@ -121,6 +121,7 @@ export class HoraeDBServer {
       maxUnflushedAgeMs: engineConfig.max_unflushed_age_ms,
       encoderWorkers: engineConfig.sst_encoder_workers,
       readCacheBytes: engineConfig.read_cache_bytes,
+      compaction: { memoryBudgetBytes: engineConfig.compaction_memory_bytes },
       decodedCacheBytes: engineConfig.decoded_cache_bytes,
       walSegmentBytes: engineConfig.wal_segment_bytes,
       autoCreateTable: engineConfig.auto_create_table,

@@ -141,6 +141,7 @@ describe("GET /metrics", () => {
     expect(before.value("horaedb_flushes_total")).toBe(0);
     expect(before.value("horaedb_compaction_jobs_total", { result: "merged" })).toBe(0);
     expect(before.value("horaedb_compaction_running_jobs")).toBe(0);
+    expect(before.value("horaedb_compaction_memory_bytes")).toBe(0);
     // The accepted write is one WAL record; the refused one never reached the WAL.
     const wal = server.engine.walUsage();
     expect(wal.records).toBe(1);

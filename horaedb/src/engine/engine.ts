@@ -23,6 +23,7 @@ import { flushMemtable, type FlushContext } from "./flush.js";
 import { StorageLayout } from "./layout.js";
 import { TableScan, type ScanRequest } from "./scan.js";
 import { KeyedSerialQueue } from "../util/serial.js";
+import { removeDroppedTables } from "./dropped-tables.js";
 import { ReplayError, Shard } from "./shard.js";
 import { Table } from "./table.js";
 import { prepareWrite, type WritePolicy, type WriteRows } from "./write-validation.js";
@@ -156,6 +157,8 @@ export class StorageEngine {
       store: options.store,
       layout,
       sstWriter: new SstWriter(encoderPool === undefined ? {} : { pool: encoderPool }),
+      // The TTL clock: a flush skips rows already past the table's TTL.
+      now: options.now ?? Date.now,
     };
     this.#now = options.now ?? Date.now;
     const cacheBytes = options.decodedCacheBytes ?? DEFAULT_DECODED_CACHE_BYTES;
@@ -186,6 +189,15 @@ export class StorageEngine {
     const compactionOptions = resolveCompactionOptions(options.compaction);
     const layout = new StorageLayout(options.cluster);
     const catalog = await StandaloneCatalog.load(options.store, layout);
+    // Objects of tables dropped just before a crash (the catalog entry went, the objects stayed).
+    try {
+      await removeDroppedTables(options.store, layout, catalog, options.logger);
+    } catch (error) {
+      options.logger.warn(
+        { err: error },
+        "could not delete the objects of dropped tables; the next open tries again",
+      );
+    }
     const wal = await options.walManager.open(STANDALONE_SHARD);
     const shard = new Shard(STANDALONE_SHARD, wal);
     const pool =

@@ -1,9 +1,10 @@
-import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import type { ColumnBatch } from "../batch/column-batch.js";
+import type { Column } from "../batch/column.js";
 import { ManifestOp, type SstFileEntry } from "../manifest/index.js";
 import type { Memtable } from "../memtable/index.js";
 import type { ObjectStore } from "../object-store/object-store.js";
+import { EventLoopTurns } from "../sst/writer.js";
 import type { SstWriter } from "../sst/index.js";
+import { expiredBefore } from "./compaction/ttl.js";
 import type { StorageLayout } from "./layout.js";
 import type { Table } from "./table.js";
 
@@ -11,23 +12,30 @@ export interface FlushContext {
   readonly store: ObjectStore;
   readonly layout: StorageLayout;
   readonly sstWriter: SstWriter;
+  /**
+   * Clock for the TTL cutoff, ms since the epoch: rows already expired by it are not written.
+   * Without a clock every row is written (compaction drops the expired ones later).
+   */
+  readonly now?: () => number;
 }
 
 export interface FlushedMemtable {
+  /** Rows written to SSTs (expired rows and, for OVERWRITE tables, overwritten ones are not). */
   readonly rows: number;
   readonly files: readonly SstFileEntry[];
   readonly flushedSequence: number;
 }
 
-/** Rows gathered per batch while reading a memtable out for a flush. */
-const FLUSH_BATCH_ROWS = 65536;
-/** SSTs of one flush being encoded at once (the encoder pool queues what its workers cannot take). */
-const ENCODES_IN_FLIGHT = 2;
+/** Longest stretch of reading rows out of the memtable between two turns of the event loop. */
+const READ_BUDGET_MS = 10;
 
 /**
  * Writes one frozen memtable as SSTs, one per time segment, then records them and the new flushed
  * sequence in one manifest edit. Until that edit is durable the memtable stays readable and the WAL
  * keeps its rows, so a crash at any point loses nothing (at worst an SST object is left unreferenced).
+ *
+ * Rows already past the table's TTL are not written (scans hide them anyway); a memtable whose rows
+ * have all expired writes no file, and its sequence is still recorded as flushed.
  */
 export async function flushMemtable(
   table: Table,
@@ -36,34 +44,43 @@ export async function flushMemtable(
 ): Promise<FlushedMemtable> {
   const maxSequence = frozen.maxSequence;
   if (maxSequence === undefined) return { rows: 0, files: [], flushedSequence: table.flushedSequence };
-  const snapshot = frozen.snapshot(table.schema);
-  const segmentMs = table.options.segmentDurationMs;
-  const segments = segmentStarts(snapshot.chunks, segmentMs);
-  const firstFileId = await table.manifest.allocateFileIds(segments.length);
+  const schema = table.schema;
+  const snapshot = frozen.snapshot(schema);
+  const cutoff = ctx.now === undefined ? undefined : expiredBefore(table.options, ctx.now());
+  const turns = new EventLoopTurns(READ_BUDGET_MS);
+  // Sorting a large memtable takes a while; let writes and queries run in between its passes.
+  await snapshot.sort(() => turns.maybe());
+  // One pass over the sorted rows splits them by segment.
+  const segments = snapshot.segments(table.options.segmentDurationMs, cutoff);
+  const firstFileId = segments.length === 0 ? 0 : await table.manifest.allocateFileIds(segments.length);
+  const names = schema.columns.map((c) => c.name);
+  const readers = snapshot.columnReaders(names);
+  // While the encoders work on earlier segments, the next one is read out here; one more segment
+  // than there are encoders is kept ready, so no encoder waits for this thread.
+  const inFlight = ctx.sstWriter.encodeParallelism + 1;
 
-  // Segments are pipelined: the next one is read out of the memtable (main thread) while the
-  // previous one is encoded (worker thread); at most ENCODES_IN_FLIGHT wait for encoding.
   const pending: Array<Promise<SstFileEntry>> = [];
   let rows = 0;
-  for (const [i, start] of segments.entries()) {
-    const batches: ColumnBatch[] = [];
-    const range = { start, end: start + segmentMs };
-    for (const batch of snapshot.sortedBatches({ timeRange: range, batchSize: FLUSH_BATCH_ROWS })) {
-      batches.push(batch);
+  for (const [i, segment] of segments.entries()) {
+    // A column at a time, each into arrays of exactly the segment's rows: one batch, no copies
+    // to join batches, and the arrays can go to the encoder worker as they are.
+    const columns: Column[] = [];
+    for (const reader of readers) {
+      columns.push(reader.gather(segment.rows));
       // Reading a large memtable out takes a while; let writes and queries run in between.
-      await yieldToEventLoop();
+      await turns.maybe();
     }
-    const segmentRows = batches.reduce((sum, b) => sum + b.numRows, 0);
-    if (segmentRows === 0) continue;
-    rows += segmentRows;
+    const numRows = segment.rows.count;
+    rows += numRows;
     const fileId = firstFileId + i;
     const key = ctx.layout.sstKey(table.identity.id, fileId);
     const request = {
-      schema: table.schema,
-      batches,
+      schema,
+      batches: [{ names, columns, numRows }],
       options: table.options,
       maxSequence,
       table: table.qualifiedName,
+      handOverArrays: true,
     };
     const encoded = ctx.sstWriter.write(ctx.store, key, request).then((meta): SstFileEntry => ({
       fileId,
@@ -78,7 +95,7 @@ export async function flushMemtable(
     // Observed here so a failure is not an unhandled rejection before Promise.all sees it.
     void encoded.catch(() => undefined);
     pending.push(encoded);
-    if (pending.length >= ENCODES_IN_FLIGHT) await pending[pending.length - ENCODES_IN_FLIGHT];
+    if (pending.length >= inFlight) await pending[pending.length - inFlight];
   }
   const files = await Promise.all(pending);
   // The memtable is retired in the same synchronous step that installs the new manifest state, so no
@@ -88,34 +105,4 @@ export async function flushMemtable(
     () => table.memtables.removeFlushed(frozen),
   );
   return { rows, files, flushedSequence: maxSequence };
-}
-
-/** Start times of the time segments that hold at least one row, ascending. */
-function segmentStarts(
-  chunks: ReadonlyArray<{
-    readonly batch: ColumnBatch;
-    readonly minTimestamp: number;
-    readonly maxTimestamp: number;
-  }>,
-  segmentMs: number,
-): number[] {
-  const starts = new Set<number>();
-  for (const chunk of chunks) {
-    const first = Math.floor(chunk.minTimestamp / segmentMs);
-    const last = Math.floor(chunk.maxTimestamp / segmentMs);
-    // Chunks are usually within one or two segments; only look at rows when they span more.
-    if (last - first <= 1) {
-      starts.add(first * segmentMs);
-      starts.add(last * segmentMs);
-      continue;
-    }
-    const ts = timestampsOf(chunk.batch);
-    for (let r = 0; r < ts.length; r++) starts.add(Math.floor((ts[r] as number) / segmentMs) * segmentMs);
-  }
-  return [...starts].sort((a, b) => a - b);
-}
-
-function timestampsOf(batch: ColumnBatch): Float64Array {
-  const column = batch.columns.find((c) => c.type === "timestamp");
-  return (column?.values as Float64Array | undefined) ?? new Float64Array(0);
 }

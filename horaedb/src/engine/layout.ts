@@ -11,8 +11,38 @@ export class StorageLayout {
     this.cluster = cluster;
   }
 
+  /** Prefix of every table's objects: `tablePrefix(id)` is this followed by `<id>/`. */
+  tablesPrefix(): string {
+    return `${this.cluster}/tables/`;
+  }
+
   tablePrefix(tableId: number): string {
-    return `${this.cluster}/tables/${tableId}/`;
+    return `${this.tablesPrefix()}${tableId}/`;
+  }
+
+  /**
+   * The table id whose prefix `key` is under, when that prefix is exactly as `tablePrefix` builds
+   * it ("tables/007/..." is not table 7's); undefined for any other key.
+   */
+  tableIdOf(key: string): number | undefined {
+    const root = this.tablesPrefix();
+    if (!key.startsWith(root)) return undefined;
+    const end = key.indexOf("/", root.length);
+    if (end < 0) return undefined;
+    const segment = key.slice(root.length, end);
+    if (!/^\d{1,15}$/.test(segment)) return undefined;
+    const id = Number(segment);
+    return this.tablePrefix(id) === key.slice(0, end + 1) ? id : undefined;
+  }
+
+  /** The SST file id of `key` when it is exactly `sstKey(tableId, fileId)`; undefined otherwise. */
+  sstFileIdOf(tableId: number, key: string): number | undefined {
+    const prefix = `${this.tablePrefix(tableId)}sst/`;
+    if (!key.startsWith(prefix)) return undefined;
+    const match = /^(\d{1,15})\.parquet$/.exec(key.slice(prefix.length));
+    if (match === null) return undefined;
+    const fileId = Number(match[1]);
+    return this.sstKey(tableId, fileId) === key ? fileId : undefined;
   }
 
   manifestPrefix(tableId: number): string {

@@ -9,6 +9,7 @@ export {
   UnknownColumnError,
   type MemtableErrorContext,
 } from "./errors.js";
+export { ColumnGatherer, type RowLocations } from "./gather.js";
 export { compareStrings } from "./key-lanes.js";
 export {
   CHUNK_OVERHEAD_BYTES,
@@ -29,6 +30,7 @@ export {
   MemtableSnapshot,
   type MemtableScanOptions,
   type MemtableSnapshotInit,
+  type SnapshotSegment,
   type TimeRange,
 } from "./snapshot.js";
 export type { MemtableChunk, SortedView } from "./sorted-view.js";

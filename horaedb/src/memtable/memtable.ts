@@ -10,7 +10,8 @@ import {
   type MemtableErrorContext,
 } from "./errors.js";
 import { MemtableSnapshot, type MemtableScanOptions } from "./snapshot.js";
-import { buildSortedView, type MemtableChunk, type SortedView } from "./sorted-view.js";
+import { runSteps } from "./radix-sort.js";
+import { sortedViewSteps, type MemtableChunk, type SortedView } from "./sorted-view.js";
 
 export interface MemtableOptions {
   readonly schema: TableSchema;
@@ -184,7 +185,8 @@ export class Memtable {
       schema,
       updateMode: this.updateMode,
       chunks,
-      sortedView: () => this.#sortedView(chunks),
+      sortedView: () => runSteps(this.#sortedViewSteps(chunks)),
+      sortedViewSteps: () => this.#sortedViewSteps(chunks),
       table: this.table,
       memtableId: this.id,
     });
@@ -195,12 +197,16 @@ export class Memtable {
     return this.snapshot().sortedBatches(options);
   }
 
-  /** The sorted order of the first `chunks.length` chunks, cached while no append follows. */
-  #sortedView(chunks: readonly MemtableChunk[]): SortedView {
+  /**
+   * The sorted order of the first `chunks.length` chunks, cached while no append follows; in steps
+   * (see `sortedViewSteps`), so a flush can sort without holding up the event loop.
+   */
+  *#sortedViewSteps(chunks: readonly MemtableChunk[]): Generator<void, SortedView> {
     const cached = this.#sorted;
     if (cached !== undefined && cached.chunkCount === chunks.length) return cached.view;
-    const view = buildSortedView(chunks, this.#schema, this.updateMode);
+    const view = yield* sortedViewSteps(chunks, this.#schema, this.updateMode);
     this.#sortCount++;
+    // Appends may have come in between the steps; the order is then not that of the memtable.
     if (chunks.length === this.#chunks.length) this.#sorted = { chunkCount: chunks.length, view };
     return view;
   }

@@ -17,6 +17,14 @@ const MIN_DIGIT_BITS = 4;
  * scratch space and must not be read afterwards.
  */
 export function radixSortByLanes(order: Uint32Array, lanes: readonly SortLane[]): Uint32Array {
+  return runSteps(radixSortSteps(order, lanes));
+}
+
+/** `radixSortByLanes` in steps: it yields after each pass over the rows (see `runSteps`). */
+export function* radixSortSteps(
+  order: Uint32Array,
+  lanes: readonly SortLane[],
+): Generator<void, Uint32Array> {
   const n = order.length;
   if (n < 2) return order;
   // Small inputs get narrow digits, so clearing the bucket counts does not dominate.
@@ -38,9 +46,30 @@ export function radixSortByLanes(order: Uint32Array, lanes: readonly SortLane[])
         src = dst;
         dst = t;
       }
+      yield;
     }
   }
   return src;
+}
+
+/**
+ * Runs work written as a generator of steps to its end at once. The same generator driven by
+ * `runStepsAsync` gives the event loop a turn between steps instead.
+ */
+export function runSteps<T>(steps: Generator<void, T>): T {
+  let step = steps.next();
+  while (step.done !== true) step = steps.next();
+  return step.value;
+}
+
+/** Runs the steps, awaiting `pause()` after each one (it decides whether to yield to the event loop). */
+export async function runStepsAsync<T>(steps: Generator<void, T>, pause: () => Promise<void>): Promise<T> {
+  let step = steps.next();
+  while (step.done !== true) {
+    await pause();
+    step = steps.next();
+  }
+  return step.value;
 }
 
 /**

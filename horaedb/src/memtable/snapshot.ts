@@ -4,6 +4,7 @@ import type { UpdateMode } from "../table/options.js";
 import type { TableSchema } from "../table/schema.js";
 import { InvalidScanOptionsError, UnknownColumnError } from "./errors.js";
 import { ColumnGatherer, type RowLocations } from "./gather.js";
+import { runStepsAsync } from "./radix-sort.js";
 import type { MemtableChunk, SortedView } from "./sorted-view.js";
 
 /** Timestamps from `start` (inclusive) to `end` (exclusive), in milliseconds. */
@@ -23,6 +24,20 @@ export interface MemtableScanOptions {
 
 export const DEFAULT_SCAN_BATCH_SIZE = 8192;
 
+/** The rows of one time segment, in primary-key order, as locations in the snapshot's chunks. */
+export interface SnapshotSegment {
+  /** Start of the segment: a multiple of the segment duration, in ms. */
+  readonly start: number;
+  readonly rows: RowLocations;
+}
+
+/** Row locations of one segment while they are being filled in. */
+interface SegmentFill {
+  readonly chunk: Uint32Array;
+  readonly row: Uint32Array;
+  count: number;
+}
+
 /** Rows gathered per column at a time before being cut into output batches. */
 const GATHER_WINDOW_ROWS = 65536;
 
@@ -32,6 +47,8 @@ export interface MemtableSnapshotInit {
   readonly chunks: readonly MemtableChunk[];
   /** Sorts the chunks (or returns a cached sort of exactly these chunks). */
   readonly sortedView: () => SortedView;
+  /** The same in steps (see `sortedViewSteps`); without it `sort` sorts in one go. */
+  readonly sortedViewSteps?: () => Generator<void, SortedView>;
   readonly table?: string | undefined;
   readonly memtableId?: number | undefined;
 }
@@ -56,7 +73,10 @@ export class MemtableSnapshot {
   readonly maxSequence: number | undefined;
   readonly minTimestamp: number | undefined;
   readonly maxTimestamp: number | undefined;
-  readonly #sortedView: () => SortedView;
+  readonly #sort: () => SortedView;
+  readonly #sortSteps: (() => Generator<void, SortedView>) | undefined;
+  /** The order once this snapshot has needed it. */
+  #view: SortedView | undefined;
 
   constructor(init: MemtableSnapshotInit) {
     this.schema = init.schema;
@@ -64,7 +84,8 @@ export class MemtableSnapshot {
     this.chunks = init.chunks;
     this.table = init.table;
     this.memtableId = init.memtableId;
-    this.#sortedView = init.sortedView;
+    this.#sort = init.sortedView;
+    this.#sortSteps = init.sortedViewSteps;
     let rows = 0;
     let minSeq = Infinity;
     let maxSeq = -Infinity;
@@ -87,6 +108,21 @@ export class MemtableSnapshot {
 
   get isEmpty(): boolean {
     return this.numRows === 0;
+  }
+
+  /**
+   * Sorts the rows now, awaiting `pause()` between steps of one pass over the rows (it decides
+   * whether to give the event loop a turn), so that a large memtable does not hold up writes and
+   * queries; later reads of this snapshot use the order.
+   */
+  async sort(pause: () => Promise<void>): Promise<void> {
+    if (this.#view !== undefined) return;
+    this.#view = this.#sortSteps === undefined ? this.#sort() : await runStepsAsync(this.#sortSteps(), pause);
+  }
+
+  #sortedView(): SortedView {
+    this.#view ??= this.#sort();
+    return this.#view;
   }
 
   /**
@@ -117,6 +153,84 @@ export class MemtableSnapshot {
     return this.#scan([...names], batchSize, range);
   }
 
+  /**
+   * The sorted rows cut into time segments of `segmentMs` (a row goes to the segment starting at
+   * `floor(timestamp / segmentMs) * segmentMs`), ascending by start; segments without rows are left
+   * out. Rows with a timestamp below `dropBefore` are left out too. One pass over the sorted order
+   * (the sort happens here if it has not yet), so a flush does not scan it once per segment; read
+   * the rows out with `columnReaders`.
+   */
+  segments(segmentMs: number, dropBefore?: number): SnapshotSegment[] {
+    const keepFrom = dropBefore ?? -Infinity;
+    if (!(segmentMs > 0) || !Number.isFinite(segmentMs)) {
+      throw new InvalidScanOptionsError(
+        `segment duration must be positive, not ${segmentMs}`,
+        this.#context(),
+      );
+    }
+    if (this.isEmpty || (this.maxTimestamp as number) < keepFrom) return [];
+    const view = this.#sortedView();
+    const timestamps = view.timestamps;
+    const total = timestamps.length;
+    // Rows come sorted by primary key, so a series' rows run through its segments in order:
+    // consecutive rows mostly share a segment, and the map is consulted only when it changes.
+    const counts = new Map<number, number>();
+    let current = NaN;
+    let run = 0;
+    for (let i = 0; i < total; i++) {
+      const ts = timestamps[i] as number;
+      if (ts < keepFrom) continue;
+      const index = Math.floor(ts / segmentMs);
+      if (index !== current) {
+        if (run > 0) counts.set(current, (counts.get(current) ?? 0) + run);
+        current = index;
+        run = 0;
+      }
+      run++;
+    }
+    if (run > 0) counts.set(current, (counts.get(current) ?? 0) + run);
+    const order = [...counts.keys()].sort((a, b) => a - b);
+    const filling = new Map<number, SegmentFill>();
+    for (const index of order) {
+      const size = counts.get(index) as number;
+      filling.set(index, { chunk: new Uint32Array(size), row: new Uint32Array(size), count: 0 });
+    }
+    let target: SegmentFill = { chunk: new Uint32Array(0), row: new Uint32Array(0), count: 0 };
+    current = NaN;
+    for (let i = 0; i < total; i++) {
+      const ts = timestamps[i] as number;
+      if (ts < keepFrom) continue;
+      const index = Math.floor(ts / segmentMs);
+      if (index !== current) {
+        current = index;
+        target = filling.get(index) as SegmentFill;
+      }
+      target.chunk[target.count] = view.chunk[i] as number;
+      target.row[target.count] = view.row[i] as number;
+      target.count++;
+    }
+    return order.map((index) => ({ start: index * segmentMs, rows: filling.get(index) as RowLocations }));
+  }
+
+  /**
+   * One reader per named column (in that order): `read(rows)` copies the column's values at the
+   * given locations into new arrays of exactly `rows.count` values, laid out as the snapshot's
+   * schema (null where a chunk predates the column).
+   */
+  columnReaders(names: readonly string[]): ColumnGatherer[] {
+    const chunkRows = this.chunks.map((c) => c.batch.numRows);
+    return names.map((name) => {
+      const type = this.schema.column(name)?.type;
+      if (type === undefined)
+        throw new UnknownColumnError(`no column "${name}"`, { ...this.#context(), column: name });
+      const sources = this.chunks.map((chunk): Column | undefined => {
+        const i = chunk.schema.indexOf(name);
+        return i === undefined ? undefined : chunk.batch.columns[i];
+      });
+      return new ColumnGatherer(type, sources, chunkRows);
+    });
+  }
+
   *#scan(names: readonly string[], batchSize: number, range: TimeRange | undefined): Generator<ColumnBatch> {
     if (this.minTimestamp === undefined || this.maxTimestamp === undefined) return;
     let filter = false;
@@ -127,17 +241,7 @@ export class MemtableSnapshot {
     const start = range?.start ?? -Infinity;
     const end = range?.end ?? Infinity;
     const view = this.#sortedView();
-    const chunkRows = this.chunks.map((c) => c.batch.numRows);
-    const gatherers = names.map((name) => {
-      const type = this.schema.column(name)?.type;
-      if (type === undefined)
-        throw new UnknownColumnError(`no column "${name}"`, { ...this.#context(), column: name });
-      const sources = this.chunks.map((chunk): Column | undefined => {
-        const i = chunk.schema.indexOf(name);
-        return i === undefined ? undefined : chunk.batch.columns[i];
-      });
-      return new ColumnGatherer(type, sources, chunkRows);
-    });
+    const gatherers = this.columnReaders(names);
     const total = view.chunk.length;
     // Gathering several batches' worth of rows one column at a time keeps that column's source
     // cache lines warm while consecutive series revisit them (rows arrive interleaved by series).

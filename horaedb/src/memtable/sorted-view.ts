@@ -3,7 +3,7 @@ import type { ColumnBatch } from "../batch/column-batch.js";
 import { UpdateMode } from "../table/options.js";
 import type { TableSchema } from "../table/schema.js";
 import { buildKeyLanes } from "./key-lanes.js";
-import { bitLength, radixSortByLanes, type SortLane } from "./radix-sort.js";
+import { bitLength, radixSortSteps, runSteps, type SortLane } from "./radix-sort.js";
 
 /** One appended batch, laid out as the schema current at append time; all its rows share `sequence`. */
 export interface MemtableChunk {
@@ -26,6 +26,9 @@ export interface SortedView {
   readonly timestamps: Float64Array;
 }
 
+/** Sorted rows laid out per step at the end of the sort (their reads are random, hence slow). */
+const OUTPUT_STEP_ROWS = 131_072;
+
 /**
  * Sorts the rows of `chunks` by `schema.primaryKey`, breaking ties by sequence and then by position
  * (later append, later row last). OVERWRITE keeps only the last row of each key, which is the one
@@ -36,6 +39,18 @@ export function buildSortedView(
   schema: TableSchema,
   updateMode: UpdateMode,
 ): SortedView {
+  return runSteps(sortedViewSteps(chunks, schema, updateMode));
+}
+
+/**
+ * `buildSortedView` in steps of one pass over the rows or less, so a large memtable can be sorted
+ * without holding up the event loop (drive it with `runStepsAsync`).
+ */
+export function* sortedViewSteps(
+  chunks: readonly MemtableChunk[],
+  schema: TableSchema,
+  updateMode: UpdateMode,
+): Generator<void, SortedView> {
   const chunkStarts = new Uint32Array(chunks.length);
   const rowCounts: number[] = [];
   let totalRows = 0;
@@ -57,6 +72,7 @@ export function buildSortedView(
     const values = (tsParts[c] as Column).values as Float64Array;
     timestamps.set(values.subarray(0, rowCounts[c]), chunkStarts[c]);
   }
+  yield;
 
   const keyLanes: SortLane[] = [];
   for (const name of schema.primaryKey) {
@@ -64,6 +80,7 @@ export function buildSortedView(
     const type = schema.column(name)?.type;
     if (type === undefined) throw new TypeError(`primary key column "${name}" is not in the schema`);
     keyLanes.push(...buildKeyLanes({ type, columns, rowCounts, totalRows }));
+    yield;
   }
 
   const lanes = [...keyLanes];
@@ -73,19 +90,24 @@ export function buildSortedView(
   // Rows are numbered chunk after chunk; the sort permutes these row ids.
   const identity = new Uint32Array(totalRows);
   for (let i = 0; i < totalRows; i++) identity[i] = i;
-  const sorted = radixSortByLanes(identity, lanes);
+  const sorted = yield* radixSortSteps(identity, lanes);
   const order = updateMode === UpdateMode.Overwrite ? keepLastOfEachKey(sorted, keyLanes) : sorted;
+  yield;
 
   const n = order.length;
   const chunk = new Uint32Array(n);
   const row = new Uint32Array(n);
   const sortedTimestamps = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const id = order[i] as number;
-    const c = chunkOf[id] as number;
-    chunk[i] = c;
-    row[i] = id - (chunkStarts[c] as number);
-    sortedTimestamps[i] = timestamps[id] as number;
+  for (let from = 0; from < n; from += OUTPUT_STEP_ROWS) {
+    const to = Math.min(n, from + OUTPUT_STEP_ROWS);
+    for (let i = from; i < to; i++) {
+      const id = order[i] as number;
+      const c = chunkOf[id] as number;
+      chunk[i] = c;
+      row[i] = id - (chunkStarts[c] as number);
+      sortedTimestamps[i] = timestamps[id] as number;
+    }
+    if (to < n) yield;
   }
   return { chunk, row, timestamps: sortedTimestamps };
 }

@@ -150,6 +150,14 @@ export class ServerMetrics {
         this.set(engine()?.compactionStats().running ?? 0);
       },
     });
+    new Gauge({
+      name: "horaedb_compaction_memory_bytes",
+      help: "Estimated memory held by the compaction jobs running now (bounded by engine.compaction_memory_bytes).",
+      registers,
+      collect() {
+        this.set(engine()?.compactionStats().memoryInUseBytes ?? 0);
+      },
+    });
     new Counter({
       name: "horaedb_wal_written_bytes_total",
       help: "Bytes appended to the WAL (record headers included) since the engine opened.",

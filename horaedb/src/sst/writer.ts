@@ -32,6 +32,11 @@ export interface SstWriteRequest {
   readonly maxSequence: number;
   /** Table name or id, for error messages. */
   readonly table?: string;
+  /**
+   * The batches' arrays belong to this request alone and are not read again once it is made: an
+   * encoder worker may take them over (they are detached from this thread) instead of copies.
+   */
+  readonly handOverArrays?: boolean;
 }
 
 export interface EncodedSst {
@@ -55,6 +60,11 @@ export class SstWriter {
   constructor(options: SstWriterOptions = {}) {
     this.#pool = options.pool;
     this.#inThreadMaxRows = options.inThreadMaxRows ?? DEFAULT_IN_THREAD_MAX_ROWS;
+  }
+
+  /** How many SSTs this writer encodes at once (its pool's workers; 1 in the calling thread). */
+  get encodeParallelism(): number {
+    return this.#pool?.size ?? 1;
   }
 
   /** Encodes the rows; throws SstInputError for rows that break the contract, SstEncodeError if encoding fails. */
@@ -173,11 +183,13 @@ async function prepareSst(request: SstWriteRequest, forTransfer: boolean): Promi
   };
 
   // A worker gets the buffers by transfer, so it must own them: the copies of borrowed arrays are
-  // made here, a column at a time, rather than in one block when the job is posted.
+  // made here, a column at a time, rather than in one block when the job is posted. Arrays the
+  // caller handed over are transferred as they are.
   const columns: ArrowColumnBuffers[] = [];
   for (const [i, c] of schema.columns.entries()) {
     const spec = { name: c.name, type: c.type, nullable: c.nullable, dictionary: c.isTag };
-    const buffers = arrowColumnBuffers(spec, rows.columns[i] as Column, rows.numRows);
+    let buffers = arrowColumnBuffers(spec, rows.columns[i] as Column, rows.numRows);
+    if (request.handOverArrays === true && buffers.borrowed) buffers = { ...buffers, borrowed: false };
     columns.push(forTransfer ? ownColumn(buffers) : buffers);
     await pause.maybe();
   }
@@ -195,7 +207,7 @@ async function prepareSst(request: SstWriteRequest, forTransfer: boolean): Promi
 const STEP_BUDGET_MS = 10;
 
 /** Gives the event loop a turn once the work since the last turn has run for `budgetMs`. */
-class EventLoopTurns {
+export class EventLoopTurns {
   readonly #budgetMs: number;
   #since = performance.now();
 

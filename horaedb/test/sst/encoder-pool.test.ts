@@ -104,6 +104,25 @@ describe("SstEncoderPool", () => {
     expect((await done).bytes.byteLength).toBeGreaterThan(0);
   });
 
+  it("takes over the arrays of a request that hands them over, and copies them otherwise", async () => {
+    const writer = new SstWriter({ pool: pool(), inThreadMaxRows: 0 });
+    const doublesOf = (r: SstWriteRequest) => {
+      const batch = r.batches[0] as ColumnBatch;
+      return batch.columns[batch.names.indexOf("f64")]?.values as Float64Array;
+    };
+    const kept = request(3000);
+    const keptDoubles = doublesOf(kept);
+    const copied = await writer.encode(kept);
+    expect(keptDoubles.length).toBe(3000);
+
+    const handedOver = { ...request(3000), handOverArrays: true };
+    const handedDoubles = doublesOf(handedOver);
+    const moved = await writer.encode(handedOver);
+    // Transferred to the worker rather than copied: detached here.
+    expect(handedDoubles.length).toBe(0);
+    expect(Buffer.from(moved.bytes).equals(Buffer.from(copied.bytes))).toBe(true);
+  });
+
   it("rejects jobs beyond the queue bound", async () => {
     const p = pool({ workers: 1, maxQueuedJobs: 1 });
     const first = p.encode(smallJob(), SETTINGS);

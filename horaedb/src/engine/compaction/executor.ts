@@ -20,8 +20,9 @@ export interface CompactionExecutorOptions {
   /**
    * Largest job, in input rows; larger jobs are refused (default 1,000,000). Inputs are streamed,
    * one decoded batch each, but the merged rows are all held until the output is encoded (the
-   * writer then makes about two more copies), so this bounds a job's memory: about 250 bytes per
-   * TSBS cpu row at the peak (compaction.bench.ts), so 250 MB for the default.
+   * writer and the encoder then make more copies), so this bounds a job's memory: see
+   * `estimateJobMemory` (860-880 bytes per TSBS cpu row at the peak), which the scheduler holds
+   * against its memory budget.
    */
   readonly maxInputRows: number;
   /** An output with more rows is split by time into files of about this many rows (default 1,000,000). */

@@ -8,6 +8,7 @@ export {
   type CompactionJobResult,
 } from "./executor.js";
 export { SstFileReferences, type SstFileReferencesOptions } from "./file-references.js";
+export { estimateJobMemory } from "./memory.js";
 export { mergeSortedInputs, type MergeInput } from "./merge.js";
 export { DEFAULT_COMPACTION_OPTIONS, resolveCompactionOptions, type CompactionOptions } from "./options.js";
 export { removeOrphanSsts } from "./orphans.js";

@@ -9,6 +9,12 @@ export interface CompactionOptions extends CompactionPickerOptions, CompactionEx
   readonly maxConcurrentJobs: number;
   /** No background compaction while set (default false); `compact()` still runs on request. */
   readonly paused: boolean;
+  /**
+   * Memory the jobs running at once may hold, by their estimates (`estimateJobMemory`), in bytes
+   * (default 1 GiB). A job waits until it fits beside the running ones; a job larger than the whole
+   * budget is replaced by a smaller one, or refused when no smaller one exists.
+   */
+  readonly memoryBudgetBytes: number;
 }
 
 export const DEFAULT_COMPACTION_OPTIONS: CompactionOptions = Object.freeze({
@@ -17,13 +23,14 @@ export const DEFAULT_COMPACTION_OPTIONS: CompactionOptions = Object.freeze({
   intervalMs: 30_000,
   maxConcurrentJobs: 1,
   paused: false,
+  memoryBudgetBytes: 1024 * 1024 * 1024,
 });
 
 /** Fills in defaults and checks every value; throws RangeError naming a bad one. */
 export function resolveCompactionOptions(partial: Partial<CompactionOptions> = {}): CompactionOptions {
   const options: CompactionOptions = Object.freeze({ ...DEFAULT_COMPACTION_OPTIONS, ...partial });
   checkPickerOptions(options);
-  for (const name of ["intervalMs", "maxConcurrentJobs"] as const) {
+  for (const name of ["intervalMs", "maxConcurrentJobs", "memoryBudgetBytes"] as const) {
     const value = options[name];
     if (!Number.isSafeInteger(value) || value < 1)
       throw new RangeError(`compaction option ${name} must be a positive integer, got ${value}`);

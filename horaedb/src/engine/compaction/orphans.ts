@@ -22,11 +22,9 @@ export async function removeOrphanSsts(
   const prefix = `${layout.tablePrefix(tableId)}sst/`;
   const orphans: string[] = [];
   for await (const object of store.list(prefix)) {
-    const match = /^(\d{1,15})\.parquet$/.exec(object.key.slice(prefix.length));
-    if (match === null) continue;
-    const fileId = Number(match[1]);
     // Only keys exactly as the layout builds them: "007.parquet" is not file 7's object.
-    if (layout.sstKey(tableId, fileId) !== object.key) continue;
+    const fileId = layout.sstFileIdOf(tableId, object.key);
+    if (fileId === undefined) continue;
     if (fileId < state.nextFileId && !state.ssts.has(fileId)) orphans.push(object.key);
   }
   for (const key of orphans) await store.delete(key);

@@ -2,8 +2,9 @@ import type { Logger } from "pino";
 import type { Table } from "../table.js";
 import { CompactionError } from "./errors.js";
 import { runCompactionJob, type CompactionContext, type CompactionJobResult } from "./executor.js";
+import { estimateJobMemory } from "./memory.js";
 import type { CompactionOptions } from "./options.js";
-import { pickCompaction } from "./picker.js";
+import { pickCompaction, type CompactionJob } from "./picker.js";
 import { expiredBefore } from "./ttl.js";
 
 export interface CompactionSchedulerInit {
@@ -33,15 +34,30 @@ export interface CompactionStats {
   /** Time spent in committed jobs, and the longest one. */
   readonly totalMs: number;
   readonly maxMs: number;
+  /** Estimated memory held by the running jobs now (see `estimateJobMemory`), and its budget. */
+  readonly memoryInUseBytes: number;
+  readonly memoryBudgetBytes: number;
+  /** Jobs picked and waiting for memory now. */
+  readonly waitingForMemory: number;
 }
 
-type MutableStats = { -readonly [K in keyof CompactionStats]: CompactionStats[K] };
+/** How many times a job too large for the memory budget is picked again with smaller limits. */
+const MAX_PICKS_TO_FIT = 8;
+
+type Counters = Omit<CompactionStats, "memoryInUseBytes" | "memoryBudgetBytes" | "waitingForMemory">;
+type MutableStats = { -readonly [K in keyof Counters]: Counters[K] };
 
 /**
  * Runs compaction in the background: every table is checked on a timer and after each of its
  * flushes; jobs run at most `maxConcurrentJobs` at a time across the instance and one at a time per
  * table. A job only reads SSTs and commits one manifest edit at its end, so writes and flushes go
  * on while it runs. `compact()` runs the same jobs on request, even while paused.
+ *
+ * Memory: before a merge starts, its peak memory is estimated and reserved against
+ * `memoryBudgetBytes`; a job that does not fit beside the running ones waits (first come, first
+ * served) until they release enough. A job larger than the whole budget is never started: the
+ * picker is asked again with its row and byte limits scaled down to fit, and if no job fits, the
+ * table's compaction fails with CompactionError "too_large".
  */
 export class CompactionScheduler {
   readonly #options: CompactionOptions;
@@ -71,6 +87,8 @@ export class CompactionScheduler {
   readonly #inflight = new Set<Promise<unknown>>();
   #activeJobs = 0;
   readonly #slotWaiters: Array<() => void> = [];
+  #memoryInUse = 0;
+  readonly #memoryWaiters: Array<{ readonly bytes: number; readonly grant: (granted: boolean) => void }> = [];
   #paused: boolean;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -129,7 +147,17 @@ export class CompactionScheduler {
   }
 
   stats(): CompactionStats {
-    return { ...this.#stats };
+    return {
+      ...this.#stats,
+      memoryInUseBytes: this.#memoryInUse,
+      memoryBudgetBytes: this.#options.memoryBudgetBytes,
+      waitingForMemory: this.#memoryWaiters.length,
+    };
+  }
+
+  /** Estimated memory held by the running jobs now, in bytes. */
+  get memoryInUseBytes(): number {
+    return this.#memoryInUse;
   }
 
   /** Stops the timer, stops running jobs before their commit, and waits for them to end. */
@@ -140,6 +168,7 @@ export class CompactionScheduler {
     this.#queued.clear();
     this.#abort.abort();
     for (const wake of this.#slotWaiters.splice(0)) wake();
+    for (const waiter of this.#memoryWaiters.splice(0)) waiter.grant(false);
     while (this.#drainers.size > 0 || this.#inflight.size > 0) {
       await Promise.allSettled([...this.#drainers, ...this.#inflight]);
     }
@@ -192,15 +221,18 @@ export class CompactionScheduler {
 
   async #pickAndRun(table: Table): Promise<CompactionJobResult | undefined> {
     if (this.#closed || table.dropped) return undefined;
-    const job = pickCompaction(
-      {
-        ssts: [...table.manifest.state.ssts.values()],
-        segmentDurationMs: table.options.segmentDurationMs,
-        expiredBefore: expiredBefore(table.options, this.#context.now()),
-      },
-      this.#options,
-    );
-    if (job === undefined) return undefined;
+    let picked;
+    try {
+      picked = this.#pickWithinBudget(table);
+    } catch (error) {
+      this.#stats.failedJobs++;
+      this.#log.error({ err: error, table: table.qualifiedName }, "compaction refused; it will be retried");
+      throw error;
+    }
+    if (picked === undefined) return undefined;
+    const { job, memory } = picked;
+    // The table's lock is held while waiting, so the job's inputs stay in the manifest.
+    if (!(await this.#reserveMemory(memory))) return undefined;
     this.#stats.running++;
     try {
       const result = await runCompactionJob(table, job, {
@@ -225,7 +257,90 @@ export class CompactionScheduler {
       throw error;
     } finally {
       this.#stats.running--;
+      this.#releaseMemory(memory);
     }
+  }
+
+  /**
+   * The next job of the table and its memory estimate, within the memory budget: a job estimated
+   * above it is picked again with its row and byte limits scaled down by the excess, a few times
+   * if need be. Throws CompactionError "too_large" when no job of the table fits the budget.
+   */
+  #pickWithinBudget(table: Table): { job: CompactionJob; memory: number } | undefined {
+    const budget = this.#options.memoryBudgetBytes;
+    const candidate = {
+      ssts: [...table.manifest.state.ssts.values()],
+      segmentDurationMs: table.options.segmentDurationMs,
+      expiredBefore: expiredBefore(table.options, this.#context.now()),
+    };
+    const first = pickCompaction(candidate, this.#options);
+    if (first === undefined) return undefined;
+    const firstMemory = estimateJobMemory(first, table.schema, this.#options);
+    let job: CompactionJob | undefined = first;
+    for (let attempt = 0; job !== undefined && attempt < MAX_PICKS_TO_FIT; attempt++) {
+      const memory: number =
+        attempt === 0 ? firstMemory : estimateJobMemory(job, table.schema, this.#options);
+      if (memory <= budget) {
+        if (attempt > 0) {
+          this.#log.info(
+            { table: table.qualifiedName, estimate: firstMemory, budget, memory, inputs: job.inputs.length },
+            "compaction job cut down to fit the memory budget",
+          );
+        }
+        return { job, memory };
+      }
+      const scale = budget / memory;
+      const rows = job.inputs.reduce((sum, f) => sum + f.rowCount, 0);
+      const bytes = job.inputs.reduce((sum, f) => sum + f.size, 0);
+      job = pickCompaction(candidate, {
+        ...this.#options,
+        maxInputRows: Math.max(1, Math.floor(rows * scale)),
+        maxInputBytes: Math.max(1, Math.floor(bytes * scale)),
+      });
+    }
+    throw new CompactionError(
+      "too_large",
+      table.qualifiedName,
+      first.inputs.map((f) => f.fileId),
+      `the job needs about ${firstMemory} bytes of memory, more than the compaction memory budget of ${budget} bytes (memoryBudgetBytes), and no smaller job fits it`,
+    );
+  }
+
+  /**
+   * Holds `bytes` of the budget for a job, waiting in line until they fit beside the running jobs.
+   * Resolves false, holding nothing, if the scheduler closes first.
+   */
+  async #reserveMemory(bytes: number): Promise<boolean> {
+    if (this.#closed) return false;
+    // A job that only edits the manifest holds no memory and never waits.
+    if (bytes === 0) return true;
+    if (this.#memoryWaiters.length === 0 && this.#fits(bytes)) {
+      this.#memoryInUse += bytes;
+      return true;
+    }
+    // The release that makes room adds the bytes before it wakes the waiter (see #grantMemory).
+    return new Promise<boolean>((grant) => this.#memoryWaiters.push({ bytes, grant }));
+  }
+
+  #releaseMemory(bytes: number): void {
+    this.#memoryInUse -= bytes;
+    this.#grantMemory();
+  }
+
+  /** Hands memory to the waiting jobs in order, as long as the next one fits. */
+  #grantMemory(): void {
+    for (;;) {
+      const next = this.#memoryWaiters[0];
+      if (next === undefined || !this.#fits(next.bytes)) return;
+      this.#memoryWaiters.shift();
+      this.#memoryInUse += next.bytes;
+      next.grant(true);
+    }
+  }
+
+  /** Whether a job of `bytes` may start now; one running alone always may, so nothing waits forever. */
+  #fits(bytes: number): boolean {
+    return this.#memoryInUse === 0 || this.#memoryInUse + bytes <= this.#options.memoryBudgetBytes;
   }
 
   #record(result: CompactionJobResult): void {

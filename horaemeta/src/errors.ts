@@ -40,7 +40,7 @@ export class ClusterMismatchError extends HoraeMetaError {
   }
 }
 
-/** A form of request that is valid but not implemented yet (e.g. partitioned tables). */
+/** A form of request that is valid but not implemented yet. */
 export class UnsupportedRequestError extends HoraeMetaError {
   override readonly name = "UnsupportedRequestError";
   readonly code = StatusCode.STATUS_CODE_FAILED_PRECONDITION;
@@ -49,6 +49,28 @@ export class UnsupportedRequestError extends HoraeMetaError {
   constructor(feature: string) {
     super(`${feature} not supported yet`);
     this.feature = feature;
+  }
+}
+
+/**
+ * A sub-table of a partitioned table was named where only its partitioned table may be: sub-tables are
+ * created and dropped with their partitioned table, never on their own.
+ */
+export class SubTableOperationError extends HoraeMetaError {
+  override readonly name = "SubTableOperationError";
+  readonly code = StatusCode.STATUS_CODE_FAILED_PRECONDITION;
+  /** `schema.table` of the sub-table named. */
+  readonly subTable: string;
+  /** `schema.table` of its partitioned table. */
+  readonly partitionedTable: string;
+
+  constructor(operation: string, subTable: string, partitionedTable: string) {
+    super(
+      `cannot ${operation} ${subTable} on its own: it is a sub-table of partitioned table ` +
+        `${partitionedTable}; ${operation} ${partitionedTable} instead`,
+    );
+    this.subTable = subTable;
+    this.partitionedTable = partitionedTable;
   }
 }
 

@@ -220,16 +220,32 @@ export function buildProgram(): Command {
 
   program
     .command("tables")
-    .description("tables with their shard")
+    .description("tables with their shard and partitioning")
     .action(async () => {
       const body = await call(global(), "GET", "/api/v1/tables");
-      type Table = { id: number; schema: string; name: string; shardId: number };
+      type Table = {
+        id: number;
+        schema: string;
+        name: string;
+        shardId: number | null;
+        partitionInfo?: { keyColumns: string[]; partitionCount: number } | null;
+        parentTableId?: number | null;
+      };
       print(global(), body, () =>
         formatTable(body.tables as Table[], [
           { title: "ID", value: (t) => t.id },
           { title: "SCHEMA", value: (t) => t.schema },
           { title: "TABLE", value: (t) => t.name },
-          { title: "SHARD", value: (t) => t.shardId },
+          { title: "SHARD", value: (t) => t.shardId ?? "-" },
+          {
+            title: "PARTITIONING",
+            value: (t) =>
+              t.partitionInfo !== null && t.partitionInfo !== undefined
+                ? `KEY(${t.partitionInfo.keyColumns.join(", ")}) PARTITIONS ${t.partitionInfo.partitionCount}`
+                : t.parentTableId !== null && t.parentTableId !== undefined
+                  ? `sub-table of ${t.parentTableId}`
+                  : "-",
+          },
         ]),
       );
     });

@@ -13,6 +13,7 @@ export {
   InvalidRequestError,
   NoLeaderError,
   NotLeaderError,
+  SubTableOperationError,
   UnsupportedRequestError,
 } from "./errors.js";
 export { ELECTION_NAME, LeaderElection, type LeaderElectionOptions } from "./election/leader-election.js";
@@ -23,7 +24,7 @@ export {
   type MonotonicClock,
 } from "./election/leader-term.js";
 export { placeUnassignedShards, type PlacementNode } from "./cluster/shard-placement.js";
-export { pickShardForTable } from "./cluster/table-placement.js";
+export { pickShardForTable, pickShardsForPartitions } from "./cluster/table-placement.js";
 export {
   ClusterScheduler,
   type ClusterSchedulerOptions,

@@ -10,24 +10,22 @@
  * procedures (design.md section 6), not of this scheduler. Shards of nodes that went offline are
  * not moved here either (failover is a procedure too).
  *
- * Every write is preceded by `term.assertActive()`, and each is a compare-and-swap on what was read,
- * so a deposed leader whose write races the next leader's cannot corrupt the mapping.
+ * Every write is preceded by `term.assertActive()`, goes through the term's fenced store (refused by
+ * etcd once the term's election key is gone), and is a compare-and-swap on what was read.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@horaedb/common";
 import type { LeaderTerm } from "../election/leader-term.js";
 import { NotLeaderError } from "../errors.js";
-import type {
-  ClusterSettings,
-  CreateClusterRequest,
-  MetadataStore,
-  ShardAssignment,
+import {
+  MAX_ASSIGNMENTS_PER_CALL,
+  type ClusterSettings,
+  type CreateClusterRequest,
+  type MetadataStore,
+  type ShardAssignment,
 } from "../metadata/index.js";
 import { settingsDifferences } from "./cluster-settings.js";
 import { placeUnassignedShards } from "./shard-placement.js";
-
-/** etcd's default --max-txn-ops is 128: assignShards places at most 127 shards per call. */
-const MAX_ASSIGNMENTS_PER_CALL = 127;
 
 export interface ClusterSchedulerOptions {
   readonly store: MetadataStore;
@@ -91,7 +89,8 @@ export class ClusterScheduler {
 
   /** One pass: create the cluster if needed, then move it towards Stable. */
   async reconcile(term: LeaderTerm): Promise<ReconcileOutcome> {
-    const { store, logger } = this.#options;
+    const { logger } = this.#options;
+    const store = term.fenced(this.#options.store);
     const settings = await this.#ensureCluster(term);
     const [state, view, nodes] = await Promise.all([
       store.cluster.getState(),
@@ -160,7 +159,8 @@ export class ClusterScheduler {
   /** The cluster's stored settings, creating the cluster first if it does not exist. */
   async #ensureCluster(term: LeaderTerm): Promise<ClusterSettings> {
     if (this.#settings !== undefined) return this.#settings;
-    const { store, settings: requested, logger } = this.#options;
+    const { settings: requested, logger } = this.#options;
+    const store = term.fenced(this.#options.store);
     term.assertActive();
     const { settings, created } = await store.cluster.createCluster(requested);
     if (created) {

@@ -1,6 +1,6 @@
 /**
- * The invariants of the cluster mapping (design.md §2, §5, §6), checked on one consistent read of the
- * metadata. `InvariantChecker` also remembers the versions it saw, so that a later check finds a
+ * The invariants of the cluster mapping (design.md §1, §2, §5, §6), checked on one consistent read of
+ * the metadata. `InvariantChecker` also remembers the versions it saw, so that a later check finds a
  * version that went down. Used by the tests after every step, and by the admin API (`GET
  * /api/v1/check`) for operators.
  */
@@ -62,13 +62,19 @@ export function violations(snapshot: MetadataSnapshot): string[] {
     if (holders.length > 1) found.push(`table ${tableId} is in shards ${holders.join(", ")}`);
     const table = byId.get(tableId);
     if (table === undefined) found.push(`shard ${holders[0]} lists table ${tableId}, which has no record`);
-    else if (!holders.includes(table.shardId)) {
+    else if (table.shardId === null) {
+      found.push(`partitioned table ${tableId} (${table.name}) is listed in shards ${holders.join(", ")}`);
+    } else if (!holders.includes(table.shardId)) {
       found.push(`table ${tableId} names shard ${table.shardId} but is listed in ${holders.join(", ")}`);
     }
   }
   for (const table of tables) {
-    if (!listedIn.has(table.id)) found.push(`table ${table.id} (${table.name}) is in no shard`);
+    // A partitioned table is metadata only: no shard holds it (its sub-tables are on shards).
+    if (table.shardId !== null && !listedIn.has(table.id)) {
+      found.push(`table ${table.id} (${table.name}) is in no shard`);
+    }
   }
+  found.push(...partitionViolations(tables));
 
   const unfinished = new Map(
     procedures.filter((p) => !isTerminal(p.procedure.state)).map((p) => [p.procedure.id, p.procedure]),
@@ -86,6 +92,53 @@ export function violations(snapshot: MetadataSnapshot): string[] {
     for (const shardId of procedure.shardIds) {
       if (lockHolder.get(shardId) !== procedure.id) {
         found.push(`unfinished procedure ${procedure.id} (${procedure.kind}) does not hold shard ${shardId}`);
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * The invariants of partitioned tables: a partitioned table is on no shard and lists one sub-table
+ * per partition, each an existing table of its schema that names it as its parent (each of those is
+ * on exactly one shard: the checks of every table above); every sub-table's parent exists and lists
+ * it; nothing is both.
+ */
+function partitionViolations(tables: readonly TableRecord[]): string[] {
+  const found: string[] = [];
+  const byId = new Map(tables.map((table) => [table.id, table]));
+  const byName = new Map(tables.map((table) => [`${table.schemaId}/${table.name}`, table]));
+  for (const table of tables) {
+    const label = `${table.schemaName}.${table.name} (${table.id})`;
+    const info = table.partitionInfo;
+    if (info === null) {
+      if (table.shardId === null) found.push(`table ${label} is on no shard but is not partitioned`);
+    } else {
+      if (table.shardId !== null) found.push(`partitioned table ${label} names shard ${table.shardId}`);
+      if (table.parentTableId !== null) found.push(`partitioned table ${label} is a sub-table too`);
+      if (info.subTableNames.length !== info.partitionCount) {
+        found.push(
+          `partitioned table ${label} lists ${info.subTableNames.length} sub-tables for ${info.partitionCount} partitions`,
+        );
+      }
+      for (const name of info.subTableNames) {
+        const sub = byName.get(`${table.schemaId}/${name}`);
+        if (sub === undefined)
+          found.push(`partitioned table ${label} lists sub-table ${name}, which does not exist`);
+        else if (sub.parentTableId !== table.id) {
+          found.push(`partitioned table ${label} lists ${name} (${sub.id}), which is not its sub-table`);
+        }
+      }
+    }
+    if (table.parentTableId !== null) {
+      const parent = byId.get(table.parentTableId);
+      if (parent === undefined) {
+        found.push(`sub-table ${label} names partitioned table ${table.parentTableId}, which does not exist`);
+      } else if (
+        parent.partitionInfo?.subTableNames.includes(table.name) !== true ||
+        parent.schemaId !== table.schemaId
+      ) {
+        found.push(`sub-table ${label} is not listed by its partitioned table ${parent.id}`);
       }
     }
   }

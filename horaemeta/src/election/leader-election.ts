@@ -164,15 +164,13 @@ export class LeaderElection {
         logger.warn({ leaseId }, "elected with a lease that has expired; campaigning again");
         return undefined;
       }
-      const first = await this.#client
-        .getAll()
-        .prefix(this.keyPrefix)
-        .sort("Create", "Ascend")
-        .limit(1)
-        .keys();
-      if (first[0] !== key) {
+      const first = (
+        await this.#client.getAll().prefix(this.keyPrefix).sort("Create", "Ascend").limit(1).exec()
+      ).kvs[0];
+      const firstKey = first?.key.toString();
+      if (first === undefined || firstKey !== key) {
         logger.warn(
-          { key, first: first[0] },
+          { key, first: firstKey },
           "elected while another candidate's key comes first; campaigning again",
         );
         return undefined;
@@ -183,6 +181,8 @@ export class LeaderElection {
         leaseId,
         confirmedSentAt: sentAt,
         leaseTtlMs: ttlSeconds * 1000,
+        // The key's create revision fences the term's writes in etcd (LeaderTerm.fenced).
+        campaignKey: { key, createRevision: Number(first.create_revision) },
         clock: this.#clock,
       });
     } catch (error) {

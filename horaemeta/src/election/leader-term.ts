@@ -1,16 +1,21 @@
 /**
  * One period during which this replica is the horaemeta leader, fenced by the etcd lease of its
- * campaign.
+ * campaign, twice:
  *
- * The fence: etcd ends a lease no earlier than its TTL after it processed the last keepalive, and
- * that was after the keepalive was sent. So `sentAt + TTL` of the last answered keepalive (on this
- * process's monotonic clock) is a time before which no other replica can have been elected. The
- * term counts as active only until that time minus a margin (for timer lateness and for a write in
- * flight to reach etcd), and ends by itself when it passes: every write a leader makes checks
- * `assertActive()` first.
+ * - In time: etcd ends a lease no earlier than its TTL after it processed the last keepalive, and
+ *   that was after the keepalive was sent. So `sentAt + TTL` of the last answered keepalive (on this
+ *   process's monotonic clock) is a time before which no other replica can have been elected. The
+ *   term counts as active only until that time minus a margin (for timer lateness and for a write in
+ *   flight to reach etcd), and ends by itself when it passes: every write a leader makes checks
+ *   `assertActive()` first.
+ * - In etcd: the store of the term (`fenced(store)`) adds to every transaction a compare on the
+ *   campaign key's create revision. The key lives as long as the lease, and another replica can be
+ *   elected only once it is gone, so a write that reaches etcd after that (however late it was sent)
+ *   fails there, with LeaderFenceError, which also ends the term.
  */
 import { setMaxListeners } from "node:events";
 import { NotLeaderError } from "../errors.js";
+import type { LeaderFenceError, MetadataStore, WriteFence } from "../metadata/index.js";
 
 /** Milliseconds on a clock that never jumps (performance.now()), for local deadlines only. */
 export type MonotonicClock = () => number;
@@ -29,6 +34,11 @@ export interface LeaderTermOptions {
   readonly confirmedSentAt: number;
   /** The TTL etcd answered that keepalive with, in milliseconds. */
   readonly leaseTtlMs: number;
+  /**
+   * The campaign key and its create revision, which fence the term's writes in etcd. Without it
+   * (tests that make up a term) the term's store is not fenced in etcd.
+   */
+  readonly campaignKey?: { readonly key: string; readonly createRevision: number };
   readonly clock?: MonotonicClock;
 }
 
@@ -44,10 +54,21 @@ export class LeaderTerm {
   readonly #marginMs: number;
   #validUntil: number;
   #expiryTimer: NodeJS.Timeout | undefined;
+  /** What fences the term's writes in etcd; undefined when the term was made without a campaign key. */
+  readonly fence: WriteFence | undefined;
 
   constructor(options: LeaderTermOptions) {
     this.replica = options.replica;
     this.leaseId = options.leaseId;
+    const campaignKey = options.campaignKey;
+    this.fence =
+      campaignKey === undefined
+        ? undefined
+        : {
+            key: campaignKey.key,
+            createRevision: campaignKey.createRevision,
+            onLost: (error: LeaderFenceError) => this.end(`etcd refused a write: ${error.message}`),
+          };
     this.signal = this.#controller.signal;
     // Every running procedure and scheduler waits on this one signal; many at once is normal.
     setMaxListeners(0, this.signal);
@@ -73,6 +94,14 @@ export class LeaderTerm {
   /** Why the term ended, or undefined while it is active. */
   get endReason(): string | undefined {
     return this.signal.aborted ? (this.signal.reason as NotLeaderError).reason : undefined;
+  }
+
+  /**
+   * `store` with every write fenced by this term's campaign key (the same store object each time for
+   * the same store): what the leader writes with during the term.
+   */
+  fenced(store: MetadataStore): MetadataStore {
+    return this.fence === undefined ? store : store.fencedBy(this.fence);
   }
 
   /** Throws NotLeaderError unless the term is active. Call before every write made as leader. */

@@ -4,7 +4,7 @@
  *   GET  /api/v1/cluster                       settings, state, topology version, schedule
  *   GET  /api/v1/nodes                         nodes: state, lease, shards reported, leading/following
  *   GET  /api/v1/shards                        per shard: leader, followers, version, tables, lock
- *   GET  /api/v1/tables                        tables with their shard
+ *   GET  /api/v1/tables                        tables with their shard and partitioning
  *   GET  /api/v1/procedures[?all=1]            unfinished procedures (all with ?all=1), with history
  *   GET  /api/v1/check                         the invariants of the mapping; 200 or 500 with violations
  *   POST /api/v1/shards/:id/transfer-leader    {"to": "host:port"}
@@ -192,7 +192,10 @@ export function registerClusterAdminRoutes(app: FastifyInstance, options: Cluste
         id: table.id,
         schema: table.schemaName,
         name: table.name,
+        // null for a partitioned table: metadata only, its sub-tables are on shards.
         shardId: table.shardId,
+        partitionInfo: table.partitionInfo,
+        parentTableId: table.parentTableId,
         createdAtMs: table.createdAtMs,
       })),
     })),
@@ -275,7 +278,8 @@ export function registerClusterAdminRoutes(app: FastifyInstance, options: Cluste
         return reply.code(503).send({ error: "this replica is not the leader", leader, retryAfterMs: 200 });
       }
       term.assertActive();
-      return reply.code(200).send({ schedule: await store.cluster.setSchedule(enabled, reason) });
+      const schedule = await term.fenced(store).cluster.setSchedule(enabled, reason);
+      return reply.code(200).send({ schedule });
     } catch (error) {
       return sendFailure(reply, error);
     }

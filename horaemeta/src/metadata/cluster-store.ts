@@ -1,7 +1,7 @@
 /** The cluster itself: its settings, its state, and the placement of its shards (the cluster view). */
 import { encodeRecord } from "./codec.js";
 import { recordAt, type StoreContext } from "./context.js";
-import { MAX_TXN_OPS, type KvGuard, type KvWrite } from "./etcd-kv.js";
+import { MAX_TXN_GUARDS, type KvGuard, type KvWrite } from "./etcd-kv.js";
 import {
   ClusterNotFoundError,
   ClusterStateConflictError,
@@ -25,6 +25,9 @@ import type {
   TopologyType,
 } from "./records.js";
 import { requireDistinct, requireInteger, requireName } from "./validation.js";
+
+/** Shards one assignShards call places at most: a guard each and one for the cluster view. */
+export const MAX_ASSIGNMENTS_PER_CALL = MAX_TXN_GUARDS - 1;
 
 /** etcd grants no lease shorter than 2 s with its default election timeout. */
 export const MIN_LEASE_TTL_MS = 2_000;
@@ -85,11 +88,11 @@ export class ClusterStore {
     if (existing !== undefined) return { settings: existing, created: false };
 
     const settings = this.#settingsFor(request);
-    // Shard views first, in transactions of at most MAX_TXN_OPS keys; the settings key, written last
-    // in one transaction with the rest, is what makes the cluster exist. Concurrent creators write
-    // identical empty views, so each only fills in the ones still missing.
-    for (let first = 0; first < settings.shardCount; first += MAX_TXN_OPS) {
-      const shardIds = range(first, Math.min(first + MAX_TXN_OPS, settings.shardCount));
+    // Shard views first, in transactions of at most MAX_TXN_GUARDS keys; the settings key, written
+    // last in one transaction with the rest, is what makes the cluster exist. Concurrent creators
+    // write identical empty views, so each only fills in the ones still missing.
+    for (let first = 0; first < settings.shardCount; first += MAX_TXN_GUARDS) {
+      const shardIds = range(first, Math.min(first + MAX_TXN_GUARDS, settings.shardCount));
       await this.#createMissingShardViews(operation, shardIds);
     }
 
@@ -332,8 +335,12 @@ export class ClusterStore {
 
 function validateAssignments(assignments: readonly ShardAssignment[]): void {
   if (assignments.length === 0) throw new InvalidMetadataRequestError("assignments", "must not be empty");
-  if (assignments.length >= MAX_TXN_OPS) {
-    throw new InvalidMetadataRequestError("assignments", `at most ${MAX_TXN_OPS - 1} shards per call`);
+  // One guard per changed shard, plus the cluster view's.
+  if (assignments.length > MAX_ASSIGNMENTS_PER_CALL) {
+    throw new InvalidMetadataRequestError(
+      "assignments",
+      `at most ${MAX_ASSIGNMENTS_PER_CALL} shards per call`,
+    );
   }
   requireDistinct(
     "assignments",

@@ -90,8 +90,10 @@ export const recordSchemas: { [K in MetadataRecordKind]: z.ZodType<MetadataRecor
     name,
     schemaId: id,
     schemaName: name,
-    shardId: id,
+    shardId: id.nullable(),
     partitionInfo: partitionInfoSchema.nullable(),
+    // Absent in records written before partitioned tables existed.
+    parentTableId: id.nullable().default(null),
     tableSchema: jsonObjectSchema,
     options: z.record(z.string(), z.string()),
     createdAtMs: timeMs,

@@ -78,6 +78,31 @@ export class InvalidMetadataRequestError extends MetadataError {
   }
 }
 
+/**
+ * etcd refused a leader's write because the key its election created for the term is gone (its lease
+ * expired or was revoked, so another replica may lead): this replica must stop acting as leader.
+ * Nothing was written. Not a conflict: re-reading and retrying cannot succeed in this term.
+ */
+export class LeaderFenceError extends MetadataError {
+  override readonly name = "LeaderFenceError";
+  readonly retryable = false;
+  readonly operation: string;
+  /** The election key of the term. */
+  readonly key: string;
+  /** Its create revision when the term began. */
+  readonly createRevision: number;
+
+  constructor(operation: string, key: string, createRevision: number) {
+    super(
+      `etcd refused ${operation}: the leader's election key ${key} (created at revision ${createRevision}) ` +
+        "is gone, so this replica no longer leads",
+    );
+    this.operation = operation;
+    this.key = key;
+    this.createRevision = createRevision;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Conflicts: a guard of a transaction failed. Nothing was written.
 
@@ -257,8 +282,29 @@ export class TableAlreadyExistsError extends MetadataError {
   readonly table: TableRecord;
 
   constructor(table: TableRecord) {
-    super(`table ${table.schemaName}.${table.name} exists already (id ${table.id}, shard ${table.shardId})`);
+    super(
+      `table ${table.schemaName}.${table.name} exists already (id ${table.id}, ` +
+        `${table.shardId === null ? "partitioned" : `shard ${table.shardId}`})`,
+    );
     this.table = table;
+  }
+}
+
+/** A partitioned table's sub-table would take a name another table has. It carries that table. */
+export class SubTableNameTakenError extends MetadataError {
+  override readonly name = "SubTableNameTakenError";
+  readonly retryable = false;
+  /** `schema.table` of the partitioned table being created. */
+  readonly partitionedTable: string;
+  readonly existing: TableRecord;
+
+  constructor(partitionedTable: string, existing: TableRecord) {
+    super(
+      `sub-table name ${existing.schemaName}.${existing.name} of partitioned table ${partitionedTable} ` +
+        `is taken by table ${existing.id}`,
+    );
+    this.partitionedTable = partitionedTable;
+    this.existing = existing;
   }
 }
 

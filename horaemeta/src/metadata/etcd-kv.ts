@@ -17,6 +17,7 @@ import {
 } from "etcd3";
 import {
   InvalidMetadataRequestError,
+  LeaderFenceError,
   MetadataConflictError,
   MetadataEtcdError,
   MetadataTimeoutError,
@@ -26,6 +27,8 @@ import { prefixRangeEnd } from "./keys.js";
 
 /** etcd's default `--max-txn-ops`: the most compares, and the most ops per branch, of one txn. */
 export const MAX_TXN_OPS = 128;
+/** Guards one transaction may carry: one compare is kept for the leader fence (WriteFence). */
+export const MAX_TXN_GUARDS = MAX_TXN_OPS - 1;
 /** Keys per page of a prefix read, so a large listing never exceeds gRPC's message size limit. */
 const PREFIX_PAGE_SIZE = 500;
 
@@ -73,6 +76,20 @@ export type CommitOutcome =
   /** A guard failed; `current` holds the re-read keys as they are at the failed transaction. */
   | { readonly succeeded: false; readonly revision: number; readonly current: KvSnapshot };
 
+/**
+ * Fences a leader's writes in etcd itself: every transaction also compares the create revision of
+ * the key the leader's election created for its term. Once that key is gone (its lease expired or was
+ * revoked, so another replica can be elected) etcd refuses the write, however late it arrives.
+ */
+export interface WriteFence {
+  /** The election key of the term. */
+  readonly key: string;
+  /** Its create revision: a key of the same name created later (a new term) does not match. */
+  readonly createRevision: number;
+  /** Told when etcd refused a write for the fence (e.g. to end the term at once). */
+  readonly onLost?: (error: LeaderFenceError) => void;
+}
+
 export interface GrantedLease {
   readonly id: string;
   readonly ttlSeconds: number;
@@ -81,10 +98,13 @@ export interface GrantedLease {
 export class EtcdKv {
   readonly #client: Etcd3;
   readonly callTimeoutMs: number;
+  /** Added to every commit; undefined: writes are not fenced. */
+  readonly fence: WriteFence | undefined;
 
-  constructor(client: Etcd3, callTimeoutMs: number) {
+  constructor(client: Etcd3, callTimeoutMs: number, fence?: WriteFence) {
     this.#client = client;
     this.callTimeoutMs = callTimeoutMs;
+    this.fence = fence;
   }
 
   /**
@@ -155,7 +175,9 @@ export class EtcdKv {
 
   /**
    * One transaction: if every guard holds, apply `writes`; otherwise read `rereadKeys` (in the same
-   * transaction, so they show what the guards saw).
+   * transaction, so they show what the guards saw). With a fence, the transaction also requires the
+   * fence key at its create revision; when that is what failed, it throws LeaderFenceError (after
+   * telling the fence's `onLost`) whatever the other guards say.
    */
   async commit(
     operation: string,
@@ -164,19 +186,30 @@ export class EtcdKv {
     rereadKeys: readonly string[],
   ): Promise<CommitOutcome> {
     const reread = [...new Set(rereadKeys)];
-    if (guards.length > MAX_TXN_OPS || writes.length > MAX_TXN_OPS || reread.length > MAX_TXN_OPS) {
+    // The same limits with and without a fence, so what fits never depends on who writes.
+    if (guards.length > MAX_TXN_GUARDS || writes.length > MAX_TXN_OPS || reread.length > MAX_TXN_GUARDS) {
       throw new InvalidMetadataRequestError(
         operation,
-        `a transaction holds at most ${MAX_TXN_OPS} guards and ${MAX_TXN_OPS} writes ` +
+        `a transaction holds at most ${MAX_TXN_GUARDS} guards and ${MAX_TXN_OPS} writes ` +
           `(got ${guards.length} and ${writes.length})`,
       );
     }
+    const fence = this.fence;
     const compare: ICompare[] = guards.map((guard) => ({
       key: Buffer.from(guard.key),
       target: "Mod",
       result: "Equal",
       mod_revision: guard.modRevision,
     }));
+    if (fence !== undefined) {
+      compare.push({
+        key: Buffer.from(fence.key),
+        target: "Create",
+        result: "Equal",
+        create_revision: fence.createRevision,
+      });
+      reread.push(fence.key);
+    }
     const success: IRequestOp[] = writes.map((write) =>
       write.op === "put"
         ? {
@@ -200,6 +233,11 @@ export class EtcdKv {
         const entry = toEntry(kv);
         entries.set(entry.key, entry);
       }
+    }
+    if (fence !== undefined && entries.get(fence.key)?.createRevision !== fence.createRevision) {
+      const error = new LeaderFenceError(operation, fence.key, fence.createRevision);
+      fence.onLost?.(error);
+      throw error;
     }
     return { succeeded: false, revision, current: new KvSnapshot(revision, entries) };
   }

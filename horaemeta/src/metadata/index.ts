@@ -1,6 +1,7 @@
 export {
   ClusterStore,
   DEFAULT_CLUSTER_SETTINGS,
+  MAX_ASSIGNMENTS_PER_CALL,
   MIN_LEASE_TTL_MS,
   type AssignShardsRequest,
   type AssignShardsResult,
@@ -22,6 +23,7 @@ export {
   IdSpaceExhaustedError,
   InvalidClusterStateTransitionError,
   InvalidMetadataRequestError,
+  LeaderFenceError,
   MetadataConflictError,
   MetadataCorruptionError,
   MetadataError,
@@ -36,12 +38,14 @@ export {
   ShardNotEmptyError,
   ShardNotFoundError,
   ShardVersionConflictError,
+  SubTableNameTakenError,
   TableAlreadyExistsError,
   TableConflictError,
   TableNotFoundError,
   TableNotInShardError,
   type MetadataResource,
 } from "./errors.js";
+export { MAX_TXN_GUARDS, MAX_TXN_OPS, type WriteFence } from "./etcd-kv.js";
 export { DEFAULT_ID_BLOCK_SIZES, IdAllocators } from "./id-allocator.js";
 export { ID_KINDS, MetadataKeys, type IdKind, type ParsedMetadataKey } from "./keys.js";
 export {
@@ -68,10 +72,14 @@ export { SnapshotReader, type ClusterSnapshot } from "./snapshot-reader.js";
 export { SchemaStore, type CreateSchemaResult } from "./schema-store.js";
 export { ShardStore, type CreateShardResult } from "./shard-store.js";
 export {
+  MAX_PARTITIONS,
   MAX_TABLES_PER_MOVE,
   TableStore,
+  type CreatePartitionedTableRequest,
+  type CreatePartitionedTableResult,
   type CreateTableRequest,
   type CreateTableResult,
+  type DropPartitionedTableResult,
   type DropTableRequest,
   type DropTableResult,
   type MoveTablesRequest,

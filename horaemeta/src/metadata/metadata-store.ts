@@ -3,7 +3,7 @@ import { Etcd3 } from "etcd3";
 import type { HoraeMetaConfig } from "../config.js";
 import { ClusterStore } from "./cluster-store.js";
 import type { StoreContext } from "./context.js";
-import { EtcdKv } from "./etcd-kv.js";
+import { EtcdKv, type WriteFence } from "./etcd-kv.js";
 import { SnapshotReader } from "./snapshot-reader.js";
 import { IdAllocators } from "./id-allocator.js";
 import { MetadataKeys, type IdKind } from "./keys.js";
@@ -28,6 +28,8 @@ export interface MetadataStoreOptions {
   readonly idBlockSizes?: Partial<Record<IdKind, number>>;
   /** Clock for the times stored in records. Default Date.now. */
   readonly now?: () => number;
+  /** Fences every write of the store (a leader's term); see `fencedBy`. Default: not fenced. */
+  readonly fence?: WriteFence;
 }
 
 export interface MetadataStoreConnectOptions extends MetadataStoreOptions {
@@ -59,6 +61,9 @@ export class MetadataStore {
   readonly snapshots: SnapshotReader;
   readonly ids: IdAllocators;
   readonly #client: Etcd3;
+  readonly #options: MetadataStoreOptions;
+  /** The stores fencedBy() made, one per fence. */
+  readonly #fenced = new WeakMap<WriteFence, MetadataStore>();
   #ownsClient = false;
 
   /**
@@ -70,7 +75,7 @@ export class MetadataStore {
     const callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     requireInteger("callTimeoutMs", callTimeoutMs, 1);
     this.keys = new MetadataKeys(options.rootPath ?? DEFAULT_ROOT_PATH, options.clusterName);
-    const kv = new EtcdKv(client, callTimeoutMs);
+    const kv = new EtcdKv(client, callTimeoutMs, options.fence);
     this.ids = new IdAllocators(kv, (kind) => this.keys.idCounter(kind), options.idBlockSizes);
     const ctx: StoreContext = { kv, keys: this.keys, ids: this.ids, now: options.now ?? Date.now };
     this.cluster = new ClusterStore(ctx);
@@ -82,6 +87,26 @@ export class MetadataStore {
     this.routes = new RouteReader(ctx);
     this.snapshots = new SnapshotReader(ctx);
     this.#client = client;
+    this.#options = options;
+  }
+
+  /** The fence of this store's writes, if any. */
+  get fence(): WriteFence | undefined {
+    return this.#options.fence;
+  }
+
+  /**
+   * The same store with every write fenced by `fence` (a leader's election key): once the key is
+   * gone, etcd refuses each write with LeaderFenceError and changes nothing. One store per fence (so
+   * its id blocks are reserved under the fence too); it shares this store's client.
+   */
+  fencedBy(fence: WriteFence): MetadataStore {
+    let store = this.#fenced.get(fence);
+    if (store === undefined) {
+      store = new MetadataStore(this.#client, { ...this.#options, fence });
+      this.#fenced.set(fence, store);
+    }
+    return store;
   }
 
   /** A store with its own etcd client, closed by `close()`. */

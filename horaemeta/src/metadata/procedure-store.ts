@@ -94,7 +94,11 @@ export class ProcedureStore {
     const key = keys.procedure(procedure.id);
     let held: Set<number>;
     let lockRevision: (shardId: number) => number | undefined;
-    if (options.storedShardIds !== undefined && expectedRevision > 0) {
+    if (expectedRevision === 0) {
+      // A new procedure holds no lock yet: its locks are taken with it (guarded absent), no read needed.
+      held = new Set();
+      lockRevision = () => undefined;
+    } else if (options.storedShardIds !== undefined) {
       held = new Set(options.storedShardIds);
       lockRevision = () => undefined;
     } else {

@@ -75,15 +75,25 @@ export interface PartitionInfo {
   readonly subTableNames: readonly string[];
 }
 
+/**
+ * A table. Three kinds share the record: an ordinary table (on one shard), a partitioned table
+ * (`partitionInfo` set, `shardId` null: metadata only, it routes to its sub-tables) and a sub-table of
+ * a partitioned table (an ordinary table on one shard, with `parentTableId` set).
+ */
 export interface TableRecord {
   readonly id: number;
   readonly name: string;
   readonly schemaId: number;
   readonly schemaName: string;
-  /** The shard whose view lists the table; kept equal to it by every transaction. */
-  readonly shardId: number;
-  /** Set on a partitioned table only. */
+  /**
+   * The shard whose view lists the table; kept equal to it by every transaction. null for a
+   * partitioned table, which no shard holds.
+   */
+  readonly shardId: number | null;
+  /** Set on a partitioned table only; its `subTableNames` are the sub-tables' names, in order. */
   readonly partitionInfo: PartitionInfo | null;
+  /** Set on a sub-table only: the id of its partitioned table. */
+  readonly parentTableId: number | null;
   /** The table schema in the shape of the proto's TableSchema; stored as given. */
   readonly tableSchema: JsonObject;
   /** Table options (schema.proto lists the keys). */

@@ -12,11 +12,16 @@ export interface RoutedNode {
   readonly state: NodeState;
 }
 
+/**
+ * Where a table is served. A partitioned table is served by no shard (shardId null, no leader, no
+ * followers): its record's `partitionInfo` names the sub-tables, each routed like any table.
+ */
 export interface TableRoute {
   readonly table: TableRecord;
-  readonly shardId: number;
+  readonly shardId: number | null;
+  /** 0 for a partitioned table. */
   readonly shardVersion: number;
-  /** null while the shard has no leader. */
+  /** null while the shard has no leader, and for a partitioned table. */
   readonly leader: RoutedNode | null;
   readonly followers: readonly RoutedNode[];
 }
@@ -65,7 +70,7 @@ export class RouteReader {
       return [table];
     });
 
-    const shardIds = [...new Set(tables.map((table) => table.shardId))];
+    const shardIds = [...new Set(tables.flatMap((table) => (table.shardId === null ? [] : [table.shardId])))];
     const [shards, nodes, leases] = await Promise.all([
       kv.read(
         operation,
@@ -93,6 +98,9 @@ export class RouteReader {
     const placements = new Map(view.shards.map((entry) => [entry.shardId, entry]));
 
     const routes = tables.map((table): TableRoute => {
+      if (table.shardId === null) {
+        return { table, shardId: null, shardVersion: 0, leader: null, followers: [] };
+      }
       const shardKey = keys.shardView(table.shardId);
       const shard = recordAt(shards, "shard_view", shardKey);
       if (shard === undefined) {

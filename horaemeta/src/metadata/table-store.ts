@@ -3,11 +3,15 @@
  * record (by id), its name key (schema id + name -> id), and its id in exactly one shard view, the
  * one its record names. Each change below writes all of them at once, guarded by the mod revisions it
  * read, and moves every shard view it touches up one version.
+ *
+ * A partitioned table is a record and a name key on no shard; its sub-tables are ordinary tables (on
+ * shards) whose records name it. It is created and dropped with all its sub-tables in one
+ * transaction, so no sub-table is ever without its parent nor a parent without a sub-table it lists.
  */
 import { randomUUID } from "node:crypto";
-import { decodeRecord, encodeRecord, jsonObjectSchema, partitionInfoSchema } from "./codec.js";
+import { decodeRecord, encodeRecord, jsonObjectSchema } from "./codec.js";
 import { recordAt, type StoreContext } from "./context.js";
-import { MAX_TXN_OPS, type KvGuard, type KvSnapshot, type KvWrite } from "./etcd-kv.js";
+import { MAX_TXN_GUARDS, type KvGuard, type KvSnapshot, type KvWrite } from "./etcd-kv.js";
 import {
   InvalidMetadataRequestError,
   MetadataConflictError,
@@ -15,16 +19,23 @@ import {
   SchemaNotFoundError,
   ShardNotFoundError,
   ShardVersionConflictError,
+  SubTableNameTakenError,
   TableAlreadyExistsError,
   TableConflictError,
   TableNotFoundError,
   TableNotInShardError,
 } from "./errors.js";
-import type { JsonObject, PartitionInfo, SchemaRecord, ShardView, TableRecord } from "./records.js";
+import type { JsonObject, SchemaRecord, ShardView, TableRecord } from "./records.js";
 import { requireDistinct, requireInteger, requireName } from "./validation.js";
 
 /** Tables per moveTables call: each moved record is one guard and one write of the transaction. */
-export const MAX_TABLES_PER_MOVE = MAX_TXN_OPS - 2;
+export const MAX_TABLES_PER_MOVE = MAX_TXN_GUARDS - 2;
+
+/**
+ * Sub-tables of one partitioned table at most. Its create is one transaction guarding each name and
+ * id key and each shard view: 2 + 2 * 32 + 32 guards, within etcd's default limit.
+ */
+export const MAX_PARTITIONS = 32;
 
 export interface CreateTableRequest {
   readonly schemaName: string;
@@ -34,7 +45,6 @@ export interface CreateTableRequest {
   /** The table schema in the proto's TableSchema shape; any JSON object is stored as given. */
   readonly tableSchema: JsonObject;
   readonly options?: Readonly<Record<string, string>>;
-  readonly partitionInfo?: PartitionInfo | null;
   /** Refuse with ShardVersionConflictError unless the shard is at this version. */
   readonly expectedShardVersion?: number;
   /**
@@ -51,6 +61,35 @@ export interface CreateTableResult {
   readonly shardVersion: number;
   /** false only when the request is a repeat of the one that created the table. */
   readonly created: boolean;
+}
+
+export interface CreatePartitionedTableRequest {
+  readonly schemaName: string;
+  readonly tableName: string;
+  /** Shared by the partitioned table and its sub-tables. */
+  readonly tableSchema: JsonObject;
+  readonly options?: Readonly<Record<string, string>>;
+  /** The columns rows are hashed on, in order. */
+  readonly keyColumns: readonly string[];
+  /** One per partition, in partition order: the sub-table's name and the shard it goes to. */
+  readonly subTables: readonly { readonly name: string; readonly shardId: number }[];
+  /** As in CreateTableRequest: a repeat of the request that created it is answered with it. */
+  readonly requestId?: string;
+}
+
+export interface CreatePartitionedTableResult {
+  /** The partitioned table (on no shard), its `partitionInfo` naming the sub-tables. */
+  readonly table: TableRecord;
+  /** In partition order. */
+  readonly subTables: readonly TableRecord[];
+  /** false only when the request is a repeat of the one that created the table. */
+  readonly created: boolean;
+}
+
+export interface DropPartitionedTableResult {
+  readonly table: TableRecord;
+  /** The sub-tables dropped with it, in partition order. */
+  readonly subTables: readonly TableRecord[];
 }
 
 export interface DropTableRequest {
@@ -122,7 +161,8 @@ export class TableStore {
       schemaId: schema.id,
       schemaName: schema.name,
       shardId: shard.shardId,
-      partitionInfo: request.partitionInfo ?? null,
+      partitionInfo: null,
+      parentTableId: null,
       tableSchema: request.tableSchema,
       options: request.options ?? {},
       createdAtMs: now(),
@@ -171,6 +211,15 @@ export class TableStore {
     const located = await this.#locate(operation, request.schemaName, request.tableName);
     if (located === undefined) throw new TableNotFoundError(`${request.schemaName}.${request.tableName}`);
     const { table, snapshot, nameKey, idKey } = located;
+    if (table.shardId === null || table.parentTableId !== null) {
+      throw new InvalidMetadataRequestError(
+        "tableName",
+        table.shardId === null
+          ? `${table.schemaName}.${table.name} is a partitioned table: drop it with dropPartitioned`
+          : `${table.schemaName}.${table.name} is a sub-table of partitioned table ${table.parentTableId}: ` +
+              "it is dropped with that table",
+      );
+    }
     const shardKey = keys.shardView(table.shardId);
     const shard = recordAt(snapshot, "shard_view", shardKey);
     if (shard === undefined || !shard.tableIds.includes(table.id)) {
@@ -287,7 +336,231 @@ export class TableStore {
   async get(schemaName: string, tableName: string): Promise<TableRecord | undefined> {
     requireName("schemaName", schemaName);
     requireName("tableName", tableName);
-    return (await this.#locate("get table", schemaName, tableName))?.table;
+    return (await this.#resolve("get table", schemaName, tableName))?.table;
+  }
+
+  /**
+   * The sub-tables of a partitioned table, in partition order, read at one revision. A name that is
+   * missing or names a table of another parent is left out (the invariant checker reports those).
+   */
+  async subTablesOf(table: TableRecord): Promise<TableRecord[]> {
+    const { kv, keys } = this.#ctx;
+    const operation = "get sub-tables";
+    const names = table.partitionInfo?.subTableNames ?? [];
+    if (names.length === 0) return [];
+    const nameKeys = names.map((name) => keys.tableByName(table.schemaId, name));
+    const nameSnapshot = await kv.read(operation, nameKeys);
+    const idKeys = nameKeys.flatMap((key) => {
+      const name = recordAt(nameSnapshot, "table_name", key);
+      return name === undefined ? [] : [keys.tableById(name.tableId)];
+    });
+    const records = await kv.read(operation, idKeys, nameSnapshot.revision);
+    return idKeys.flatMap((key) => {
+      const record = recordAt(records, "table", key);
+      return record?.parentTableId === table.id ? [record] : [];
+    });
+  }
+
+  /**
+   * Creates a partitioned table and its sub-tables in one transaction: the partitioned table's record
+   * and name key (on no shard), and each sub-table's record and name key, appended to its shard's view
+   * (each view touched goes up one version). Guarded by the absence of every name and id and by the
+   * shard views read. The partitioned table's name taken: TableAlreadyExistsError, unless this is a
+   * repeat of the request that created it (same `requestId`), answered with what it created; a
+   * sub-table's name taken: SubTableNameTakenError.
+   */
+  async createPartitioned(request: CreatePartitionedTableRequest): Promise<CreatePartitionedTableResult> {
+    const { kv, keys, ids, now } = this.#ctx;
+    const operation = "create partitioned table";
+    validateCreatePartitioned(request);
+    const requestId = request.requestId ?? randomUUID();
+    const schema = await this.#requireSchema(operation, request.schemaName);
+    const qualified = `${request.schemaName}.${request.tableName}`;
+    const nameKey = keys.tableByName(schema.id, request.tableName);
+    const subNameKeys = request.subTables.map((sub) => keys.tableByName(schema.id, sub.name));
+    const shardIds = [...new Set(request.subTables.map((sub) => sub.shardId))];
+    const shardKeys = shardIds.map((id) => keys.shardView(id));
+    const snapshot = await kv.read(operation, [nameKey, ...subNameKeys, ...shardKeys]);
+    if (snapshot.get(nameKey) !== undefined) {
+      return this.#existingPartitioned(operation, snapshot, nameKey, requestId);
+    }
+    await this.#throwIfSubNameTaken(operation, snapshot, subNameKeys, qualified);
+    const shards = shardIds.map((shardId, i) => {
+      const shard = recordAt(snapshot, "shard_view", shardKeys[i]!);
+      if (shard === undefined) throw new ShardNotFoundError(shardId);
+      return shard;
+    });
+
+    const at = now();
+    const tableId = await ids.next("table");
+    const subIds: number[] = [];
+    for (let i = 0; i < request.subTables.length; i++) subIds.push(await ids.next("table"));
+    const common = {
+      schemaId: schema.id,
+      schemaName: schema.name,
+      tableSchema: request.tableSchema,
+      options: request.options ?? {},
+      createdAtMs: at,
+      createRequestId: requestId,
+    };
+    const table: TableRecord = {
+      ...common,
+      id: tableId,
+      name: request.tableName,
+      shardId: null,
+      partitionInfo: {
+        keyColumns: [...request.keyColumns],
+        partitionCount: request.subTables.length,
+        subTableNames: request.subTables.map((sub) => sub.name),
+      },
+      parentTableId: null,
+    };
+    const subTables = request.subTables.map((sub, i): TableRecord => ({
+      ...common,
+      id: subIds[i]!,
+      name: sub.name,
+      shardId: sub.shardId,
+      partitionInfo: null,
+      parentTableId: tableId,
+    }));
+    const nextShards = shards.map((shard): ShardView => ({
+      ...shard,
+      version: shard.version + 1,
+      tableIds: [
+        ...shard.tableIds,
+        ...subTables.filter((sub) => sub.shardId === shard.shardId).map((sub) => sub.id),
+      ],
+      updatedAtMs: at,
+    }));
+    const created = [table, ...subTables];
+    const idKeys = created.map((record) => keys.tableById(record.id));
+    const allNameKeys = [nameKey, ...subNameKeys];
+    const outcome = await kv.commit(
+      operation,
+      [
+        ...[...allNameKeys, ...idKeys].map((key) => ({ key, modRevision: 0 })),
+        ...shardKeys.map((key) => ({ key, modRevision: snapshot.modRevision(key) })),
+      ],
+      [
+        ...created.flatMap((record, i): KvWrite[] => [
+          { op: "put", key: idKeys[i]!, value: encodeRecord("table", record) },
+          { op: "put", key: allNameKeys[i]!, value: encodeRecord("table_name", { tableId: record.id }) },
+        ]),
+        ...nextShards.map((shard, i): KvWrite => ({
+          op: "put",
+          key: shardKeys[i]!,
+          value: encodeRecord("shard_view", shard),
+        })),
+      ],
+      [...allNameKeys, ...shardKeys],
+    );
+    if (outcome.succeeded) return { table, subTables, created: true };
+    // Taken meanwhile, possibly by this very request if the etcd client retried the commit.
+    if (outcome.current.get(nameKey) !== undefined) {
+      return this.#existingPartitioned(operation, outcome.current, nameKey, requestId);
+    }
+    await this.#throwIfSubNameTaken(operation, outcome.current, subNameKeys, qualified);
+    for (const [i, shard] of shards.entries()) {
+      const key = shardKeys[i]!;
+      if (outcome.current.modRevision(key) !== snapshot.modRevision(key)) {
+        const current = recordAt(outcome.current, "shard_view", key);
+        if (current === undefined) throw new ShardNotFoundError(shard.shardId);
+        throw new ShardVersionConflictError(key, shard.shardId, shard.version, current.version);
+      }
+    }
+    throw new MetadataConflictError(nameKey, "a guard of the create failed; read again");
+  }
+
+  /**
+   * Drops a partitioned table and its sub-tables in one transaction: every record and name key, and
+   * each sub-table's id from its shard view (each view touched goes up one version), guarded by all of
+   * them.
+   */
+  async dropPartitioned(request: DropTableRequest): Promise<DropPartitionedTableResult> {
+    const { kv, keys, now } = this.#ctx;
+    const operation = "drop partitioned table";
+    requireName("schemaName", request.schemaName);
+    requireName("tableName", request.tableName);
+    const qualified = `${request.schemaName}.${request.tableName}`;
+    const resolved = await this.#resolve(operation, request.schemaName, request.tableName);
+    if (resolved === undefined) throw new TableNotFoundError(qualified);
+    const { table, revision } = resolved;
+    if (table.partitionInfo === null) {
+      throw new InvalidMetadataRequestError("tableName", `${qualified} is not a partitioned table`);
+    }
+    const nameKey = keys.tableByName(table.schemaId, table.name);
+    const idKey = keys.tableById(table.id);
+    const subNameKeys = table.partitionInfo.subTableNames.map((name) =>
+      keys.tableByName(table.schemaId, name),
+    );
+    const names = await kv.read(operation, subNameKeys, revision);
+    const subIdKeys = subNameKeys.flatMap((key) => {
+      const name = recordAt(names, "table_name", key);
+      return name === undefined ? [] : [keys.tableById(name.tableId)];
+    });
+    const records = await kv.read(operation, subIdKeys, revision);
+    const subTables = subIdKeys.flatMap((key) => {
+      const record = recordAt(records, "table", key);
+      return record?.parentTableId === table.id && record.shardId !== null ? [record] : [];
+    });
+    const shardIds = [...new Set(subTables.map((sub) => sub.shardId!))];
+    const shardKeys = shardIds.map((id) => keys.shardView(id));
+    const snapshot = await kv.read(
+      operation,
+      [
+        nameKey,
+        idKey,
+        ...subTables.flatMap((sub) => [keys.tableByName(sub.schemaId, sub.name), keys.tableById(sub.id)]),
+        ...shardKeys,
+      ],
+      revision,
+    );
+    const dropped = new Set(subTables.map((sub) => sub.id));
+    const at = now();
+    const nextShards = shardIds.map((shardId, i): ShardView => {
+      const shard = recordAt(snapshot, "shard_view", shardKeys[i]!);
+      const missing = subTables.find((sub) => sub.shardId === shardId && !shard?.tableIds.includes(sub.id));
+      if (shard === undefined || missing !== undefined) {
+        throw new MetadataCorruptionError(
+          keys.tableById(missing?.id ?? table.id),
+          `sub-table ${missing?.id ?? "?"} names shard ${shardId}, which lacks it`,
+        );
+      }
+      return {
+        ...shard,
+        version: shard.version + 1,
+        tableIds: shard.tableIds.filter((id) => !dropped.has(id)),
+        updatedAtMs: at,
+      };
+    });
+    const recordKeys = [
+      nameKey,
+      idKey,
+      ...subTables.flatMap((sub) => [keys.tableByName(sub.schemaId, sub.name), keys.tableById(sub.id)]),
+    ];
+    const outcome = await kv.commit(
+      operation,
+      [...recordKeys, ...shardKeys].map((key) => ({ key, modRevision: snapshot.modRevision(key) })),
+      [
+        ...recordKeys.map((key): KvWrite => ({ op: "delete", key })),
+        ...nextShards.map((shard, i): KvWrite => ({
+          op: "put",
+          key: shardKeys[i]!,
+          value: encodeRecord("shard_view", shard),
+        })),
+      ],
+      [nameKey, ...shardKeys],
+    );
+    if (outcome.succeeded) return { table, subTables };
+    if (outcome.current.get(nameKey) === undefined) throw new TableNotFoundError(qualified);
+    for (const [i, shard] of nextShards.entries()) {
+      const key = shardKeys[i]!;
+      if (outcome.current.modRevision(key) !== snapshot.modRevision(key)) {
+        const current = recordAt(outcome.current, "shard_view", key);
+        throw new ShardVersionConflictError(key, shard.shardId, shard.version - 1, current?.version ?? 0);
+      }
+    }
+    throw new TableConflictError(idKey, table.id, "it or a sub-table changed while it was being dropped");
   }
 
   async getById(tableId: number): Promise<TableRecord | undefined> {
@@ -339,12 +612,12 @@ export class TableStore {
     return schema;
   }
 
-  /** Resolves schema name + table name to the table, reading everything at one revision. */
-  async #locate(
+  /** Resolves schema name + table name to the table record, reading at one revision (returned). */
+  async #resolve(
     operation: string,
     schemaName: string,
     tableName: string,
-  ): Promise<{ table: TableRecord; snapshot: KvSnapshot; nameKey: string; idKey: string } | undefined> {
+  ): Promise<{ table: TableRecord; revision: number } | undefined> {
     const { kv, keys } = this.#ctx;
     const schemaKey = keys.schema(schemaName);
     const first = await kv.read(operation, [schemaKey]);
@@ -360,9 +633,61 @@ export class TableStore {
     if (table === undefined) {
       throw new MetadataCorruptionError(nameKey, `names table ${name.tableId}, which has no record`);
     }
-    const shardKey = keys.shardView(table.shardId);
-    const snapshot = await kv.read(operation, [nameKey, idKey, shardKey], first.revision);
+    return { table, revision: first.revision };
+  }
+
+  /** As #resolve, plus the name, id and shard view keys read at that revision, to guard a change. */
+  async #locate(
+    operation: string,
+    schemaName: string,
+    tableName: string,
+  ): Promise<{ table: TableRecord; snapshot: KvSnapshot; nameKey: string; idKey: string } | undefined> {
+    const { kv, keys } = this.#ctx;
+    const resolved = await this.#resolve(operation, schemaName, tableName);
+    if (resolved === undefined) return undefined;
+    const { table, revision } = resolved;
+    const nameKey = keys.tableByName(table.schemaId, table.name);
+    const idKey = keys.tableById(table.id);
+    const shardKeys = table.shardId === null ? [] : [keys.shardView(table.shardId)];
+    const snapshot = await kv.read(operation, [nameKey, idKey, ...shardKeys], revision);
     return { table, snapshot, nameKey, idKey };
+  }
+
+  /** Answers a partitioned create whose name exists: what this request created, else the conflict. */
+  async #existingPartitioned(
+    operation: string,
+    snapshot: KvSnapshot,
+    nameKey: string,
+    requestId: string,
+  ): Promise<CreatePartitionedTableResult> {
+    const table = await this.#recordNamedBy(operation, snapshot, nameKey);
+    if (table.createRequestId !== requestId) throw new TableAlreadyExistsError(table);
+    return { table, subTables: await this.subTablesOf(table), created: false };
+  }
+
+  /** Throws SubTableNameTakenError for the first of `nameKeys` present in `snapshot`. */
+  async #throwIfSubNameTaken(
+    operation: string,
+    snapshot: KvSnapshot,
+    nameKeys: readonly string[],
+    partitionedTable: string,
+  ): Promise<void> {
+    const taken = nameKeys.find((key) => snapshot.get(key) !== undefined);
+    if (taken === undefined) return;
+    throw new SubTableNameTakenError(partitionedTable, await this.#recordNamedBy(operation, snapshot, taken));
+  }
+
+  /** The record a name key present in `snapshot` points to, read at the snapshot's revision. */
+  async #recordNamedBy(operation: string, snapshot: KvSnapshot, nameKey: string): Promise<TableRecord> {
+    const { kv, keys } = this.#ctx;
+    const name = recordAt(snapshot, "table_name", nameKey);
+    if (name === undefined) throw new MetadataCorruptionError(nameKey, "name key vanished");
+    const idKey = keys.tableById(name.tableId);
+    const table = recordAt(await kv.read(operation, [idKey], snapshot.revision), "table", idKey);
+    if (table === undefined) {
+      throw new MetadataCorruptionError(nameKey, `names table ${name.tableId}, which has no record`);
+    }
+    return table;
   }
 
   /** Answers a create whose name exists: the table if this request created it, else the conflict. */
@@ -373,15 +698,9 @@ export class TableStore {
     requestId: string,
   ): Promise<CreateTableResult> {
     const { kv, keys } = this.#ctx;
-    const name = recordAt(snapshot, "table_name", nameKey);
-    if (name === undefined) throw new MetadataCorruptionError(nameKey, "name key vanished");
-    const idKey = keys.tableById(name.tableId);
-    const records = await kv.read(operation, [idKey], snapshot.revision);
-    const table = recordAt(records, "table", idKey);
-    if (table === undefined) {
-      throw new MetadataCorruptionError(nameKey, `names table ${name.tableId}, which has no record`);
-    }
-    if (table.createRequestId !== requestId) throw new TableAlreadyExistsError(table);
+    const table = await this.#recordNamedBy(operation, snapshot, nameKey);
+    if (table.createRequestId !== requestId || table.shardId === null)
+      throw new TableAlreadyExistsError(table);
     const shardKey = keys.shardView(table.shardId);
     const shard = recordAt(await kv.read(operation, [shardKey]), "shard_view", shardKey);
     return { table, shardVersion: shard?.version ?? 0, created: false };
@@ -409,20 +728,34 @@ function validateCreate(request: CreateTableRequest): void {
       }
     }
   }
-  const partitionInfo = request.partitionInfo;
-  if (partitionInfo !== undefined && partitionInfo !== null) {
-    const parsed = partitionInfoSchema.safeParse(partitionInfo);
-    if (!parsed.success) {
-      throw new InvalidMetadataRequestError("partitionInfo", parsed.error.issues[0]?.message ?? "invalid");
-    }
-    const names = partitionInfo.subTableNames.length;
-    if (names !== 0 && names !== partitionInfo.partitionCount) {
-      throw new InvalidMetadataRequestError(
-        "partitionInfo.subTableNames",
-        `has ${names} names for ${partitionInfo.partitionCount} partitions`,
-      );
-    }
+}
+
+function validateCreatePartitioned(request: CreatePartitionedTableRequest): void {
+  requireName("schemaName", request.schemaName);
+  requireName("tableName", request.tableName);
+  if (request.requestId !== undefined) requireName("requestId", request.requestId);
+  if (!jsonObjectSchema.safeParse(request.tableSchema).success) {
+    throw new InvalidMetadataRequestError("tableSchema", "must be a JSON object");
   }
+  if (request.keyColumns.length === 0) {
+    throw new InvalidMetadataRequestError("keyColumns", "must name at least one column");
+  }
+  request.keyColumns.forEach((column, i) => requireName(`keyColumns[${i}]`, column));
+  if (request.subTables.length === 0 || request.subTables.length > MAX_PARTITIONS) {
+    throw new InvalidMetadataRequestError("subTables", `must hold 1 to ${MAX_PARTITIONS} sub-tables`);
+  }
+  request.subTables.forEach((sub, i) => {
+    requireName(`subTables[${i}].name`, sub.name);
+    requireInteger(`subTables[${i}].shardId`, sub.shardId, 0);
+    if (sub.name === request.tableName) {
+      throw new InvalidMetadataRequestError(`subTables[${i}].name`, "must differ from the table's name");
+    }
+  });
+  requireDistinct(
+    "subTables",
+    request.subTables.map((sub) => sub.name),
+    (name) => `sub-table ${name}`,
+  );
 }
 
 function validateMove(request: MoveTablesRequest): void {

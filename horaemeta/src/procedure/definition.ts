@@ -23,6 +23,7 @@ export function isTerminal(state: string): boolean {
 export interface StepContext<P> {
   readonly procedureId: number;
   readonly params: P;
+  /** The term's fenced store (`term.fenced`): etcd refuses its writes once the term is over. */
   readonly store: MetadataStore;
   readonly events: MetaEventSender;
   /** The leader's term: call `assertActive()` before each metadata write. */

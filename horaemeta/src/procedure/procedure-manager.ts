@@ -1,16 +1,20 @@
 /**
  * Runs procedures on the horaemeta leader: creates them (with their shard locks), runs their steps,
  * stores every transition (guarded by the procedure's revision, after `term.assertActive()`), and on
- * a new term resumes every unfinished procedure it finds in etcd. A step that aborts (or fails with a
- * store error that retrying cannot fix) before the procedure's point of no return sends it down its
- * rollback steps; a lost compare-and-swap is retried at once; any other failure (etcd or an instance
- * unavailable) is retried with backoff for as long as the term lasts.
+ * a new term resumes every unfinished procedure it finds in etcd. Everything a procedure writes goes
+ * through the term's fenced store (`term.fenced`), so etcd refuses it once the term's election key is
+ * gone. A step that aborts (or fails with a store error that retrying cannot fix) before the
+ * procedure's point of no return sends it down its rollback steps; a lost compare-and-swap is retried
+ * at once; any other failure (etcd or an instance unavailable) is retried with backoff for as long as
+ * the term lasts; a failed fence (LeaderFenceError) ends the term and leaves the procedure to the
+ * next leader.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@horaedb/common";
 import type { LeaderTerm } from "../election/leader-term.js";
 import { NotLeaderError } from "../errors.js";
 import {
+  LeaderFenceError,
   MetadataConflictError,
   MetadataError,
   ProcedureConflictError,
@@ -29,6 +33,11 @@ import {
   type StepContext,
 } from "./definition.js";
 import type { MetaEventSender } from "./event-sender.js";
+
+/** The term this replica ran a procedure in is over: stop, and leave it to the next leader. */
+function isEndOfTerm(error: unknown): boolean {
+  return error instanceof NotLeaderError || error instanceof LeaderFenceError;
+}
 
 /** History entries kept per procedure; older ones are dropped (the first one always stays). */
 const MAX_HISTORY = 64;
@@ -155,7 +164,7 @@ export class ProcedureManager {
         "resuming an unfinished procedure",
       );
       this.#drive(stored, term).catch((error: unknown) => {
-        if (!(error instanceof NotLeaderError)) {
+        if (!isEndOfTerm(error)) {
           this.#options.logger.warn(
             { err: error, procedureId: stored.procedure.id },
             "resumed procedure stopped",
@@ -176,11 +185,12 @@ export class ProcedureManager {
       .filter((stored) => isTerminal(stored.procedure.state))
       .sort((a, b) => b.procedure.id - a.procedure.id);
     let deleted = 0;
+    const store = term.fenced(this.#options.store);
     for (const stored of ended.slice(keep)) {
       term.assertActive();
-      await this.#options.store.procedures
-        .delete(stored.procedure.id, stored.revision)
-        .catch(() => undefined);
+      await store.procedures.delete(stored.procedure.id, stored.revision).catch((error: unknown) => {
+        if (error instanceof LeaderFenceError) throw error;
+      });
       deleted++;
     }
     return deleted;
@@ -197,7 +207,8 @@ export class ProcedureManager {
     shardIds: readonly number[],
     term: LeaderTerm,
   ): Promise<StoredProcedure> {
-    const { store, lockWaitMs, retryInitialMs, retryMaxMs } = this.#options;
+    const { lockWaitMs, retryInitialMs, retryMaxMs } = this.#options;
+    const store = term.fenced(this.#options.store);
     const started = Date.now();
     let backoff = retryInitialMs;
     for (;;) {
@@ -247,7 +258,8 @@ export class ProcedureManager {
   }
 
   async #loop(initial: StoredProcedure, term: LeaderTerm): Promise<ProcedureOutcome> {
-    const { store, events, clusterName, logger, retryInitialMs, retryMaxMs } = this.#options;
+    const { events, clusterName, logger, retryInitialMs, retryMaxMs } = this.#options;
+    const store = term.fenced(this.#options.store);
     const definition = this.#definitions.get(initial.procedure.kind);
     if (definition === undefined) {
       throw new Error(`procedure ${initial.procedure.id} has unknown kind ${initial.procedure.kind}`);
@@ -286,7 +298,7 @@ export class ProcedureManager {
         backoff = retryInitialMs;
         await this.#failpoint(procedure, "after", term);
       } catch (error) {
-        if (error instanceof NotLeaderError || term.signal.aborted) throw term.signal.reason ?? error;
+        if (isEndOfTerm(error) || term.signal.aborted) throw term.signal.reason ?? error;
         // A store error that is not retryable (not found, invalid, ...) fails the same way again.
         const aborted =
           error instanceof ProcedureAbortError || (error instanceof MetadataError && !error.retryable);
@@ -354,7 +366,7 @@ export class ProcedureManager {
     };
     term.assertActive();
     try {
-      return await this.#options.store.procedures.put(record, current.revision, {
+      return await term.fenced(this.#options.store).procedures.put(record, current.revision, {
         release: isTerminal(next.state),
         storedShardIds: procedure.shardIds,
       });

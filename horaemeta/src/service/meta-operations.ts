@@ -1,14 +1,20 @@
 /**
  * What the horaemeta leader does for each MetaService call, on the metadata store. Every store
- * write is preceded by `term.assertActive()` (the leader's fence) and is itself a compare-and-swap,
- * so a deposed leader's write that races the new leader's cannot corrupt the mapping.
+ * write goes through the term's fenced store (etcd refuses it once the term's election key is gone),
+ * is preceded by `term.assertActive()`, and is itself a compare-and-swap, so a deposed leader's write
+ * cannot corrupt the mapping.
  */
 import { randomUUID } from "node:crypto";
 import type { meta } from "@horaedb/proto";
-import { pickShardForTable } from "../cluster/table-placement.js";
+import { pickShardForTable, pickShardsForPartitions } from "../cluster/table-placement.js";
 import type { LeaderTerm } from "../election/leader-term.js";
-import { InvalidRequestError, UnsupportedRequestError } from "../errors.js";
-import { createTableProcedure, dropTableProcedure } from "../procedure/kinds/index.js";
+import { InvalidRequestError, SubTableOperationError } from "../errors.js";
+import {
+  createPartitionedTableProcedure,
+  createTableProcedure,
+  dropPartitionedTableProcedure,
+  dropTableProcedure,
+} from "../procedure/kinds/index.js";
 import { tableAsJson } from "../procedure/kinds/table-create-drop.js";
 import type { ProcedureManager } from "../procedure/procedure-manager.js";
 import {
@@ -35,9 +41,11 @@ import {
 import {
   checkEngine,
   checkTableOptions,
+  requestedPartitioning,
   requireNonEmpty,
   requirePresent,
   tableSchemaRecord,
+  type RequestedPartitioning,
 } from "./request-validation.js";
 import { OK_HEADER } from "./response-status.js";
 
@@ -94,7 +102,7 @@ export class MetaOperations {
     const endpoint = requirePresent("info.endpoint", info.endpoint);
 
     term.assertActive();
-    const result = await this.#store.nodes.heartbeat({
+    const result = await term.fenced(this.#store).nodes.heartbeat({
       name,
       endpoint: { host: endpoint.host, port: endpoint.port },
       zone: info.zone,
@@ -120,14 +128,16 @@ export class MetaOperations {
   ): Promise<meta.AllocSchemaIdResponse> {
     const name = requireNonEmpty("name", request.name);
     term.assertActive();
-    const { schema } = await this.#store.schemas.create(name);
+    const { schema } = await term.fenced(this.#store).schemas.create(name);
     return { header: OK_HEADER, name: schema.name, id: schema.id };
   }
 
   /**
-   * Creates a plain table with a create_table procedure: metadata on the shard holding the fewest
-   * tables among those that have a leader, then the table on the shard's instances. An instance that
-   * refuses or cannot be reached rolls the create back, and the call fails with its reason.
+   * Creates a table with a create_table procedure: metadata on the shard holding the fewest tables
+   * among those that have a leader, then the table on the shard's instances. With `partition_info`,
+   * a partitioned table with a create_partitioned_table procedure instead (see #createPartitioned).
+   * An instance that refuses or cannot be reached rolls the create back, and the call fails with its
+   * reason.
    */
   async createTable(
     request: meta.CreateTableRequest__Output,
@@ -138,15 +148,20 @@ export class MetaOperations {
     checkEngine(request.engine);
     checkTableOptions(request.options);
     const tableSchema = tableSchemaRecord(request.tableSchema);
-    if (request.partitionInfo !== null) throw new UnsupportedRequestError("partitioned tables are");
+    const partitioning =
+      request.partitionInfo === null
+        ? undefined
+        : requestedPartitioning(request.partitionInfo, tableName, request.tableSchema!);
 
     const existing = await this.#store.tables.get(schemaName, tableName);
     if (existing !== undefined) return this.#existingTable(existing, request.createIfNotExist);
+    if (partitioning !== undefined) {
+      return this.#createPartitioned(request, schemaName, tableName, tableSchema, partitioning, term);
+    }
 
     const [view, shards] = await Promise.all([this.#store.cluster.getView(), this.#store.shards.list()]);
     const shard = pickShardForTable(view, shards, this.#pendingCreates);
-    const pending = this.#pendingCreates;
-    pending.set(shard.shardId, (pending.get(shard.shardId) ?? 0) + 1);
+    const release = this.#reserve([shard.shardId]);
     try {
       const procedure = await this.#procedures.run(
         createTableProcedure,
@@ -165,35 +180,104 @@ export class MetaOperations {
       const params = createTableProcedure.parseParams(procedure.params);
       const table = await this.#store.tables.getById(params.tableId!);
       if (table === undefined) throw new TableNotFoundError(`${schemaName}.${tableName}`);
-      const current = await this.#store.shards.get(table.shardId);
+      // The shard it landed on at the version the create made (what the leader was told).
       return {
         header: OK_HEADER,
         createdTable: tableInfo(table),
-        shardInfo: shardInfo(table.shardId, "leader", current.version),
+        shardInfo: shardInfo(params.shardId, "leader", params.shardVersion!),
       };
     } catch (error) {
       if (error instanceof TableAlreadyExistsError)
         return this.#existingTable(error.table, request.createIfNotExist);
       throw error;
     } finally {
-      const left = (pending.get(shard.shardId) ?? 1) - 1;
-      if (left === 0) pending.delete(shard.shardId);
-      else pending.set(shard.shardId, left);
+      release();
     }
   }
 
-  /** Drops a table with a drop_table procedure: metadata first, then the shard's instances. */
+  /**
+   * A partitioned table: its sub-tables go to different shards, spread over the nodes leading them
+   * (pickShardsForPartitions); the create_partitioned_table procedure locks all those shards,
+   * creates the metadata of the table and every sub-table at once, then each sub-table on its
+   * shard's instances, or rolls everything back. The answer carries the table with its partition
+   * info (sub-table names included) and no shard: the partitioned table itself is on none.
+   */
+  async #createPartitioned(
+    request: meta.CreateTableRequest__Output,
+    schemaName: string,
+    tableName: string,
+    tableSchema: ReturnType<typeof tableSchemaRecord>,
+    partitioning: RequestedPartitioning,
+    term: LeaderTerm,
+  ): Promise<meta.CreateTableResponse> {
+    const count = partitioning.subTableNames.length;
+    const [view, shards] = await Promise.all([this.#store.cluster.getView(), this.#store.shards.list()]);
+    const picked = pickShardsForPartitions(view, shards, count, this.#pendingCreates);
+    const shardIds = picked.map((shard) => shard.shardId);
+    const release = this.#reserve(shardIds);
+    try {
+      const procedure = await this.#procedures.run(
+        createPartitionedTableProcedure,
+        {
+          schemaName,
+          tableName,
+          tableSchema,
+          options: { ...request.options },
+          engine: request.engine,
+          keyColumns: [...partitioning.keyColumns],
+          subTables: partitioning.subTableNames.map((name, i) => ({ name, shardId: shardIds[i]! })),
+          requestId: randomUUID(),
+        },
+        [...new Set(shardIds)],
+        term,
+      );
+      const params = createPartitionedTableProcedure.parseParams(procedure.params);
+      const table = await this.#store.tables.getById(params.tableId!);
+      if (table === undefined) throw new TableNotFoundError(`${schemaName}.${tableName}`);
+      return { header: OK_HEADER, createdTable: tableInfo(table), shardInfo: null };
+    } catch (error) {
+      if (error instanceof TableAlreadyExistsError)
+        return this.#existingTable(error.table, request.createIfNotExist);
+      throw error;
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Drops a table with a drop_table procedure: metadata first, then the shard's instances. A
+   * partitioned table goes with all its sub-tables (drop_partitioned_table, locking their shards);
+   * a sub-table cannot be dropped on its own.
+   */
   async dropTable(request: meta.DropTableRequest__Output, term: LeaderTerm): Promise<meta.DropTableResponse> {
     const schemaName = requireNonEmpty("schema_name", request.schemaName);
     const tableName = requireNonEmpty("name", request.name);
     const table = await this.#store.tables.get(schemaName, tableName);
     if (table === undefined) throw new TableNotFoundError(`${schemaName}.${tableName}`);
-    await this.#procedures.run(
-      dropTableProcedure,
-      { schemaName, tableName, tableId: table.id, shardId: table.shardId, table: tableAsJson(table) },
-      [table.shardId],
-      term,
-    );
+    if (table.parentTableId !== null) {
+      const parent = await this.#store.tables.getById(table.parentTableId);
+      throw new SubTableOperationError(
+        "drop",
+        `${schemaName}.${tableName}`,
+        parent === undefined ? `id ${table.parentTableId}` : `${parent.schemaName}.${parent.name}`,
+      );
+    }
+    if (table.shardId === null) {
+      const subTables = await this.#store.tables.subTablesOf(table);
+      await this.#procedures.run(
+        dropPartitionedTableProcedure,
+        { schemaName, tableName, tableId: table.id, subTables: subTables.map(tableAsJson) },
+        [...new Set(subTables.map((sub) => sub.shardId!))],
+        term,
+      );
+    } else {
+      await this.#procedures.run(
+        dropTableProcedure,
+        { schemaName, tableName, tableId: table.id, shardId: table.shardId, table: tableAsJson(table) },
+        [table.shardId],
+        term,
+      );
+    }
     return { header: OK_HEADER, droppedTable: tableInfo(table) };
   }
 
@@ -204,17 +288,25 @@ export class MetaOperations {
     return {
       header: OK_HEADER,
       clusterVersion: String(clusterVersion),
-      entries: routes.map((route) => ({
-        table: tableInfo(route.table),
-        nodeShards: [
-          ...(route.leader === null
-            ? []
-            : [nodeShard(route.leader, route.shardId, "leader", route.shardVersion)]),
-          ...route.followers.map((follower) =>
-            nodeShard(follower, route.shardId, "follower", route.shardVersion),
-          ),
-        ],
-      })),
+      // A partitioned table is on no shard: its entry has no node shards, and its partition info
+      // names the sub-tables, which the caller routes like any table.
+      entries: routes.map((route) => {
+        const shardId = route.shardId;
+        return {
+          table: tableInfo(route.table),
+          nodeShards:
+            shardId === null
+              ? []
+              : [
+                  ...(route.leader === null
+                    ? []
+                    : [nodeShard(route.leader, shardId, "leader", route.shardVersion)]),
+                  ...route.followers.map((follower) =>
+                    nodeShard(follower, shardId, "follower", route.shardVersion),
+                  ),
+                ],
+        };
+      }),
     };
   }
 
@@ -266,8 +358,22 @@ export class MetaOperations {
     };
   }
 
+  /** Counts creates headed for `shardIds` while they run, so concurrent creates spread out. */
+  #reserve(shardIds: readonly number[]): () => void {
+    const pending = this.#pendingCreates;
+    for (const shardId of shardIds) pending.set(shardId, (pending.get(shardId) ?? 0) + 1);
+    return () => {
+      for (const shardId of shardIds) {
+        const left = (pending.get(shardId) ?? 1) - 1;
+        if (left === 0) pending.delete(shardId);
+        else pending.set(shardId, left);
+      }
+    };
+  }
+
   async #existingTable(table: TableRecord, createIfNotExist: boolean): Promise<meta.CreateTableResponse> {
     if (!createIfNotExist) throw new TableAlreadyExistsError(table);
+    if (table.shardId === null) return { header: OK_HEADER, createdTable: tableInfo(table), shardInfo: null };
     const shard = await this.#store.shards.get(table.shardId);
     return {
       header: OK_HEADER,

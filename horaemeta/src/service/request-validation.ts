@@ -4,7 +4,7 @@
  */
 import { common } from "@horaedb/proto";
 import { ClusterMismatchError, InvalidRequestError } from "../errors.js";
-import type { JsonObject } from "../metadata/index.js";
+import { MAX_PARTITIONS, type JsonObject } from "../metadata/index.js";
 
 /** Table option names (common/v1/schema.proto). Their values are checked by the instances. */
 export const TABLE_OPTION_NAMES: readonly string[] = [
@@ -118,5 +118,75 @@ export function tableSchemaRecord(schema: common.TableSchema__Output | null): Js
     timestampColumn,
     primaryKeyColumns: [...tableSchema.primaryKeyColumns],
     version: Math.max(1, tableSchema.version),
+  };
+}
+
+/**
+ * The name horaemeta gives sub-table `index` of a partitioned table when the request names none:
+ * `__<table>_<index>`, HoraeDB's own naming (its partition table prefix `__`, then the table name and
+ * the partition's index), so that names a HoraeDB client derives match.
+ */
+export function defaultSubTableName(tableName: string, index: number): string {
+  return `__${tableName}_${index}`;
+}
+
+/** A partitioned table's partitioning as the request asks for it, checked. */
+export interface RequestedPartitioning {
+  readonly keyColumns: readonly string[];
+  /** One per partition, in order: the names given, or the default ones. */
+  readonly subTableNames: readonly string[];
+}
+
+/**
+ * Checks `partition_info` of a CreateTable request against the table's schema: 1 to MAX_PARTITIONS
+ * partitions, key columns that are distinct TAG columns, and sub-table names (optional) that are one
+ * per partition, distinct and not the table's own name.
+ */
+export function requestedPartitioning(
+  info: common.PartitionInfo__Output,
+  tableName: string,
+  tableSchema: common.TableSchema__Output,
+): RequestedPartitioning {
+  const count = info.partitionCount;
+  if (count < 1) throw new InvalidRequestError("partition_info.partition_count", "must be at least 1");
+  if (count > MAX_PARTITIONS) {
+    throw new InvalidRequestError(
+      "partition_info.partition_count",
+      `must be at most ${MAX_PARTITIONS}, got ${count}`,
+    );
+  }
+  if (info.keyColumns.length === 0) {
+    throw new InvalidRequestError("partition_info.key_columns", "must name at least one TAG column");
+  }
+  const seen = new Set<string>();
+  info.keyColumns.forEach((name, i) => {
+    const field = `partition_info.key_columns[${i}]`;
+    const column = tableSchema.columns.find((c) => c.name === name);
+    if (column === undefined) throw new InvalidRequestError(field, `${name} is not a column`);
+    if (!column.isTag) throw new InvalidRequestError(field, `${name} is not a TAG column`);
+    if (seen.has(name)) throw new InvalidRequestError(field, `${name} appears twice`);
+    seen.add(name);
+  });
+  const given = info.subTableNames;
+  if (given.length !== 0 && given.length !== count) {
+    throw new InvalidRequestError(
+      "partition_info.sub_table_names",
+      `has ${given.length} names for ${count} partitions (give one per partition, or none)`,
+    );
+  }
+  const names = new Set<string>();
+  given.forEach((name, i) => {
+    const field = `partition_info.sub_table_names[${i}]`;
+    requireNonEmpty(field, name);
+    if (name === tableName) throw new InvalidRequestError(field, "must differ from the table's name");
+    if (names.has(name)) throw new InvalidRequestError(field, `${name} appears twice`);
+    names.add(name);
+  });
+  return {
+    keyColumns: [...info.keyColumns],
+    subTableNames:
+      given.length === 0
+        ? Array.from({ length: count }, (_, i) => defaultSubTableName(tableName, i))
+        : [...given],
   };
 }

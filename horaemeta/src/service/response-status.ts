@@ -12,12 +12,14 @@ import {
   ClusterNotFoundError,
   InvalidClusterStateTransitionError,
   InvalidMetadataRequestError,
+  LeaderFenceError,
   MetadataConflictError,
   MetadataError,
   MetadataNotFoundError,
   MetadataTimeoutError,
   MetadataUnavailableError,
   ShardNotEmptyError,
+  SubTableNameTakenError,
   TableAlreadyExistsError,
   TableNotInShardError,
 } from "../metadata/index.js";
@@ -48,6 +50,8 @@ export function failureStatus(error: unknown): FailureStatus {
     return status(error.code === StatusCode.STATUS_CODE_OK ? StatusCode.STATUS_CODE_INTERNAL : error.code);
   }
   if (error instanceof EventDeadlineError) return status(StatusCode.STATUS_CODE_UNAVAILABLE, 1_000);
+  // The term ended under the call (etcd refused its write): the next leader answers a retry.
+  if (error instanceof LeaderFenceError) return status(StatusCode.STATUS_CODE_UNAVAILABLE, 200);
   if (error instanceof ShardBusyError) return status(StatusCode.STATUS_CODE_UNAVAILABLE, 500);
   if (error instanceof ClusterNotFoundError) {
     // The leader creates the cluster as soon as it is elected; until then, ask to come back.
@@ -57,6 +61,7 @@ export function failureStatus(error: unknown): FailureStatus {
   if (error instanceof TableAlreadyExistsError) return status(StatusCode.STATUS_CODE_ALREADY_EXISTS);
   if (error instanceof InvalidMetadataRequestError) return status(StatusCode.STATUS_CODE_INVALID_ARGUMENT);
   if (
+    error instanceof SubTableNameTakenError ||
     error instanceof TableNotInShardError ||
     error instanceof ShardNotEmptyError ||
     error instanceof InvalidClusterStateTransitionError

@@ -10,6 +10,7 @@ function table(id: number, shardId: number): TableRecord {
     schemaName: "public",
     shardId,
     partitionInfo: null,
+    parentTableId: null,
     tableSchema: {},
     options: {},
     createdAtMs: 1,
@@ -39,7 +40,73 @@ function healthy(): MetadataSnapshot {
   };
 }
 
+/** `healthy()` plus partitioned table 20 (`p`) with sub-tables 21 on shard 0 and 22 on shard 1. */
+function withPartitioned(): MetadataSnapshot {
+  const base = healthy();
+  const sub = (id: number, index: number, shardId: number): TableRecord => ({
+    ...table(id, shardId),
+    name: `__p_${index}`,
+    parentTableId: 20,
+  });
+  return {
+    ...base,
+    shards: [
+      { ...base.shards[0]!, tableIds: [10, 21] },
+      { ...base.shards[1]!, tableIds: [11, 22] },
+    ],
+    tables: [
+      ...base.tables,
+      {
+        ...table(20, 0),
+        name: "p",
+        shardId: null,
+        partitionInfo: { keyColumns: ["host"], partitionCount: 2, subTableNames: ["__p_0", "__p_1"] },
+      },
+      sub(21, 0, 0),
+      sub(22, 1, 1),
+    ],
+  };
+}
+
 describe("cluster invariants", () => {
+  it("accepts a partitioned table on no shard whose listed sub-tables are each on one shard", () => {
+    expect(violations(withPartitioned())).toEqual([]);
+  });
+
+  it("names each broken invariant of partitioned tables", () => {
+    const base = withPartitioned();
+    const tables = base.tables.map((t): TableRecord => {
+      if (t.id === 20) {
+        // Lists a missing sub-table and a table that is not its own, and claims a shard.
+        return {
+          ...t,
+          shardId: 1,
+          partitionInfo: {
+            keyColumns: ["host"],
+            partitionCount: 3,
+            subTableNames: ["__p_0", "t10", "__p_9"],
+          },
+        };
+      }
+      return t;
+    });
+    const orphan: TableRecord = { ...table(30, 0), name: "__q_0", parentTableId: 99 };
+    const snapshot: MetadataSnapshot = {
+      ...base,
+      shards: [{ ...base.shards[0]!, tableIds: [10, 21, 30] }, base.shards[1]!],
+      tables: [...tables, orphan, { ...table(40, 0), shardId: null }],
+    };
+    expect(violations(snapshot)).toEqual([
+      "table 20 (p) is in no shard",
+      "partitioned table public.p (20) names shard 1",
+      "partitioned table public.p (20) lists t10 (10), which is not its sub-table",
+      "partitioned table public.p (20) lists sub-table __p_9, which does not exist",
+      "sub-table public.__p_1 (22) is not listed by its partitioned table 20",
+      "sub-table public.__q_0 (30) names partitioned table 99, which does not exist",
+      "table public.t40 (40) is on no shard but is not partitioned",
+    ]);
+  });
+
   it("finds nothing wrong with a consistent mapping", () => {
     expect(violations(healthy())).toEqual([]);
   });

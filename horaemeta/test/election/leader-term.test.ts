@@ -1,5 +1,7 @@
+import { Etcd3 } from "etcd3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FENCE_MARGIN_RATIO, LeaderTerm, NotLeaderError } from "../../src/index.js";
+import { LeaderFenceError, MetadataStore } from "../../src/metadata/index.js";
 
 const TTL_MS = 5_000;
 const MARGIN_MS = TTL_MS * FENCE_MARGIN_RATIO;
@@ -67,5 +69,30 @@ describe("LeaderTerm", () => {
     expect(() => term.assertActive()).toThrow(
       "horaemeta 127.0.0.1:8830 is not the leader: this replica is stopping",
     );
+  });
+
+  it("fences the store it writes with by its campaign key, and ends when etcd refuses a write", () => {
+    const client = new Etcd3({ hosts: "127.0.0.1:1" });
+    try {
+      const store = new MetadataStore(client, { clusterName: "test" });
+      expect(newTerm().fenced(store)).toBe(store); // made up without a campaign key: nothing to fence by
+      const term = new LeaderTerm({
+        replica: "127.0.0.1:8830",
+        leaseId: "42",
+        confirmedSentAt: Date.now(),
+        leaseTtlMs: TTL_MS,
+        campaignKey: { key: "/horaedb/test/election/meta_leader/42", createRevision: 7 },
+        clock: () => Date.now(),
+      });
+      const fenced = term.fenced(store);
+      expect(fenced).not.toBe(store);
+      expect(term.fenced(store)).toBe(fenced);
+      expect(fenced.fence).toMatchObject({ key: "/horaedb/test/election/meta_leader/42", createRevision: 7 });
+      fenced.fence!.onLost!(new LeaderFenceError("put procedure", fenced.fence!.key, 7));
+      expect(term.active).toBe(false);
+      expect(term.endReason).toContain("etcd refused a write");
+    } finally {
+      client.close();
+    }
   });
 });

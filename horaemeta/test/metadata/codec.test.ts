@@ -36,8 +36,9 @@ const samples: { [K in MetadataRecordKind]: MetadataRecordTypes[K] } = {
     name: "cpu",
     schemaId: 1,
     schemaName: "public",
-    shardId: 5,
+    shardId: null,
     partitionInfo: { keyColumns: ["host"], partitionCount: 2, subTableNames: ["__cpu_0", "__cpu_1"] },
+    parentTableId: null,
     tableSchema: {
       columns: [{ name: "ts", data_type: "DATA_TYPE_TIMESTAMP", is_tag: false, default_expr: null }],
       timestamp_column: "ts",
@@ -119,6 +120,12 @@ describe("metadata value codec", () => {
   it("ignores fields it does not know, so a later writer may add some", () => {
     const stored = patched("shard_view", samples.shard_view, { leaderHint: "x" });
     expect(decodeRecord("shard_view", KEY, stored)).toEqual(samples.shard_view);
+  });
+
+  it("reads a table record written before sub-tables existed as a table with no parent", () => {
+    const plain = { ...samples.table, shardId: 5, partitionInfo: null };
+    // `undefined` removes the field from the stored value.
+    expect(decodeRecord("table", KEY, patched("table", plain, { parentTableId: undefined }))).toEqual(plain);
   });
 
   it("reports a value that is not JSON, or not an object, as corruption at its key", () => {

@@ -5,6 +5,8 @@ import {
   checkClusterName,
   checkEngine,
   checkTableOptions,
+  defaultSubTableName,
+  requestedPartitioning,
   tableSchemaRecord,
 } from "../../src/service/request-validation.js";
 
@@ -103,5 +105,41 @@ describe("request checks", () => {
     expect(() => checkClusterName("", "prod")).not.toThrow();
     expect(() => checkClusterName("prod", "prod")).not.toThrow();
     expect(() => checkClusterName("staging", "prod")).toThrow(ClusterMismatchError);
+  });
+});
+
+describe("requestedPartitioning", () => {
+  const info = (overrides: Partial<common.PartitionInfo__Output> = {}): common.PartitionInfo__Output => ({
+    keyColumns: ["host"],
+    partitionCount: 3,
+    subTableNames: [],
+    ...overrides,
+  });
+
+  it("names the sub-tables as HoraeDB does when the request names none, and keeps given names", () => {
+    expect(requestedPartitioning(info(), "cpu", schema())).toEqual({
+      keyColumns: ["host"],
+      subTableNames: ["__cpu_0", "__cpu_1", "__cpu_2"],
+    });
+    expect(defaultSubTableName("cpu", 7)).toBe("__cpu_7");
+    expect(
+      requestedPartitioning(info({ partitionCount: 2, subTableNames: ["a", "b"] }), "cpu", schema())
+        .subTableNames,
+    ).toEqual(["a", "b"]);
+  });
+
+  it("refuses bad partitioning, naming the field", () => {
+    const field = (partitionInfo: common.PartitionInfo__Output) =>
+      invalidField(() => requestedPartitioning(partitionInfo, "cpu", schema()));
+    expect(field(info({ partitionCount: 0 }))).toBe("partition_info.partition_count");
+    expect(field(info({ partitionCount: 33 }))).toBe("partition_info.partition_count");
+    expect(field(info({ keyColumns: [] }))).toBe("partition_info.key_columns");
+    expect(field(info({ keyColumns: ["host", "region"] }))).toBe("partition_info.key_columns[1]");
+    expect(field(info({ keyColumns: ["value"] }))).toBe("partition_info.key_columns[0]");
+    expect(field(info({ keyColumns: ["host", "host"] }))).toBe("partition_info.key_columns[1]");
+    expect(field(info({ subTableNames: ["a", "b"] }))).toBe("partition_info.sub_table_names");
+    expect(field(info({ subTableNames: ["a", "b", "a"] }))).toBe("partition_info.sub_table_names[2]");
+    expect(field(info({ subTableNames: ["a", "cpu", "c"] }))).toBe("partition_info.sub_table_names[1]");
+    expect(field(info({ subTableNames: ["a", "", "c"] }))).toBe("partition_info.sub_table_names[1]");
   });
 });

@@ -28,6 +28,7 @@ const TABLE: TableRecord = {
   schemaName: "public",
   shardId: 0,
   partitionInfo: null,
+  parentTableId: null,
   tableSchema: {},
   options: {},
   createdAtMs: 0,

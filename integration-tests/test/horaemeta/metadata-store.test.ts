@@ -19,6 +19,7 @@ import {
   ShardNotEmptyError,
   ShardNotFoundError,
   ShardVersionConflictError,
+  SubTableNameTakenError,
   TableAlreadyExistsError,
   TableNotFoundError,
   TableNotInShardError,
@@ -325,7 +326,6 @@ describe("tables", () => {
       shardId: 2,
       tableSchema: TABLE_SCHEMA,
       options: { ttl: "7d" },
-      partitionInfo: { keyColumns: ["host"], partitionCount: 2, subTableNames: [] },
     });
 
     expect(created).toBe(true);
@@ -337,7 +337,8 @@ describe("tables", () => {
       shardId: 2,
       tableSchema: TABLE_SCHEMA,
       options: { ttl: "7d" },
-      partitionInfo: { keyColumns: ["host"], partitionCount: 2, subTableNames: [] },
+      partitionInfo: null,
+      parentTableId: null,
     });
     expect(await store.tables.get("public", "cpu")).toEqual(table);
     expect(await store.tables.getById(table.id)).toEqual(table);
@@ -417,6 +418,76 @@ describe("tables", () => {
     await expect(createTable(store, "cpu", 1, "procedure-18")).rejects.toBeInstanceOf(
       TableAlreadyExistsError,
     );
+  });
+
+  it("creates a partitioned table and its sub-tables in one transaction, and drops them in one", async () => {
+    const { store } = await clusterWithSchema();
+    const request = {
+      schemaName: "public",
+      tableName: "cpu",
+      tableSchema: TABLE_SCHEMA,
+      keyColumns: ["host"],
+      subTables: [
+        { name: "__cpu_0", shardId: 1 },
+        { name: "__cpu_1", shardId: 2 },
+        { name: "__cpu_2", shardId: 1 },
+      ],
+      requestId: "partitioned-1",
+    };
+    const { table, subTables, created } = await store.tables.createPartitioned(request);
+    expect(created).toBe(true);
+    expect(table).toMatchObject({
+      name: "cpu",
+      shardId: null,
+      parentTableId: null,
+      partitionInfo: {
+        keyColumns: ["host"],
+        partitionCount: 3,
+        subTableNames: ["__cpu_0", "__cpu_1", "__cpu_2"],
+      },
+    });
+    expect(subTables.map((sub) => [sub.name, sub.shardId, sub.parentTableId])).toEqual([
+      ["__cpu_0", 1, table.id],
+      ["__cpu_1", 2, table.id],
+      ["__cpu_2", 1, table.id],
+    ]);
+    // Each shard touched goes up one version, whatever number of sub-tables it got.
+    expect(await store.shards.get(1)).toMatchObject({
+      version: 2,
+      tableIds: [subTables[0]!.id, subTables[2]!.id],
+    });
+    expect(await store.shards.get(2)).toMatchObject({ version: 2, tableIds: [subTables[1]!.id] });
+    expect(await store.shards.get(0)).toMatchObject({ version: 1, tableIds: [] });
+    expect(await store.tables.subTablesOf(table)).toEqual(subTables);
+    // A repeat of the request is answered with what it created; another request is refused.
+    expect(await store.tables.createPartitioned(request)).toEqual({ table, subTables, created: false });
+    await expect(store.tables.createPartitioned({ ...request, requestId: "other" })).rejects.toBeInstanceOf(
+      TableAlreadyExistsError,
+    );
+    await expect(
+      store.tables.createPartitioned({
+        ...request,
+        tableName: "mem",
+        subTables: [{ name: "__cpu_1", shardId: 0 }],
+      }),
+    ).rejects.toBeInstanceOf(SubTableNameTakenError);
+    expect(await store.tables.get("public", "mem")).toBeUndefined();
+    // Neither half goes on its own with the plain drop.
+    await expect(store.tables.drop({ schemaName: "public", tableName: "cpu" })).rejects.toBeInstanceOf(
+      InvalidMetadataRequestError,
+    );
+    await expect(store.tables.drop({ schemaName: "public", tableName: "__cpu_1" })).rejects.toBeInstanceOf(
+      InvalidMetadataRequestError,
+    );
+
+    const dropped = await store.tables.dropPartitioned({ schemaName: "public", tableName: "cpu" });
+    expect(dropped).toEqual({ table, subTables });
+    expect(await store.tables.list()).toEqual([]);
+    expect(await store.shards.get(1)).toMatchObject({ version: 3, tableIds: [] });
+    expect(await store.shards.get(2)).toMatchObject({ version: 3, tableIds: [] });
+    await expect(
+      store.tables.dropPartitioned({ schemaName: "public", tableName: "cpu" }),
+    ).rejects.toBeInstanceOf(TableNotFoundError);
   });
 
   it("drops a table: record, name key and shard membership, version + 1", async () => {
@@ -773,21 +844,22 @@ describe("concurrent writers", () => {
           try {
             if (op === "create") {
               const { table } = await retried(() => createTable(store, name, pick([0, 1, 2, 3])));
-              bump(table.shardId);
+              bump(table.shardId!);
             } else if (op === "drop") {
               const { table } = await retried(() =>
                 store.tables.drop({ schemaName: "public", tableName: name }),
               );
-              bump(table.shardId);
+              bump(table.shardId!);
             } else {
               const moved = await retryOnConflict(
                 async () => {
                   const table = await store.tables.get("public", name);
                   if (table === undefined) throw new TableNotFoundError(`public.${name}`);
-                  const to = (table.shardId + 1 + Math.floor(Math.random() * (SHARDS - 1))) % SHARDS;
+                  const from = table.shardId!;
+                  const to = (from + 1 + Math.floor(Math.random() * (SHARDS - 1))) % SHARDS;
                   return store.tables.move({
                     tableIds: [table.id],
-                    fromShardId: table.shardId,
+                    fromShardId: from,
                     toShardId: to,
                   });
                 },

@@ -46,6 +46,8 @@ afterAll(async () => {
 type Kind =
   | "create_table"
   | "drop_table"
+  | "create_partitioned_table"
+  | "drop_partitioned_table"
   | "transfer_leader"
   | "split_shard"
   | "merge_shards"
@@ -57,11 +59,26 @@ interface CrashCase {
   readonly kind: Kind;
   readonly state: string;
   readonly phase: "before" | "after";
+  /** An instance refuses CreateTableOnShard, so that the procedure goes down its rollback steps. */
+  readonly refused?: boolean;
 }
 
 const CASES: readonly CrashCase[] = [
   ...["create_metadata", "create_on_shard"].map((state) => ({ kind: "create_table" as const, state })),
   ...["check", "drop_metadata", "drop_on_shard"].map((state) => ({ kind: "drop_table" as const, state })),
+  ...["create_metadata", "create_on_shards"].map((state) => ({
+    kind: "create_partitioned_table" as const,
+    state,
+  })),
+  ...["drop_on_shards", "drop_metadata"].map((state) => ({
+    kind: "create_partitioned_table" as const,
+    state,
+    refused: true,
+  })),
+  ...["check", "drop_metadata", "drop_on_shards"].map((state) => ({
+    kind: "drop_partitioned_table" as const,
+    state,
+  })),
   ...["check", "release_old", "update_placement", "open_new"].map((state) => ({
     kind: "transfer_leader" as const,
     state,
@@ -178,12 +195,40 @@ describe("horaemeta leader killed at every procedure step", () => {
       if (crash.kind !== "create_table") expect(created.header?.code).toBe(StatusCode.STATUS_CODE_OK);
       return created;
     };
+    /** Creates partitioned table `p` with 3 sub-tables (the crash in its own case, else before it). */
+    const createPartitioned = async () => {
+      const created = await client.createTable({
+        header: header(),
+        schemaName: "public",
+        name: "p",
+        tableSchema: TABLE_SCHEMA,
+        partitionInfo: { keyColumns: ["host"], partitionCount: 3 },
+      });
+      if (crash.kind !== "create_partitioned_table") {
+        expect(created.header?.code, created.header?.message).toBe(StatusCode.STATUS_CODE_OK);
+      }
+      return created;
+    };
+    let subTableIds: string[] = [];
     switch (crash.kind) {
       case "open_shard":
         break;
       case "create_table":
         void createTable().catch(() => undefined);
         break;
+      case "create_partitioned_table":
+        // Its 3 sub-tables go to shards led by the 3 instances: one refusing rolls all back.
+        if (crash.refused === true) cluster[0]!.behaviour.refuse.add("CreateTableOnShard");
+        void createPartitioned().catch(() => undefined);
+        break;
+      case "drop_partitioned_table": {
+        await createPartitioned();
+        const parent = (await store.tables.get("public", "p"))!;
+        subTableIds = (await store.tables.subTablesOf(parent)).map((sub) => String(sub.id));
+        expect(subTableIds).toHaveLength(3);
+        void client.dropTable({ header: header(), schemaName: "public", name: "p" }).catch(() => undefined);
+        break;
+      }
       case "drop_table": {
         const created = await createTable();
         tableShard = created.shardInfo!.id;
@@ -293,7 +338,7 @@ describe("horaemeta leader killed at every procedure step", () => {
           expect(
             cluster
               .find((instance) => instance.name === placement.leader)!
-              .shards.get(table.shardId)
+              .shards.get(table.shardId!)
               ?.tables.has(String(table.id)),
           ).toBe(true);
         }
@@ -302,6 +347,41 @@ describe("horaemeta leader killed at every procedure step", () => {
         expect(crashed.state).toBe("finished");
         expect(table).toBeUndefined();
         break;
+      case "create_partitioned_table": {
+        // All or nothing: the table and its 3 sub-tables exist, each on its shard's leader, or none
+        // of them does and no instance holds a sub-table.
+        const parent = await store.tables.get("public", "p");
+        const subNames = ["__p_0", "__p_1", "__p_2"];
+        const subs = await Promise.all(subNames.map((name) => store.tables.get("public", name)));
+        const held = cluster.flatMap((instance) =>
+          [...instance.shards.values()].flatMap((shard) => [...shard.tables]),
+        );
+        if (parent === undefined || crash.refused === true) {
+          expect(parent).toBeUndefined();
+          expect(crashed.state).toBe("rolled_back");
+          expect(subs).toEqual([undefined, undefined, undefined]);
+          expect(held).toEqual([]);
+        } else {
+          expect(crashed.state).toBe("finished");
+          const placement = (await store.cluster.getView()).shards;
+          for (const sub of subs) {
+            expect(sub?.parentTableId).toBe(parent.id);
+            const leader = placement.find((shard) => shard.shardId === sub!.shardId)!.leader;
+            const onLeader = cluster.find((instance) => instance.name === leader)!.shards.get(sub!.shardId!);
+            expect(onLeader?.tables.has(String(sub!.id))).toBe(true);
+          }
+        }
+        break;
+      }
+      case "drop_partitioned_table": {
+        expect(crashed.state).toBe("finished");
+        expect(await store.tables.list()).toEqual([]);
+        const held = cluster.flatMap((instance) =>
+          [...instance.shards.values()].flatMap((shard) => [...shard.tables]),
+        );
+        expect(held.filter((id) => subTableIds.includes(id))).toEqual([]);
+        break;
+      }
       case "transfer_leader": {
         const leaderNow = (await store.cluster.getView()).shards[0]!.leader;
         expect(leaderNow).toBe(

@@ -13,6 +13,7 @@ import { ClusterNotReadyError } from "../../errors.js";
 import {
   jsonObjectSchema,
   MetadataConflictError,
+  SchemaNotFoundError,
   TableNotFoundError,
   type TableRecord,
 } from "../../metadata/index.js";
@@ -49,9 +50,10 @@ const createTableParams = z.object({
 });
 export type CreateTableParams = z.infer<typeof createTableParams>;
 
+/** The table if it still exists under that name (one read: a record exists only with its name key). */
 async function tableOf<P>(context: StepContext<P>, schemaName: string, tableName: string, tableId: number) {
-  const table = await context.store.tables.get(schemaName, tableName);
-  return table?.id === tableId ? table : undefined;
+  const table = await context.store.tables.getById(tableId);
+  return table?.schemaName === schemaName && table.name === tableName ? table : undefined;
 }
 
 function updateInfo(shardId: number, role: "leader" | "follower", fromVersion: number, toVersion: number) {
@@ -68,17 +70,24 @@ export const createTableProcedure: ProcedureDefinition<CreateTableParams> = {
   steps: {
     create_metadata: async (context) => {
       const p = context.params;
-      context.term.assertActive();
-      await context.store.schemas.create(p.schemaName);
-      // The request id makes a repeat of this step (after a leader change) find the same table.
-      const { table, shardVersion } = await context.store.tables.create({
+      const request = {
         schemaName: p.schemaName,
         tableName: p.tableName,
         shardId: p.shardId,
         tableSchema: p.tableSchema,
         options: p.options,
+        // The request id makes a repeat of this step (after a leader change) find the same table.
         requestId: p.requestId,
-      });
+      };
+      context.term.assertActive();
+      const { table, shardVersion } = await context.store.tables
+        .create(request)
+        .catch(async (error: unknown) => {
+          if (!(error instanceof SchemaNotFoundError)) throw error;
+          // Schemas are created on first use; the common case (it exists) costs no extra round trip.
+          await context.store.schemas.create(p.schemaName);
+          return context.store.tables.create(request);
+        });
       return { next: "create_on_shard", params: { ...p, tableId: table.id, shardVersion } };
     },
     create_on_shard: async (context) => {

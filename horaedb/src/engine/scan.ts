@@ -1,5 +1,12 @@
 import type { Column } from "../batch/column.js";
-import { columnOf, takeRanges, takeRows, viewRows, type ColumnBatch } from "../batch/column-batch.js";
+import {
+  columnOf,
+  takeRanges,
+  takeRows,
+  viewRows,
+  withSeriesRuns,
+  type ColumnBatch,
+} from "../batch/column-batch.js";
 import type { SstFileEntry } from "../manifest/index.js";
 import { MemtableSet, type MemtableSnapshot } from "../memtable/index.js";
 import type { ObjectStore } from "../object-store/object-store.js";
@@ -36,6 +43,12 @@ export interface ScanRequest {
    * in the projection.
    */
   readonly lastPerSeries?: LastPerSeries;
+  /**
+   * Mark the batches read from SSTs in series order with their series runs (`ColumnBatch.seriesRuns`:
+   * every TAG column of the projection one value per run, timestamps not decreasing inside it).
+   * Batches from memtables and merged sources carry none.
+   */
+  readonly seriesRuns?: boolean;
 }
 
 export interface LastPerSeries {
@@ -247,7 +260,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
       for await (const batch of batches) {
         if (batch.numRows === 0) continue;
         this.metrics.rowsReturned += batch.numRows;
-        yield projectBatch(batch, output);
+        yield projectKeepingRuns(batch, output);
       }
     }
   }
@@ -318,18 +331,26 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     const { schema } = this.#view;
     const { tagFilter } = this.#request;
     const batchSize = this.#request.batchSize ?? DEFAULT_BATCH_SIZE;
+    const output = this.#request.projection ?? schema.columns.map((c) => c.name);
     const reader = this.#openSst(sst);
     try {
       const meta = sst.meta as SstMeta;
       for (const group of this.#selectRowGroups(reader, sst)) {
-        const batch = reader.cachedRowGroup(group, needed) ?? (await reader.rowGroup(group, needed));
-        this.metrics.rowsFromSsts += batch.numRows;
-        if (tagFilter === undefined && within(meta.rowGroups[group]?.timeRange, this.#timeRange)) {
+        const read = reader.cachedRowGroup(group, needed) ?? (await reader.rowGroup(group, needed));
+        this.metrics.rowsFromSsts += read.numRows;
+        const whole = tagFilter === undefined && within(meta.rowGroups[group]?.timeRange, this.#timeRange);
+        if (whole && this.#request.seriesRuns !== true) {
           // Every row matches: the row group as it is.
+          yield* splitRows(read, batchSize);
+          continue;
+        }
+        const sorted = this.#runsOf(reader, group, read);
+        // Views and range copies of a batch with runs keep them (rebased).
+        const batch = sorted === undefined ? read : this.#withSeriesRuns(read, sorted.runs);
+        if (whole) {
           yield* splitRows(batch, batchSize);
           continue;
         }
-        const sorted = this.#runsOf(reader, group, batch);
         const checks =
           sorted === undefined
             ? undefined
@@ -339,11 +360,28 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
           continue;
         }
         const ranges = matchingRanges(sorted.runs, sorted.timestamps, this.#timeRange, checks);
-        if (ranges.length > 0) yield* splitRows(takeRanges(batch, ranges), batchSize);
+        // Filtered already: only the output's columns are copied.
+        if (ranges.length > 0)
+          yield* splitRows(takeRanges(projectKeepingRuns(batch, output), ranges), batchSize);
       }
     } finally {
       this.#closeSst(reader);
     }
+  }
+
+  /**
+   * The row group annotated with its series runs when the request asks for them and every TAG
+   * column of it holds one value per run (two series sharing a tsid would break that).
+   */
+  #withSeriesRuns(batch: ColumnBatch, runs: SeriesRuns): ColumnBatch {
+    if (this.#request.seriesRuns !== true) return batch;
+    const { schema } = this.#view;
+    for (const [i, name] of batch.names.entries()) {
+      if (schema.column(name)?.isTag !== true) continue;
+      if (!runs.isUniform(name, batch.columns[i] as Column)) return batch;
+    }
+    const starts = runs.derived("run starts", () => runs.starts.subarray(0, runs.count));
+    return withSeriesRuns(batch, starts);
   }
 
   /** A row group's series runs: only with the key (tsid, timestamp), and rows sorted by it. */
@@ -536,6 +574,13 @@ function overlapGroups(sources: readonly Source[]): Source[][] {
   }
   if (current.length > 0) groups.push(current);
   return groups;
+}
+
+/** The batch with only `names`, in that order; every row stays, so its series runs do too. */
+function projectKeepingRuns(batch: ColumnBatch, names: readonly string[]): ColumnBatch {
+  const projected = projectBatch(batch, names);
+  if (projected === batch || batch.seriesRuns === undefined) return projected;
+  return withSeriesRuns(projected, batch.seriesRuns);
 }
 
 function columnNamed(batch: ColumnBatch, name: string): Column {

@@ -3,10 +3,12 @@
  * (ORDER BY ... LIMIT) becomes a bounded top-N heap instead of a full sort.
  */
 import type { TimeRange } from "../engine/index.js";
+import { DataType } from "../table/data-type.js";
 import type { BoundExpr } from "./bound-expr.js";
 import { bucketKeyOf } from "./bucket-keys.js";
-import type { LogicalPlan, ScanNode, SortNode } from "./logical-plan.js";
+import type { AggregateNode, LogicalPlan, ScanNode, SortNode } from "./logical-plan.js";
 import { FilterOperator } from "./operators/filter.js";
+import type { SeriesRunKey } from "./operators/group-keys.js";
 import { HashAggregateOperator } from "./operators/hash-aggregate.js";
 import { LimitOperator } from "./operators/limit.js";
 import type { Operator } from "./operators/operator.js";
@@ -17,6 +19,7 @@ import { TopNOperator } from "./operators/top-n.js";
 import { SingleRowOperator } from "./operators/values.js";
 import { TimeWindowOperator, type TimeWindowPlan } from "./operators/time-window.js";
 import { residualPredicate } from "./residual-filter.js";
+import { isNumberBacked } from "./types.js";
 
 export interface PhysicalPlanOptions {
   /** Rows per batch the scan asks the engine for. */
@@ -28,29 +31,33 @@ export function createOperators(
   reader: TableReader,
   options: PhysicalPlanOptions = {},
 ): Operator {
-  const build = (node: LogicalPlan): Operator => {
+  // `seriesRuns`: the operator built is the input of an aggregation that groups by series runs.
+  const build = (node: LogicalPlan, seriesRuns = false): Operator => {
     switch (node.kind) {
       case "scan":
-        return new ScanOperator(reader, node, options.batchSize);
+        return new ScanOperator(reader, node, options.batchSize, seriesRuns);
       case "values":
         return new SingleRowOperator();
       case "filter": {
         // The scan applies its time range and tag filter exactly: WHERE keeps only the rest.
         if (node.clause === "WHERE" && node.input.kind === "scan") {
           const residual = residualPredicate(node.predicate, node.input);
-          if (residual === undefined) return build(node.input);
-          return new FilterOperator(build(node.input), residual, node.clause);
+          if (residual === undefined) return build(node.input, seriesRuns);
+          return new FilterOperator(build(node.input, seriesRuns), residual, node.clause);
         }
         return new FilterOperator(build(node.input), node.predicate, node.clause);
       }
-      case "aggregate":
+      case "aggregate": {
+        const runKeys = seriesRunKeysOf(node);
         return new HashAggregateOperator(
-          build(node.input),
+          build(node.input, runKeys !== undefined),
           node.groupKeys,
           node.aggregates,
           node.fields,
           node.distinct,
+          runKeys,
         );
+      }
       case "project":
         return new ProjectOperator(build(node.input), node.exprs, node.fields);
       case "sort": {
@@ -72,6 +79,31 @@ export function createOperators(
     }
   };
   return build(plan);
+}
+
+/**
+ * How each group key of an aggregation over a scan (under an optional WHERE) relates to series
+ * runs: a TAG column, or a time bucket of the timestamp key; undefined when some key is neither
+ * (or there are none), and the aggregation then finds key changes row by row.
+ */
+function seriesRunKeysOf(node: AggregateNode): SeriesRunKey[] | undefined {
+  const scan = scanUnder(node.input);
+  if (scan === undefined || scan.lastPerSeries !== undefined || node.groupKeys.length === 0) return undefined;
+  const kinds: SeriesRunKey[] = [];
+  for (const key of node.groupKeys) {
+    const bucket = bucketKeyOf(key);
+    if (bucket !== undefined) {
+      if (scan.fields[bucket.column.index]?.name !== scan.schema.timestampColumn) return undefined;
+      kinds.push("bucket");
+      continue;
+    }
+    const name = key.kind === "column" ? scan.fields[key.index]?.name : undefined;
+    if (name === undefined || scan.schema.column(name)?.isTag !== true) return undefined;
+    // Group ids are looked up per run for keys of these types only.
+    if (key.type !== DataType.String && !isNumberBacked(key.type)) return undefined;
+    kinds.push("tag");
+  }
+  return kinds;
 }
 
 /** Largest LIMIT + OFFSET the time window is tried for; beyond, its first window is most of the data. */

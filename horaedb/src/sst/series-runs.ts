@@ -101,7 +101,8 @@ export function computeSeriesRuns(tsid: Column, timestamps: Column, numRows: num
     const prevLo = words[2 * r - 2] as number;
     const prevHi = words[2 * r - 1] as number;
     if (lo === prevLo && hi === prevHi) {
-      if ((ts[r] as number) < (ts[r - 1] as number)) return undefined;
+      // Written so that a NaN timestamp also fails: runs promise ordered, comparable times.
+      if (!((ts[r] as number) >= (ts[r - 1] as number))) return undefined;
       continue;
     }
     // A new run: its tsid must be above the previous one (unsigned), or the order is not ours.

@@ -6,7 +6,10 @@ import type { QueryContext } from "../query-context.js";
 import { trueRows } from "../vectors.js";
 import { Operator } from "./operator.js";
 
-/** Keeps the rows where the predicate is TRUE (not FALSE, not NULL). */
+/**
+ * Keeps the rows where the predicate is TRUE (not FALSE, not NULL). The kept rows keep their order,
+ * so a batch's series runs carry over (takeRows rebases them).
+ */
 export class FilterOperator extends Operator {
   readonly children: readonly Operator[];
 

@@ -20,6 +20,9 @@ import type { IndexedValues } from "../vectors.js";
  */
 const SAFE_BUCKET_RANGE = 2 ** 51;
 
+/** How many bucket starts codeOfBucketStart remembers. */
+const RECENT_BUCKETS = 4;
+
 /** Values of the number-backed types: timestamp, double, float, int32, boolean. */
 type NumberValues = Float64Array | Float32Array | Int32Array | Uint8Array;
 
@@ -30,6 +33,10 @@ class KeyDictionary {
   readonly values: unknown[] = [];
   #nullCode = -1;
   bytes = 0;
+  /** codeOfBucketStart's last few bucket starts (NaN: none) and their codes. */
+  readonly #recentStarts = new Float64Array(RECENT_BUCKETS).fill(NaN);
+  readonly #recentCodes = new Int32Array(RECENT_BUCKETS);
+  #recentNext = 0;
 
   /** With a bucketing, the column encoded is the timestamps and the values are bucket starts. */
   constructor(
@@ -122,6 +129,21 @@ class KeyDictionary {
     }
     if (isNumberBacked(this.type) || this.type === DataType.String) return this.#codeOf(value, value);
     throw new TypeError(`codeAt() does not take ${this.type} keys`);
+  }
+
+  /** The code of a bucket start (a bucket key's value), added when new. */
+  codeOfBucketStart(start: number): number {
+    // Series after series go through the same few buckets: those are remembered.
+    const starts = this.#recentStarts;
+    for (let i = 0; i < RECENT_BUCKETS; i++) {
+      if (starts[i] === start) return this.#recentCodes[i] as number;
+    }
+    const code = this.#codeOf(start, start);
+    const slot = this.#recentNext;
+    starts[slot] = start;
+    this.#recentCodes[slot] = code;
+    this.#recentNext = (slot + 1) % RECENT_BUCKETS;
+    return code;
   }
 
   /** Buckets of a fixed width: the start computed per row as `FixedBucketing.start` does. */
@@ -380,6 +402,79 @@ function stringChanges(
   return count;
 }
 
+/**
+ * How a group key stays constant along a batch's series runs (ColumnBatch.seriesRuns): a TAG
+ * column holds one value per run; a time bucket of the timestamps changes inside a run only where
+ * the (non-decreasing) timestamps cross into a later bucket.
+ */
+export type SeriesRunKey = "tag" | "bucket";
+
+/**
+ * The first row of (from, to) whose bucket start is not `start` (row `from`'s), or `to`. The
+ * timestamps of [from, to) do not decrease and a bucket's start does not decrease with time (floor
+ * and the correctly rounded operations of `start` are monotonic), so the rows of one bucket are a
+ * prefix: found by an exponential search whose first step is `guess` (the length of the previous
+ * bucket, which regular data repeats: then two probes decide), then a binary search.
+ */
+function bucketEnd(
+  ts: Float64Array,
+  from: number,
+  to: number,
+  start: number,
+  bucketing: TimeBucketing,
+  guess: number,
+): number {
+  const width = bucketing.widthMs;
+  if (width !== undefined && Math.abs(start) + 2 * width < SAFE_BUCKET_RANGE)
+    return fixedBucketEnd(ts, from, to, start + width, guess);
+  if (bucketing.start(ts[to - 1] as number) === start) return to;
+  // Rows [from, lo) are in the bucket, rows [hi, to) past it.
+  let lo = from + 1;
+  let hi = to - 1;
+  for (let step = Math.max(1, guess); from + step < hi; step *= 2) {
+    const probe = from + step;
+    if (bucketing.start(ts[probe] as number) === start) {
+      lo = probe + 1;
+      continue;
+    }
+    if (bucketing.start(ts[probe - 1] as number) === start) return probe;
+    hi = probe;
+    break;
+  }
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (bucketing.start(ts[mid] as number) === start) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * `bucketEnd` of a fixed-width bucket near the epoch, which is [start, high) exactly, as the
+ * row-by-row ways take it: compared, not divided.
+ */
+function fixedBucketEnd(ts: Float64Array, from: number, to: number, high: number, guess: number): number {
+  if ((ts[to - 1] as number) < high) return to;
+  let lo = from + 1;
+  let hi = to - 1;
+  for (let step = Math.max(1, guess); from + step < hi; step *= 2) {
+    const probe = from + step;
+    if ((ts[probe] as number) < high) {
+      lo = probe + 1;
+      continue;
+    }
+    if ((ts[probe - 1] as number) < high) return probe;
+    hi = probe;
+    break;
+  }
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((ts[mid] as number) < high) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Merges the sorted distinct rows a[0..na) and b[0..nb) into out; returns the count. */
 function mergeRows(a: Int32Array, na: number, b: Int32Array, nb: number, out: Int32Array): number {
   let i = 0;
@@ -417,6 +512,13 @@ class GroupCodes {
 
 const INITIAL_SLOTS = 1024;
 
+/** A copy of `array` with room for at least `wanted` elements (doubling). */
+function grownInt32(array: Int32Array, wanted: number): Int32Array<ArrayBuffer> {
+  const next = new Int32Array(Math.max(16, 2 * array.length, wanted));
+  next.set(array);
+  return next;
+}
+
 /** Whether rows `a` and `b` have the same code in each of the `m` keys. */
 function sameCodes(codes: readonly Int32Array[], m: number, a: number, b: number): boolean {
   for (let k = 0; k < m; k++) {
@@ -443,6 +545,10 @@ export class GroupKeyTable {
   #spare = new Int32Array(0);
   #runGroups = new Int32Array(0);
   #runEnds = new Int32Array(0);
+  /** The runs assignSeriesRuns returns. */
+  #seriesGroups: Int32Array<ArrayBuffer> = new Int32Array(0);
+  #seriesEnds: Int32Array<ArrayBuffer> = new Int32Array(0);
+  #bucketGuess = new Int32Array(0);
 
   /**
    * `bucketings[k]`, when set, makes key k the bucket start of the timestamps passed as its column.
@@ -534,6 +640,98 @@ export class GroupKeyTable {
       ends[r] = r < count ? (starts[r] as number) : n;
     }
     return { count: count + 1, groups, ends };
+  }
+
+  /**
+   * What `assignRuns` gives (the same runs and groups, created in the same order), for a batch
+   * with series runs (`seriesRuns`, see ColumnBatch) and keys that are each a TAG column or a time
+   * bucket of the timestamps (`kinds`): keys change only at a run start or where a run's
+   * timestamps cross a bucket boundary, found by binary search, so no row is compared. Undefined
+   * when some timestamps are null (the row-by-row ways handle those). Overwritten by the next call.
+   */
+  assignSeriesRuns(
+    keys: readonly Column[],
+    n: number,
+    seriesRuns: Uint32Array,
+    kinds: readonly SeriesRunKey[],
+  ): GroupRuns | undefined {
+    const m = this.#dictionaries.length;
+    // The runs must cover every row, from row 0.
+    if (m === 0 || kinds.length !== m || (n > 0 && seriesRuns[0] !== 0)) return undefined;
+    for (let k = 0; k < m; k++) {
+      if (kinds[k] === "bucket" && (keys[k] as Column).validity !== null) return undefined;
+    }
+    const probe = this.#probe;
+    // Per key, the length of its last bucket: where the search for the next bucket's end starts.
+    if (this.#bucketGuess.length < m) this.#bucketGuess = new Int32Array(m);
+    const guesses = this.#bucketGuess;
+    let groups = this.#seriesGroups;
+    let ends = this.#seriesEnds;
+    let count = 0;
+    for (let run = 0; run < seriesRuns.length; run++) {
+      const first = seriesRuns[run] as number;
+      const end = run + 1 < seriesRuns.length ? (seriesRuns[run + 1] as number) : n;
+      if (first >= end) continue;
+      // TAG keys hold one value through the run: their codes once per run.
+      for (let k = 0; k < m; k++) {
+        if (kinds[k] === "tag")
+          probe[k] = (this.#dictionaries[k] as KeyDictionary).codeAt(keys[k] as Column, first);
+      }
+      for (let row = first; row < end;) {
+        // The rows from `row` in the same bucket of every bucket key.
+        let next = end;
+        for (let k = 0; k < m; k++) {
+          if (kinds[k] !== "bucket") continue;
+          const dictionary = this.#dictionaries[k] as KeyDictionary;
+          const bucketing = dictionary.bucketing as TimeBucketing;
+          const ts = (keys[k] as Column).values as Float64Array;
+          const start = bucketing.start(ts[row] as number);
+          probe[k] = dictionary.codeOfBucketStart(start);
+          const bucketStop = bucketEnd(ts, row, next, start, bucketing, guesses[k] as number);
+          // A bucket cut short by the run's end or another key's bucket says little of the next.
+          if (bucketStop < next) guesses[k] = bucketStop - row;
+          next = bucketStop;
+        }
+        let group: number;
+        if (m === 1) {
+          group = probe[0] as number;
+          this.#numGroups = (this.#dictionaries[0] as KeyDictionary).size;
+        } else {
+          group = this.#lookupProbe();
+        }
+        if (count > 0 && groups[count - 1] === group) {
+          // Another series with the same key values (or the same series): one run, as row by row.
+          ends[count - 1] = next;
+        } else {
+          if (count === groups.length) {
+            groups = grownInt32(groups, count + 1);
+            ends = grownInt32(ends, count + 1);
+            this.#seriesGroups = groups;
+            this.#seriesEnds = ends;
+          }
+          groups[count] = group;
+          ends[count++] = next;
+        }
+        row = next;
+      }
+    }
+    return { count, groups, ends };
+  }
+
+  /** The group id of each of the first `n` rows from their runs (overwritten by the next call). */
+  idsOfRuns(runs: GroupRuns, n: number): Int32Array {
+    if (this.#groupIds.length < n) {
+      this.#groupIds = new Int32Array(n);
+      this.#rowCodes = this.#dictionaries.map(() => new Int32Array(n));
+    }
+    const ids = this.#groupIds;
+    let start = 0;
+    for (let r = 0; r < runs.count; r++) {
+      const end = runs.ends[r] as number;
+      ids.fill(runs.groups[r] as number, start, end);
+      start = end;
+    }
+    return ids.subarray(0, n);
   }
 
   /** The group of one row's key values, created when new. */

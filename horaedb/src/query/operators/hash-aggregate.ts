@@ -1,6 +1,6 @@
 import type { Column } from "../../batch/column.js";
 import type { ColumnBatch } from "../../batch/column-batch.js";
-import { createAccumulator, GroupRunFinder, type Accumulator } from "../accumulators.js";
+import { createAccumulator, GroupRunFinder, type Accumulator, type GroupRuns } from "../accumulators.js";
 import { bucketKeyOf } from "../bucket-keys.js";
 import type { BoundExpr } from "../bound-expr.js";
 import { evaluate } from "../evaluator.js";
@@ -9,7 +9,7 @@ import type { AggregateCall } from "../logical-plan.js";
 import type { QueryContext } from "../query-context.js";
 import type { Field } from "../types.js";
 import { chunkRows } from "../vectors.js";
-import { GroupKeyTable } from "./group-keys.js";
+import { GroupKeyTable, type SeriesRunKey } from "./group-keys.js";
 import { Operator } from "./operator.js";
 
 const OUTPUT_BATCH_ROWS = 8192;
@@ -24,12 +24,15 @@ const MIN_AVERAGE_RUN = 4;
  *
  * Time-bucket keys (time_bucket, date_trunc of a timestamp column) are computed from the
  * timestamps while grouping, and rows in runs of one group update the accumulators run by run.
+ * With `seriesRunKeys` (every key a TAG column or a time bucket of the timestamps), batches that
+ * carry series runs from the scan are cut into runs of one group without comparing rows.
  */
 export class HashAggregateOperator extends Operator {
   readonly children: readonly Operator[];
   #peakBytes = 0;
   #groups = 0;
   #runBatches = 0;
+  #seriesRunBatches = 0;
   #batches = 0;
 
   constructor(
@@ -38,6 +41,7 @@ export class HashAggregateOperator extends Operator {
     readonly aggregates: readonly AggregateCall[],
     readonly fields: readonly Field[],
     readonly distinct: boolean,
+    readonly seriesRunKeys?: readonly SeriesRunKey[],
   ) {
     super();
     this.children = [input];
@@ -60,7 +64,8 @@ export class HashAggregateOperator extends Operator {
     const bucketKeys = this.groupKeys.filter((k) => bucketKeyOf(k) !== undefined).length;
     if (this.#batches > 0 || bucketKeys > 0)
       details.push(
-        `bucketKeysFromTimestamps=${bucketKeys} batchesByRuns=${this.#runBatches}/${this.#batches}`,
+        `bucketKeysFromTimestamps=${bucketKeys} batchesByRuns=${this.#runBatches}/${this.#batches}` +
+          (this.seriesRunKeys === undefined ? "" : ` batchesBySeriesRuns=${this.#seriesRunBatches}`),
       );
     return details;
   }
@@ -72,6 +77,7 @@ export class HashAggregateOperator extends Operator {
       this.groupKeys.map((k) => bucketKeyOf(k)?.bucketing),
     );
     const keyInputs = this.#keyInputs;
+    const { seriesRunKeys } = this;
     const runFinder = new GroupRunFinder();
     const accumulators: Accumulator[] = this.aggregates.map((a, i) =>
       createAccumulator(
@@ -96,13 +102,22 @@ export class HashAggregateOperator extends Operator {
         const n = batch.numRows;
         if (n === 0) continue;
         const keys = keyInputs.map((k) => evaluate(k, batch));
-        // Runs of one group straight from the keys when every accumulator takes them; else
-        // group ids per row, and runs found in those for the accumulators that take them.
-        let runs = allAcceptRuns ? table.assignRuns(keys, n, MIN_AVERAGE_RUN) : undefined;
+        let runs: GroupRuns | undefined;
         let groups: Int32Array | undefined;
-        if (runs === undefined) {
-          groups = table.assign(keys, n);
-          if (someAcceptRuns) runs = runFinder.find(groups, n, MIN_AVERAGE_RUN);
+        const { seriesRuns } = batch;
+        if (seriesRunKeys !== undefined && seriesRuns !== undefined)
+          runs = table.assignSeriesRuns(keys, n, seriesRuns, seriesRunKeys);
+        if (runs !== undefined) {
+          this.#seriesRunBatches++;
+          if (!allAcceptRuns) groups = table.idsOfRuns(runs, n);
+        } else {
+          // Runs of one group straight from the keys when every accumulator takes them; else
+          // group ids per row, and runs found in those for the accumulators that take them.
+          runs = allAcceptRuns ? table.assignRuns(keys, n, MIN_AVERAGE_RUN) : undefined;
+          if (runs === undefined) {
+            groups = table.assign(keys, n);
+            if (someAcceptRuns) runs = runFinder.find(groups, n, MIN_AVERAGE_RUN);
+          }
         }
         this.#batches++;
         if (runs !== undefined) this.#runBatches++;

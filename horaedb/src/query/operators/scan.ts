@@ -19,10 +19,12 @@ export class ScanOperator extends Operator {
   readonly children = [];
   #scanMetrics: ScanMetrics | undefined;
 
+  /** `seriesRuns`: ask the engine to mark batches read in series order with their runs. */
   constructor(
     readonly reader: TableReader,
     readonly node: ScanNode,
     readonly batchSize: number | undefined,
+    readonly seriesRuns = false,
   ) {
     super();
   }
@@ -68,6 +70,7 @@ export class ScanOperator extends Operator {
       ...(node.tagFilter === undefined ? {} : { tagFilter: node.tagFilter }),
       ...(node.lastPerSeries === undefined ? {} : { lastPerSeries: node.lastPerSeries }),
       ...(this.batchSize === undefined ? {} : { batchSize: this.batchSize }),
+      ...(this.seriesRuns ? { seriesRuns: true } : {}),
     });
     this.#scanMetrics = scan.metrics;
     ctx.checkpoint();

@@ -24,6 +24,7 @@ import type { SstMeta } from "../sst/sst-meta.js";
 import type { UpdateMode } from "../table/options.js";
 import { TSID_COLUMN, type TableSchema } from "../table/schema.js";
 import { filterRows, projectBatch, type TagFilter, type TimeRange } from "./row-filter.js";
+import { timeSlices } from "./time-slices.js";
 
 export interface ScanRequest {
   /** Columns to return, in this order; every column of the table when absent. */
@@ -68,6 +69,8 @@ export interface ScanMetrics {
   rowGroupsPruned: number;
   rowsFromSsts: number;
   rowsFromMemtables: number;
+  /** Rows merged by primary key because sources overlap in time there (counted as read). */
+  rowsMerged: number;
   rowsReturned: number;
   bytesRead: number;
   /** SST column chunks (one column of one row group) found in the decoded column cache. */
@@ -118,6 +121,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     rowGroupsPruned: 0,
     rowsFromSsts: 0,
     rowsFromMemtables: 0,
+    rowsMerged: 0,
     rowsReturned: 0,
     bytesRead: 0,
     decodedCacheHits: 0,
@@ -232,7 +236,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
       max: sst.timeRange.max,
       priority: sst.maxSequence,
       sst,
-      read: () => this.#readSst(sst, needed),
+      read: (range) => this.#readSst(sst, needed, range),
     }));
     if (!memtable.isEmpty && memtable.minTimestamp !== undefined && memtable.maxTimestamp !== undefined) {
       const inRange =
@@ -244,19 +248,25 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
           max: memtable.maxTimestamp,
           priority: MEMTABLE_PRIORITY,
           sst: undefined,
-          read: () => this.#readMemtable(needed),
+          read: (range) => this.#readMemtable(needed, range),
         });
       }
     }
-    const groups = overlapGroups(sources);
+    // Only where sources overlap in time are their rows merged; elsewhere each is read on its own.
+    const groups: SourceGroup[] = timeSlices(sources).map((slice) => ({
+      sources: slice.sources,
+      range: intersectRanges(timeRange, slice.range),
+    }));
     if (lastPerSeries !== undefined) {
       yield* this.#lastPerSeries(groups, needed, output, lastPerSeries.columns);
       return;
     }
     for (const group of groups) {
-      const sst = group.length === 1 ? (group[0] as Source).sst : undefined;
+      const sst = group.sources.length === 1 ? (group.sources[0] as Source).sst : undefined;
       const batches =
-        sst === undefined ? this.#readGroupFiltered(group, needed) : this.#readSstFiltered(sst, needed);
+        sst === undefined
+          ? this.#readGroupFiltered(group, needed)
+          : this.#readSstFiltered(sst, needed, group.range);
       for await (const batch of batches) {
         if (batch.numRows === 0) continue;
         this.metrics.rowsReturned += batch.numRows;
@@ -265,12 +275,13 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     }
   }
 
-  /** The rows of a group of sources (merged when several) inside the time range and tag filter. */
-  async *#readGroupFiltered(group: readonly Source[], needed: readonly string[]): AsyncIterable<ColumnBatch> {
+  /** The rows of a group of sources (merged when several) inside its time range and the tag filter. */
+  async *#readGroupFiltered(group: SourceGroup, needed: readonly string[]): AsyncIterable<ColumnBatch> {
     const { schema } = this.#view;
-    const batches = group.length === 1 ? (group[0] as Source).read() : this.#merge(group, needed);
+    const { sources, range } = group;
+    const batches = sources.length === 1 ? (sources[0] as Source).read(range) : this.#merge(group, needed);
     for await (const batch of batches) {
-      yield filterRows(batch, schema.timestampColumn, this.#timeRange, this.#request.tagFilter);
+      yield filterRows(batch, schema.timestampColumn, range, this.#request.tagFilter);
     }
   }
 
@@ -299,20 +310,24 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     return reader.cachedRowGroup(group, names) ?? (await reader.rowGroup(group, names));
   }
 
-  /** The row groups of an SST that may hold rows in the time range and tag filter. */
-  #selectRowGroups(reader: SstFileReader, sst: SstFileEntry): number[] {
+  /** The row groups of an SST that may hold rows in `range` and the tag filter. */
+  #selectRowGroups(reader: SstFileReader, sst: SstFileEntry, range: TimeRange | undefined): number[] {
     return reader.selectRowGroups(sst.meta as SstMeta, {
-      timeRange: this.#timeRange,
+      timeRange: range,
       tagFilter: this.#request.tagFilter,
     });
   }
 
-  /** The rows of one SST, row group by row group, unfiltered (for merging). */
-  async *#readSst(sst: SstFileEntry, columns: readonly string[]): AsyncIterable<ColumnBatch> {
+  /** The rows of one SST in the row groups that may hold rows in `range`, unfiltered (for merging). */
+  async *#readSst(
+    sst: SstFileEntry,
+    columns: readonly string[],
+    range: TimeRange | undefined,
+  ): AsyncIterable<ColumnBatch> {
     const batchSize = this.#request.batchSize ?? DEFAULT_BATCH_SIZE;
     const reader = this.#openSst(sst);
     try {
-      for (const group of this.#selectRowGroups(reader, sst)) {
+      for (const group of this.#selectRowGroups(reader, sst, range)) {
         const batch = reader.cachedRowGroup(group, columns) ?? (await reader.rowGroup(group, columns));
         this.metrics.rowsFromSsts += batch.numRows;
         yield* splitRows(batch, batchSize);
@@ -327,7 +342,11 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
    * row ranges of its matching runs (a view for one range, block copies for several); others are
    * filtered row by row.
    */
-  async *#readSstFiltered(sst: SstFileEntry, needed: readonly string[]): AsyncIterable<ColumnBatch> {
+  async *#readSstFiltered(
+    sst: SstFileEntry,
+    needed: readonly string[],
+    range: TimeRange | undefined,
+  ): AsyncIterable<ColumnBatch> {
     const { schema } = this.#view;
     const { tagFilter } = this.#request;
     const batchSize = this.#request.batchSize ?? DEFAULT_BATCH_SIZE;
@@ -335,10 +354,10 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     const reader = this.#openSst(sst);
     try {
       const meta = sst.meta as SstMeta;
-      for (const group of this.#selectRowGroups(reader, sst)) {
+      for (const group of this.#selectRowGroups(reader, sst, range)) {
         const read = reader.cachedRowGroup(group, needed) ?? (await reader.rowGroup(group, needed));
         this.metrics.rowsFromSsts += read.numRows;
-        const whole = tagFilter === undefined && within(meta.rowGroups[group]?.timeRange, this.#timeRange);
+        const whole = tagFilter === undefined && within(meta.rowGroups[group]?.timeRange, range);
         if (whole && this.#request.seriesRuns !== true) {
           // Every row matches: the row group as it is.
           yield* splitRows(read, batchSize);
@@ -356,10 +375,10 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
             ? undefined
             : runTagChecks(sorted.runs, tagFilter, (name) => columnNamed(batch, name));
         if (sorted === undefined || checks === undefined) {
-          yield* splitRows(filterRows(batch, schema.timestampColumn, this.#timeRange, tagFilter), batchSize);
+          yield* splitRows(filterRows(batch, schema.timestampColumn, range, tagFilter), batchSize);
           continue;
         }
-        const ranges = matchingRanges(sorted.runs, sorted.timestamps, this.#timeRange, checks);
+        const ranges = matchingRanges(sorted.runs, sorted.timestamps, range, checks);
         // Filtered already: only the output's columns are copied.
         if (ranges.length > 0)
           yield* splitRows(takeRanges(projectKeepingRuns(batch, output), ranges), batchSize);
@@ -400,14 +419,14 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
   }
 
   /**
-   * The lastPerSeries scan. Overlap groups hold disjoint, ascending time ranges, so a series' last
+   * The lastPerSeries scan. Source groups hold disjoint, ascending time ranges, so a series' last
    * value of a column is in the newest group where the column is non-null for it: groups are read
    * newest first, and a series whose every column was found is skipped in older groups (per run,
    * where the SST has runs). What each group contributes comes out in ascending group order, and
    * within a group in read order, as the full scan would have returned those rows.
    */
   async *#lastPerSeries(
-    groups: readonly Source[][],
+    groups: readonly SourceGroup[],
     needed: readonly string[],
     output: readonly string[],
     columns: readonly string[],
@@ -418,11 +437,11 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     const progress = new SeriesProgress(columns.length + 1);
     const results: ColumnBatch[][] = [];
     for (let i = groups.length - 1; i >= 0; i--) {
-      const group = groups[i] as Source[];
+      const group = groups[i] as SourceGroup;
       const collector = new LastRowCollector(columns, seriesTags, schema.timestampColumn, progress);
-      const sst = group.length === 1 ? (group[0] as Source).sst : undefined;
+      const sst = group.sources.length === 1 ? (group.sources[0] as Source).sst : undefined;
       if (sst !== undefined) {
-        await this.#collectLastFromSst(sst, needed, seriesTags, collector);
+        await this.#collectLastFromSst(sst, needed, seriesTags, collector, group.range);
       } else {
         for await (const batch of this.#readGroupFiltered(group, needed)) {
           if (batch.numRows > 0) collector.addRows(batch);
@@ -447,6 +466,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     needed: readonly string[],
     seriesTags: readonly string[],
     collector: LastRowCollector,
+    range: TimeRange | undefined,
   ): Promise<void> {
     const { schema } = this.#view;
     const { tagFilter } = this.#request;
@@ -460,7 +480,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     ];
     const reader = this.#openSst(sst);
     try {
-      for (const group of this.#selectRowGroups(reader, sst)) {
+      for (const group of this.#selectRowGroups(reader, sst, range)) {
         const ids = reader.cachedRowGroup(group, identifying) ?? (await reader.rowGroup(group, identifying));
         this.metrics.rowsFromSsts += ids.numRows;
         const sorted = this.#runsOf(reader, group, ids);
@@ -472,7 +492,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
             : runTagChecks(sorted.runs, tagFilter, (name) => columnNamed(ids, name));
         if (sorted === undefined || checks === undefined) {
           const batch = await this.#rowGroup(reader, group, needed);
-          const filtered = filterRows(batch, schema.timestampColumn, this.#timeRange, tagFilter);
+          const filtered = filterRows(batch, schema.timestampColumn, range, tagFilter);
           if (filtered.numRows > 0) collector.addRows(filtered);
           continue;
         }
@@ -487,7 +507,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
           if (collector.isComplete(series)) continue;
           const first = runs.starts[run] as number;
           if (checks.length > 0 && !runMatchesTags(checks, first)) continue;
-          const [lo, hi] = runRowsInRange(runs, run, timestamps, this.#timeRange);
+          const [lo, hi] = runRowsInRange(runs, run, timestamps, range);
           if (lo < hi) wanted.push({ series, lo, hi });
         }
         if (wanted.length > 0) collector.addRuns(await this.#rowGroup(reader, group, needed), wanted);
@@ -499,11 +519,11 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
 
   // Async so that every source has one shape; the memtable itself is read synchronously.
   // eslint-disable-next-line @typescript-eslint/require-await
-  async *#readMemtable(columns: readonly string[]): AsyncIterable<ColumnBatch> {
+  async *#readMemtable(columns: readonly string[], range: TimeRange | undefined): AsyncIterable<ColumnBatch> {
     const batches = this.#view.memtable.sortedBatches({
       projection: columns,
       batchSize: this.#request.batchSize ?? DEFAULT_BATCH_SIZE,
-      ...(this.#timeRange === undefined ? {} : { timeRange: this.#timeRange }),
+      ...(range === undefined ? {} : { timeRange: range }),
     });
     for (const batch of batches) {
       this.metrics.rowsFromMemtables += batch.numRows;
@@ -513,15 +533,19 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
 
   /**
    * Merges overlapping sources through a scratch memtable set: it sorts by primary key and keeps the
-   * row with the highest priority (SST max sequence; memtable rows above all) for each key.
+   * row with the highest priority (SST max sequence; memtable rows above all) for each key. Only the
+   * rows in the group's time range are merged: the timestamp is part of every primary key, so rows
+   * outside it cannot share a key with rows inside.
    */
-  async *#merge(group: readonly Source[], columns: readonly string[]): AsyncIterable<ColumnBatch> {
+  async *#merge(group: SourceGroup, columns: readonly string[]): AsyncIterable<ColumnBatch> {
     const { schema, updateMode } = this.#view;
     const scratch = new MemtableSet({ schema, updateMode });
-    for (const source of [...group].sort((a, b) => a.priority - b.priority)) {
-      for await (const batch of source.read()) {
-        const { numRows } = batch;
-        if (numRows > 0) scratch.append(batch, source.priority);
+    for (const source of [...group.sources].sort((a, b) => a.priority - b.priority)) {
+      for await (const batch of source.read(group.range)) {
+        const rows = filterRows(batch, schema.timestampColumn, group.range, undefined);
+        if (rows.numRows === 0) continue;
+        this.metrics.rowsMerged += rows.numRows;
+        scratch.append(rows, source.priority);
       }
     }
     yield* scratch.sortedBatches({
@@ -554,26 +578,22 @@ interface Source {
   readonly priority: number;
   /** The file, for an SST source. */
   readonly sst: SstFileEntry | undefined;
-  read(): AsyncIterable<ColumnBatch>;
+  /** Its rows that may lie in `range` (whole row groups or batches: the caller filters). */
+  read(range: TimeRange | undefined): AsyncIterable<ColumnBatch>;
 }
 
-/** Splits sources into groups whose time ranges overlap, in ascending time order. */
-function overlapGroups(sources: readonly Source[]): Source[][] {
-  const sorted = [...sources].sort((a, b) => a.min - b.min);
-  const groups: Source[][] = [];
-  let current: Source[] = [];
-  let currentMax = -Infinity;
-  for (const source of sorted) {
-    if (current.length > 0 && source.min > currentMax) {
-      groups.push(current);
-      current = [];
-      currentMax = -Infinity;
-    }
-    current.push(source);
-    currentMax = Math.max(currentMax, source.max);
-  }
-  if (current.length > 0) groups.push(current);
-  return groups;
+/** Sources read together: merged when several, over a time range none of them extends past. */
+interface SourceGroup {
+  readonly sources: readonly Source[];
+  /** The slice of time the group covers, within the scan's range. */
+  readonly range: TimeRange;
+}
+
+/** The part of `b` inside `a` (all of `b` when `a` is undefined); possibly empty. */
+function intersectRanges(a: TimeRange | undefined, b: TimeRange): TimeRange {
+  if (a === undefined) return b;
+  const start = Math.max(a.start, b.start);
+  return { start, end: Math.max(start, Math.min(a.end, b.end)) };
 }
 
 /** The batch with only `names`, in that order; every row stays, so its series runs do too. */

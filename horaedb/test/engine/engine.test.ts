@@ -64,6 +64,40 @@ describe("StorageEngine (standalone)", () => {
     ]);
   });
 
+  it("merges an SST and the memtable only where their time ranges overlap, and the newest row wins there", async () => {
+    engine = await dir.open();
+    // The SST holds ts 0..99 s of hosts a and b; the memtable 95..199 s of host a, overwriting 95..99.
+    const older = Array.from({ length: 100 }, (_, i) => i * 1000).flatMap((ts) => [
+      { host: "a", ts, usage: 1 },
+      { host: "b", ts, usage: 2 },
+    ]);
+    await engine.write("public", "cpu", cpuRows(older));
+    await engine.flush("public", "cpu");
+    const newer = Array.from({ length: 105 }, (_, i) => ({ host: "a", ts: (95 + i) * 1000, usage: 3 }));
+    await engine.write("public", "cpu", cpuRows(newer));
+
+    const scan = engine.scan("public", "cpu", project);
+    const rows: Array<[string, number, number]> = [];
+    for await (const batch of scan) {
+      for (let r = 0; r < batch.numRows; r++) {
+        rows.push(batch.columns.map((c) => c.values[r]) as [string, number, number]);
+      }
+    }
+    // Only ts 95..99 s is held by both: the SST's 10 rows there and the memtable's 5.
+    expect(scan.metrics.rowsMerged).toBe(15);
+    expect(rows).toHaveLength(200 + 100);
+    const usageOf = (host: string, ts: number) =>
+      rows.filter((r) => r[0] === host && r[1] === ts).map((r) => r[2]);
+    expect(usageOf("a", 94_000)).toEqual([1]);
+    expect(usageOf("a", 95_000)).toEqual([3]);
+    expect(usageOf("b", 95_000)).toEqual([2]);
+    expect(usageOf("a", 199_000)).toEqual([3]);
+    // Time stretches come out in order: every row before 95 s precedes every row after 99 s.
+    const lastEarly = rows.findLastIndex((r) => r[1] < 95_000);
+    const firstLate = rows.findIndex((r) => r[1] > 99_000);
+    expect(lastEarly).toBeLessThan(firstLate);
+  });
+
   it("recovers unflushed rows from the WAL after reopening, without duplicating flushed ones", async () => {
     engine = await dir.open();
     await engine.write("public", "cpu", cpuRows([{ host: "a", ts: 1000, usage: 1 }]));

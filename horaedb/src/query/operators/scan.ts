@@ -57,6 +57,7 @@ export class ScanOperator extends Operator {
       `ssts=${m.sstsTotal} sstsPruned=${m.sstsPruned} rowGroups=${m.rowGroupsTotal} rowGroupsPruned=${m.rowGroupsPruned}`,
       `rowsFromSsts=${m.rowsFromSsts} rowsFromMemtables=${m.rowsFromMemtables} bytesRead=${m.bytesRead}`,
     ];
+    if (m.rowsMerged > 0) lines.push(`rowsMerged=${m.rowsMerged}`);
     if (m.decodedCacheHits > 0 || m.decodedCacheMisses > 0)
       lines.push(`decodedCacheHits=${m.decodedCacheHits} decodedCacheMisses=${m.decodedCacheMisses}`);
     return lines;

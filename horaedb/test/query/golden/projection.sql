@@ -1,4 +1,5 @@
--- Every column, overwritten rows from the memtable included, in key order.
+-- Every column, overwritten rows from the memtable included. Without ORDER BY, rows come out by
+-- stretches of time (where the SSTs and the memtable overlap, the shared stretch), each in key order.
 SELECT * FROM cpu;
 
 -- Columns, aliases, expressions; qualified names and a table alias.

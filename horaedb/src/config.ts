@@ -62,6 +62,12 @@ export const horaeDBConfigDefinition = {
         .min(0)
         .default(256 * 1024 * 1024)
         .describe("Capacity of the in-memory cache of object storage reads, in bytes."),
+      prepopulate_decoded_cache: z
+        .boolean()
+        .default(true)
+        .describe(
+          "Decode the SSTs that flushes and compactions write into the decoded column cache in the background, so that queries over fresh data need no decoding.",
+        ),
       decoded_cache_bytes: z
         .int()
         .min(0)

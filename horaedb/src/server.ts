@@ -123,6 +123,7 @@ export class HoraeDBServer {
       readCacheBytes: engineConfig.read_cache_bytes,
       compaction: { memoryBudgetBytes: engineConfig.compaction_memory_bytes },
       decodedCacheBytes: engineConfig.decoded_cache_bytes,
+      prepopulateDecodedCache: engineConfig.prepopulate_decoded_cache,
       walSegmentBytes: engineConfig.wal_segment_bytes,
       autoCreateTable: engineConfig.auto_create_table,
       autoAddColumns: engineConfig.auto_add_columns,

@@ -23,6 +23,7 @@ import { flushMemtable, type FlushContext } from "./flush.js";
 import { StorageLayout } from "./layout.js";
 import { TableScan, type ScanRequest } from "./scan.js";
 import { KeyedSerialQueue } from "../util/serial.js";
+import { SstCacheWarmer } from "./cache-warmer.js";
 import { removeDroppedTables } from "./dropped-tables.js";
 import { ReplayError, Shard } from "./shard.js";
 import { Table } from "./table.js";
@@ -54,6 +55,11 @@ export interface StorageEngineOptions {
    * 0 turns the cache off.
    */
   readonly decodedCacheBytes?: number;
+  /**
+   * Decode the SSTs that flushes and compactions write into the decoded column cache in the
+   * background, so that queries over fresh data find them there (default true).
+   */
+  readonly prepopulateDecodedCache?: boolean;
 }
 
 export const DEFAULT_DECODED_CACHE_BYTES = 256 * 1024 * 1024;
@@ -127,6 +133,7 @@ export class StorageEngine {
   readonly #compaction: CompactionScheduler;
   readonly #now: () => number;
   readonly #decodedCache: DecodedColumnCache | undefined;
+  readonly #warmer: SstCacheWarmer | undefined;
   readonly #log: Logger;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -163,6 +170,10 @@ export class StorageEngine {
     this.#now = options.now ?? Date.now;
     const cacheBytes = options.decodedCacheBytes ?? DEFAULT_DECODED_CACHE_BYTES;
     this.#decodedCache = cacheBytes > 0 ? new DecodedColumnCache(cacheBytes) : undefined;
+    this.#warmer =
+      this.#decodedCache !== undefined && options.prepopulateDecodedCache !== false
+        ? new SstCacheWarmer(options.store, this.#decodedCache, options.logger)
+        : undefined;
     this.#references = new SstFileReferences({
       deleteObject: (key) => options.store.delete(key),
       logger: options.logger,
@@ -176,6 +187,7 @@ export class StorageEngine {
         sstWriter: this.#flushContext.sstWriter,
         now: this.#now,
         retire: (files) => this.#references.retire(files),
+        committed: (table, files) => this.#warmer?.warm(files, table.schema),
       },
       logger: options.logger,
     });
@@ -429,6 +441,11 @@ export class StorageEngine {
     return this.#shard.wal.usage();
   }
 
+  /** Resolves once the SSTs written so far are in the decoded column cache (see prepopulateDecodedCache). */
+  async decodedCacheWarmed(): Promise<void> {
+    await this.#warmer?.idle();
+  }
+
   /** Counters and size of the decoded SST column cache; undefined when it is off. */
   decodedCacheStats(): DecodedCacheStats | undefined {
     return this.#decodedCache?.stats();
@@ -496,6 +513,7 @@ export class StorageEngine {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
+    await this.#warmer?.close();
     await this.#compaction.close();
     await Promise.allSettled([...this.#background]);
     await Promise.allSettled([...this.#tables.values()].map((t) => t.settled()));
@@ -538,6 +556,7 @@ export class StorageEngine {
         const started = performance.now();
         const result = await flushMemtable(table, frozen, this.#flushContext);
         table.reportMemory(this.memory);
+        this.#warmer?.warm(result.files, table.schema);
         const event: FlushEvent = {
           table: table.qualifiedName,
           rows: result.rows,

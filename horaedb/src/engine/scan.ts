@@ -535,14 +535,17 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
    * Merges overlapping sources through a scratch memtable set: it sorts by primary key and keeps the
    * row with the highest priority (SST max sequence; memtable rows above all) for each key. Only the
    * rows in the group's time range are merged: the timestamp is part of every primary key, so rows
-   * outside it cannot share a key with rows inside.
+   * outside it cannot share a key with rows inside. With the key (tsid, timestamp), the tag filter
+   * is applied before merging too: rows of other series have other tsids, so they cannot share a key
+   * with the rows kept (short of two series hashing to one tsid, which writes treat as one series).
    */
   async *#merge(group: SourceGroup, columns: readonly string[]): AsyncIterable<ColumnBatch> {
     const { schema, updateMode } = this.#view;
+    const tagFilter = schema.hasTsid ? this.#request.tagFilter : undefined;
     const scratch = new MemtableSet({ schema, updateMode });
     for (const source of [...group.sources].sort((a, b) => a.priority - b.priority)) {
       for await (const batch of source.read(group.range)) {
-        const rows = filterRows(batch, schema.timestampColumn, group.range, undefined);
+        const rows = filterRows(batch, schema.timestampColumn, group.range, tagFilter);
         if (rows.numRows === 0) continue;
         this.metrics.rowsMerged += rows.numRows;
         scratch.append(rows, source.priority);

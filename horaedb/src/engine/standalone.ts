@@ -17,6 +17,8 @@ export interface StandaloneEngineOptions {
   readonly readCacheBytes?: number;
   /** Bytes of decoded SST columns kept for later reads; 0 turns the cache off. */
   readonly decodedCacheBytes?: number;
+  /** See StorageEngineOptions.prepopulateDecodedCache (default true). */
+  readonly prepopulateDecodedCache?: boolean;
   readonly walSegmentBytes?: number;
   readonly autoCreateTable?: boolean;
   readonly autoAddColumns?: boolean;
@@ -60,6 +62,7 @@ export async function openStandaloneEngine(options: StandaloneEngineOptions): Pr
     flushCheckIntervalMs: options.flushCheckIntervalMs ?? STANDALONE_DEFAULTS.flushCheckIntervalMs,
     encoderWorkers: options.encoderWorkers ?? STANDALONE_DEFAULTS.encoderWorkers,
     decodedCacheBytes: options.decodedCacheBytes ?? STANDALONE_DEFAULTS.decodedCacheBytes,
+    prepopulateDecodedCache: options.prepopulateDecodedCache ?? true,
     writePolicy: {
       autoCreateTable: options.autoCreateTable ?? true,
       autoAddColumns: options.autoAddColumns ?? true,

@@ -98,6 +98,24 @@ describe("StorageEngine (standalone)", () => {
     expect(lastEarly).toBeLessThan(firstLate);
   });
 
+  it.each([
+    [true, "finds a flushed SST already decoded in the cache"],
+    [false, "decodes a flushed SST on its first read when prepopulating is off"],
+  ] as const)("prepopulateDecodedCache %s: %s", async (prepopulate, _what) => {
+    engine = await dir.open({ prepopulateDecodedCache: prepopulate });
+    await engine.write("public", "cpu", cpuRows([{ host: "a", ts: 1000, usage: 1 }]));
+    await engine.flush("public", "cpu");
+    await engine.decodedCacheWarmed();
+    const scan = engine.scan("public", "cpu", project);
+    for await (const batch of scan) expect(batch.numRows).toBe(1);
+    if (prepopulate) {
+      expect(scan.metrics.decodedCacheMisses).toBe(0);
+      expect(scan.metrics.decodedCacheHits).toBeGreaterThan(0);
+    } else {
+      expect(scan.metrics.decodedCacheMisses).toBeGreaterThan(0);
+    }
+  });
+
   it("recovers unflushed rows from the WAL after reopening, without duplicating flushed ones", async () => {
     engine = await dir.open();
     await engine.write("public", "cpu", cpuRows([{ host: "a", ts: 1000, usage: 1 }]));

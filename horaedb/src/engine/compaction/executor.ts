@@ -46,6 +46,8 @@ export interface CompactionContext {
    * the event loop), so that they are deleted once no scan reads them.
    */
   readonly retire: (files: readonly SstFileEntry[]) => void;
+  /** Called with the output files once the edit adding them is durable. */
+  readonly committed?: (table: Table, files: readonly SstFileEntry[]) => void;
   /** Stops the job at the next step before its commit (the engine is closing). */
   readonly signal?: AbortSignal;
 }
@@ -182,6 +184,7 @@ export async function runCompactionJob(
     throw error;
   }
   ctx.retire(inputs);
+  ctx.committed?.(table, outputs);
   return result(outputs, merged.rows);
 }
 

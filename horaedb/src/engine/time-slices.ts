@@ -27,9 +27,8 @@ export interface TimeSlice<S extends TimeSpan> {
  */
 export function timeSlices<S extends TimeSpan>(sources: readonly S[]): TimeSlice<S>[] {
   const sorted = [...sources].sort((a, b) => a.min - b.min);
-  // Half-open boundaries: a source covers [min, max + 1) in integer milliseconds; fractional
-  // timestamps do not occur (the timestamp key is int64 ms), but nextUp keeps the bound exact.
-  const endOf = (s: S) => nextAbove(s.max);
+  // Half-open boundaries: a source covers [min, max + 1); timestamps are integer milliseconds.
+  const endOf = (s: S) => s.max + 1;
   const bounds = [...new Set(sorted.flatMap((s) => [s.min, endOf(s)]))].sort((a, b) => a - b);
   const slices: TimeSlice<S>[] = [];
   for (let i = 0; i + 1 < bounds.length; i++) {
@@ -49,13 +48,4 @@ export function timeSlices<S extends TimeSpan>(sources: readonly S[]): TimeSlice
 
 function sameSources<S>(a: readonly S[], b: readonly S[]): boolean {
   return a.length === b.length && a.every((s, i) => s === b[i]);
-}
-
-/** The smallest number above `x` among integers, or the next double for a fractional one. */
-function nextAbove(x: number): number {
-  if (Number.isInteger(x) && Math.abs(x) < Number.MAX_SAFE_INTEGER) return x + 1;
-  const buffer = new Float64Array([x]);
-  const bits = new BigInt64Array(buffer.buffer);
-  bits[0] = (bits[0] as bigint) + (x >= 0 ? 1n : -1n);
-  return buffer[0] as number;
 }

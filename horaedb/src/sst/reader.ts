@@ -89,6 +89,21 @@ function emptyMetrics(): SstScanMetrics {
 }
 
 /**
+ * The names of a file's columns, built once per SstMeta object: a scan opens a reader per SST, and
+ * the manifest keeps one meta per file for as long as the file is listed.
+ */
+const columnNamesByMeta = new WeakMap<SstMeta, ReadonlySet<string>>();
+
+function columnsInFile(meta: SstMeta): ReadonlySet<string> {
+  let names = columnNamesByMeta.get(meta);
+  if (names === undefined) {
+    names = new Set(meta.columns.map((c) => c.name));
+    columnNamesByMeta.set(meta, names);
+  }
+  return names;
+}
+
+/**
  * Row-group access to one SST: whole row groups, decoded column by column on demand (through the
  * decoded column cache when there is one), and their series runs. The object is fetched, verified
  * and opened only when some column is not cached, at most once per reader. `close()` frees it.
@@ -102,8 +117,6 @@ export class SstFileReader {
   /** The file's identity in the cache; set only when the cache is used (the meta is known). */
   readonly #fileId: string | undefined;
   #meta: SstMeta | undefined;
-  #inFile: ReadonlySet<string> | undefined;
-  #inFileOf: SstMeta | undefined;
   #opening: Promise<ParquetFile> | undefined;
   #file: ParquetFile | undefined;
   #closed = false;
@@ -155,7 +168,7 @@ export class SstFileReader {
     if (cached !== undefined) return cached;
     const meta = await this.meta();
     const numRows = this.#numRows(meta, group);
-    const inFile = this.#columnsInFile(meta);
+    const inFile = columnsInFile(meta);
     const wanted = [...new Set(names.filter((n) => inFile.has(n)))];
     const decoded = wanted.length === 0 ? new Map<string, Column>() : await this.#columns(group, wanted);
     return this.#assemble(names, numRows, (name) => decoded.get(name));
@@ -170,7 +183,7 @@ export class SstFileReader {
     const fileId = this.#fileId;
     const meta = this.#meta;
     if (cache === undefined || fileId === undefined || meta === undefined) return undefined;
-    const inFile = this.#columnsInFile(meta);
+    const inFile = columnsInFile(meta);
     const columns: Array<Column | undefined> = [];
     let hits = 0;
     for (const name of names) {
@@ -191,14 +204,6 @@ export class SstFileReader {
     const numRows = meta.rowGroups[group]?.numRows;
     if (numRows === undefined) throw new RangeError(`${this.key} has no row group ${group}`);
     return numRows;
-  }
-
-  #columnsInFile(meta: SstMeta): ReadonlySet<string> {
-    if (this.#inFile === undefined || this.#inFileOf !== meta) {
-      this.#inFile = new Set(meta.columns.map((c) => c.name));
-      this.#inFileOf = meta;
-    }
-    return this.#inFile;
   }
 
   #assemble(

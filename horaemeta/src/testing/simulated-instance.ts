@@ -1,7 +1,8 @@
 /**
  * A simulated horaedb instance for tests and benchmarks of horaemeta: a real gRPC server implementing
  * MetaEventService on a loopback port chosen at run time, keeping the shards and tables the events
- * give it in memory, and heartbeating them to horaemeta. It can be told to be slow, to refuse events,
+ * give it in memory (a shard it opens starts with the tables horaemeta records for it, as
+ * GetTablesOfShards answers), and heartbeating them to horaemeta. It can be told to be slow, to refuse events,
  * to answer busy, or to stop heartbeating (so that its lease runs out).
  *
  * Its rules, which a real instance follows too: an event carrying a shard version older than the one
@@ -58,7 +59,13 @@ const ROLE_OF: Record<string, SimulatedRole | undefined> = {
   [common.ShardRole.SHARD_ROLE_FOLLOWER]: "follower",
 };
 
-type Handler<Request> = (request: Request) => { code: StatusCode; message: string; shardId: number };
+interface EventOutcome {
+  readonly code: StatusCode;
+  readonly message: string;
+  readonly shardId: number;
+}
+
+type Handler<Request> = (request: Request) => EventOutcome | Promise<EventOutcome>;
 
 export class SimulatedInstance {
   readonly shards = new Map<number, SimulatedShard>();
@@ -189,6 +196,36 @@ export class SimulatedInstance {
     }
   }
 
+  /** The ids of the tables horaemeta records on `shardId`, asked of each replica in turn. */
+  async #tablesOf(shardId: number): Promise<Set<string>> {
+    let lastError: Error | undefined;
+    for (let i = 0; i < this.#metaClients.length; i++) {
+      const client = this.#metaClients[this.#attempts++ % this.#metaClients.length]!;
+      const request: meta.GetTablesOfShardsRequest = {
+        header: { node: this.name, clusterName: this.#options.clusterName ?? "" },
+        shardIds: [shardId],
+      };
+      try {
+        const response = await new Promise<meta.GetTablesOfShardsResponse__Output>((resolve, reject) =>
+          client.GetTablesOfShards(request, { deadline: Date.now() + 5_000 }, (error, answer) =>
+            error !== null || answer === undefined
+              ? reject(error ?? new Error("no response"))
+              : resolve(answer),
+          ),
+        );
+        if (response.header?.code !== StatusCode.STATUS_CODE_OK) {
+          throw new Error(`GetTablesOfShards refused: ${response.header?.code} ${response.header?.message}`);
+        }
+        return new Set(
+          response.tablesOfShards.flatMap((entry) => entry.tables.map((table) => String(table.id))),
+        );
+      } catch (error) {
+        lastError = error as Error;
+      }
+    }
+    throw lastError ?? new Error("no horaemeta endpoint");
+  }
+
   #handlers(): grpc.UntypedServiceImplementation {
     const unary =
       <Request>(method: string, handle: Handler<Request>): grpc.handleUnaryCall<Request, object> =>
@@ -207,7 +244,7 @@ export class SimulatedInstance {
               header(StatusCode.STATUS_CODE_INVALID_ARGUMENT, `${method} refused by the test`),
             );
           }
-          const outcome = handle(call.request);
+          const outcome = await handle(call.request);
           this.events.push({ method, shardId: outcome.shardId, atMs: Date.now() });
           callback(null, header(outcome.code, outcome.message));
         })();
@@ -255,16 +292,30 @@ export class SimulatedInstance {
       return ok(curr.id);
     };
     return {
-      OpenShard: unary<metaEvent.OpenShardRequest__Output>("OpenShard", (request) => {
+      OpenShard: unary<metaEvent.OpenShardRequest__Output>("OpenShard", async (request) => {
         const info = request.shard!;
-        const refused = stale(info.id, Number(info.version));
+        const version = Number(info.version);
+        const role = ROLE_OF[info.role] ?? "leader";
+        const refused = stale(info.id, version);
         if (refused !== undefined) return refused;
-        const existing = this.shards.get(info.id);
-        this.shards.set(info.id, {
-          role: ROLE_OF[info.role] ?? "leader",
-          version: Number(info.version),
-          tables: existing?.tables ?? new Set(),
-        });
+        const held = this.shards.get(info.id);
+        if (held?.version === version && held.role === role) return ok(info.id);
+        // Like a real instance, it opens the shard with the tables horaemeta records for it: a node
+        // that never saw a shard's CreateTableOnShard (a failover successor) holds its tables all the same.
+        let tables: Set<string>;
+        try {
+          tables = await this.#tablesOf(info.id);
+        } catch (error) {
+          return {
+            code: StatusCode.STATUS_CODE_UNAVAILABLE,
+            message: `tables of shard ${info.id} not loaded: ${(error as Error).message}`,
+            shardId: info.id,
+          };
+        }
+        // Checked again: a newer event may have arrived while the tables were loading.
+        const refusedNow = stale(info.id, version);
+        if (refusedNow !== undefined) return refusedNow;
+        this.shards.set(info.id, { role, version, tables });
         return ok(info.id);
       }),
       CloseShard: unary<metaEvent.CloseShardRequest__Output>("CloseShard", (request) => {

@@ -203,14 +203,18 @@ describe("horaemeta procedures", () => {
 
   it("transfers a leadership to a follower (role switch) and to a node that does not hold the shard", async () => {
     const cluster = await startCluster({ shards: 3, followers: 1, nodes: 3 });
-    const view = await cluster.store.cluster.getView();
-    const shard = view.shards[0]!;
+    const created = await createTable(cluster, "cpu");
+    expect(created.header?.code, created.header?.message).toBe(StatusCode.STATUS_CODE_OK);
+    const tableId = created.createdTable!.id;
+    const placementOf = async (shardId: number) =>
+      (await cluster.store.cluster.getView()).shards.find((placed) => placed.shardId === shardId)!;
+    const shard = await placementOf(created.shardInfo!.id);
     const follower = shard.followers[0]!;
     const switched = await admin(cluster, "POST", `/api/v1/shards/${shard.shardId}/transfer-leader`, {
       to: follower,
     });
     expect(switched.status, JSON.stringify(switched.body)).toBe(200);
-    let after = (await cluster.store.cluster.getView()).shards[0]!;
+    let after = await placementOf(shard.shardId);
     expect(after.leader).toBe(follower);
     expect(after.followers).toEqual([shard.leader]);
     expect(instanceNamed(cluster, follower).shards.get(shard.shardId)?.role).toBe("leader");
@@ -223,9 +227,11 @@ describe("horaemeta procedures", () => {
       to: outsider.name,
     });
     expect(moved.status, JSON.stringify(moved.body)).toBe(200);
-    after = (await cluster.store.cluster.getView()).shards[0]!;
+    after = await placementOf(shard.shardId);
     expect(after.leader).toBe(outsider.name);
     expect(outsider.shards.get(shard.shardId)?.role).toBe("leader");
+    // A node opening a shard it never held loads the shard's tables from horaemeta.
+    expect(outsider.shards.get(shard.shardId)?.tables.has(tableId)).toBe(true);
     expect(instanceNamed(cluster, follower).shards.has(shard.shardId)).toBe(false); // closed there
 
     // Bad input changes nothing.

@@ -7,12 +7,15 @@
  * - warm: runs on one open engine after a warm-up run of each shape.
  *
  * Each run draws new parameters (hosts, time window) from a seeded generator, as TSBS does, and its
- * result size is checked. Prints the median and p99 of each shape, cold and warm, one JSON object
+ * result size is checked. Beside the TSBS shapes, `latest-rows` reads the newest 10 raw rows of one
+ * host (`ORDER BY timestamp DESC LIMIT 10`, no time range) and checks they are the newest ones. Prints the median and p99 of each shape, cold and warm, one JSON object
  * per line: {"name","value","unit"}. Background compaction is paused while queries run.
  *
  * Flags: --hosts N, --hours N (scale), --repeat N (warm runs per shape), --cold-repeat N (cold runs
- * per shape), --queries a,b (shapes to run), --seed N (query parameters), --batch N (rows per write
- * while loading), --keep (keep the data directory).
+ * per shape), --queries a,b (shapes to run: the TSBS shapes and latest-rows), --seed N (query
+ * parameters), --batch N (rows per write while loading), --keep (keep the data directory),
+ * --without-time-extent (queries see the engine without its time extent, for comparison: ORDER BY
+ * timestamp LIMIT without a time range then reads and sorts the whole range).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -20,7 +23,13 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { openStandaloneEngine, prepareWrite, type StorageEngine } from "@horaedb/horaedb/engine";
-import { executeSelect, resultRowCount } from "@horaedb/horaedb/query";
+import {
+  executeSelect,
+  resultRowArrays,
+  resultRowCount,
+  type QueryEngine,
+  type QueryResult,
+} from "@horaedb/horaedb/query";
 import { parseStatement, type SelectStatement } from "@horaedb/horaedb/sql";
 import {
   DEFAULT_SCALE,
@@ -36,10 +45,16 @@ import {
 } from "@horaedb/horaedb/testing";
 import { cleanupOnSignals, onCleanup, runCleanup } from "./cleanup.js";
 import { ProgressBar } from "./progress.js";
-import { emit, emitHostLoad, median, percentile, positiveInteger, readFlags } from "./report.js";
+import { emit, emitHostLoad, FlagError, median, percentile, positiveInteger, readFlags } from "./report.js";
 import { parseShapes } from "./tsbs-shapes.js";
 
 const TABLE = "cpu";
+/** Queries of this bench beyond the TSBS shapes. */
+const EXTRA_QUERIES = ["latest-rows"] as const;
+type ExtraQuery = (typeof EXTRA_QUERIES)[number];
+type BenchQuery = TsbsQueryShape | ExtraQuery;
+/** Rows latest-rows asks for. */
+const LATEST_ROWS_LIMIT = 10;
 const logger = pino({ level: "warn" });
 
 const config = readFlags(() => {
@@ -49,10 +64,11 @@ const config = readFlags(() => {
       hours: { type: "string", default: "24" },
       repeat: { type: "string", default: "50" },
       "cold-repeat": { type: "string", default: "10" },
-      queries: { type: "string", default: TSBS_QUERY_SHAPES.join(",") },
+      queries: { type: "string", default: [...TSBS_QUERY_SHAPES, ...EXTRA_QUERIES].join(",") },
       seed: { type: "string", default: "1" },
       batch: { type: "string", default: "5000" },
       keep: { type: "boolean", default: false },
+      "without-time-extent": { type: "boolean", default: false },
     },
   });
   const scale: TsbsScale = {
@@ -62,16 +78,30 @@ const config = readFlags(() => {
   };
   return {
     scale,
-    shapes: parseShapes(flags.queries),
+    shapes: parseQueries(flags.queries),
     warmRuns: positiveInteger("repeat", flags.repeat),
     coldRuns: positiveInteger("cold-repeat", flags["cold-repeat"]),
     seed: positiveInteger("seed", flags.seed),
     batchRows: positiveInteger("batch", flags.batch),
     keep: flags.keep,
+    withoutTimeExtent: flags["without-time-extent"],
   };
 });
 const { scale, shapes, warmRuns, coldRuns } = config;
 const random = tsbsQueryRandom(config.seed);
+
+/** The --queries list: TSBS shapes (checked by parseShapes) and this bench's own queries. */
+function parseQueries(list: string): BenchQuery[] {
+  const names = list
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name.length > 0);
+  const isExtra = (name: string): name is ExtraQuery => (EXTRA_QUERIES as readonly string[]).includes(name);
+  const tsbs = names.filter((name) => !isExtra(name));
+  if (names.length === 0) throw new FlagError("--queries names no query");
+  const shapes = tsbs.length === 0 ? [] : parseShapes(tsbs.join(","));
+  return names.map((name) => (isExtra(name) ? name : (shapes[tsbs.indexOf(name)] as TsbsQueryShape)));
+}
 
 /** An engine over the loaded data: no flush checks or compactions to compete with the queries. */
 async function openEngine(dataDir: string): Promise<StorageEngine> {
@@ -120,12 +150,22 @@ async function load(dataDir: string): Promise<number> {
   return rows;
 }
 
+/** What queries run on: the engine, or with --without-time-extent its catalog and scans alone. */
+function queryEngine(engine: StorageEngine): QueryEngine {
+  if (!config.withoutTimeExtent) return engine;
+  return {
+    table: (database, name) => engine.table(database, name),
+    scan: (database, table, request) => engine.scan(database, table, request),
+  };
+}
+
 /** Runs one query with freshly drawn parameters; returns its latency in ms. */
-async function timedQuery(engine: StorageEngine, shape: TsbsQueryShape): Promise<number> {
+async function timedQuery(engine: StorageEngine, shape: BenchQuery): Promise<number> {
+  if (shape === "latest-rows") return timedLatestRows(engine);
   const query = drawTsbsQuery(shape, scale, random);
   const sql = tsbsQuerySql(query, TABLE);
   const started = performance.now();
-  const result = await executeSelect(engine, "public", parseStatement(sql) as SelectStatement);
+  const result = await executeSelect(queryEngine(engine), "public", parseStatement(sql) as SelectStatement);
   const ms = performance.now() - started;
   const expected = tsbsExpectedRows(query, scale.hosts);
   const rows = resultRowCount(result);
@@ -133,6 +173,37 @@ async function timedQuery(engine: StorageEngine, shape: TsbsQueryShape): Promise
     throw new Error(`${shape} returned ${rows} rows, expected ${expected}: ${sql}`);
   }
   return ms;
+}
+
+/**
+ * latest-rows: the newest rows of one random host, without a time range. Checks that they are the
+ * host's last LATEST_ROWS_LIMIT points, newest first (every host has a point every interval).
+ */
+async function timedLatestRows(engine: StorageEngine): Promise<number> {
+  const host = `host_${Math.floor(random() * scale.hosts)}`;
+  const sql = `SELECT * FROM ${TABLE} WHERE hostname = '${host}' ORDER BY timestamp DESC LIMIT ${LATEST_ROWS_LIMIT}`;
+  const started = performance.now();
+  const result = await executeSelect(queryEngine(engine), "public", parseStatement(sql) as SelectStatement);
+  const ms = performance.now() - started;
+  const points = Math.floor(scale.durationMs / scale.intervalMs);
+  const expected = Array.from(
+    { length: Math.min(LATEST_ROWS_LIMIT, points) },
+    (_, i) => scale.start + (points - 1 - i) * scale.intervalMs,
+  );
+  const actual = timestampsOf(result);
+  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+    throw new Error(
+      `latest-rows returned timestamps ${actual.join(", ")}, expected ${expected.join(", ")}: ${sql}`,
+    );
+  }
+  return ms;
+}
+
+/** The `timestamp` column of a result, as ms. */
+function timestampsOf(result: QueryResult): number[] {
+  const index = result.columns.findIndex((c) => c.name === "timestamp");
+  if (index < 0) throw new Error("the result has no timestamp column");
+  return resultRowArrays(result).map((row) => Number(row[index]));
 }
 
 async function main(): Promise<void> {
@@ -144,8 +215,8 @@ async function main(): Promise<void> {
   });
   emit("query.rows", await load(dataDir), "rows");
 
-  const cold = new Map<TsbsQueryShape, number[]>(shapes.map((s) => [s, []]));
-  const warm = new Map<TsbsQueryShape, number[]>(shapes.map((s) => [s, []]));
+  const cold = new Map<BenchQuery, number[]>(shapes.map((s) => [s, []]));
+  const warm = new Map<BenchQuery, number[]>(shapes.map((s) => [s, []]));
   const progress = new ProgressBar("queries", shapes.length * (coldRuns + warmRuns + 1), "runs");
   // Rounds go over every shape in turn, so that a busy moment of the machine spreads over all.
   for (let round = 0; round < coldRuns; round++) {

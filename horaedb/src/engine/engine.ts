@@ -21,7 +21,9 @@ import {
 import { WriteError } from "./errors.js";
 import { flushMemtable, type FlushContext } from "./flush.js";
 import { StorageLayout } from "./layout.js";
+import type { TagFilter } from "./row-filter.js";
 import { TableScan, type ScanRequest } from "./scan.js";
+import { timeExtentOf, type TimeExtent } from "./time-extent.js";
 import { KeyedSerialQueue } from "../util/serial.js";
 import { SstCacheWarmer } from "./cache-warmer.js";
 import { removeDroppedTables } from "./dropped-tables.js";
@@ -434,6 +436,23 @@ export class StorageEngine {
       release();
       throw error;
     }
+  }
+
+  /**
+   * Where a table's rows lie in time now, from its memtables and its SSTs' time ranges, without
+   * reading a file (see timeExtentOf): rows past the TTL left out, and SST row groups whose tag
+   * statistics rule out `tagFilter`. Undefined when a scan with that filter can return nothing.
+   */
+  timeExtent(schemaName: string, name: string, tagFilter?: TagFilter): TimeExtent | undefined {
+    const table = this.#require(schemaName, name);
+    return timeExtentOf(
+      {
+        memtables: [...table.memtables.immutables, table.memtables.mutable],
+        ssts: table.manifest.state.ssts.values(),
+        expiredBefore: expiredBefore(table.options, this.#now()),
+      },
+      tagFilter,
+    );
   }
 
   /** What the shard's WAL has written since the engine opened, and what it holds now. */

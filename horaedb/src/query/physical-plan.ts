@@ -62,7 +62,7 @@ export function createOperators(
         return new ProjectOperator(build(node.input), node.exprs, node.fields);
       case "sort": {
         if (node.fetch === undefined) return new SortOperator(build(node.input), node.keys);
-        const window = bucketWindowOf(node);
+        const window = timeWindowOf(node, reader);
         const input =
           window === undefined
             ? build(node.input)
@@ -109,17 +109,61 @@ function seriesRunKeysOf(node: AggregateNode): SeriesRunKey[] | undefined {
 /** Largest LIMIT + OFFSET the time window is tried for; beyond, its first window is most of the data. */
 const MAX_WINDOW_FETCH = 100_000;
 
+/** What the plan tells the time window operator; the rest it gets from the sort. */
+type WindowShape = Pick<TimeWindowPlan, "scan" | "key" | "bucketing" | "descending">;
+
 /**
- * When the sort is ORDER BY a time bucket of the timestamp key (first), with a LIMIT, over
- * Project over Aggregate grouping by that bucket (HAVING allowed in between), and the scan's time
- * range is bounded where the order starts (its end for DESC, its start for ASC): what the time
- * window operator needs to run the plan below over narrower ranges.
+ * When the sort (with a LIMIT) starts with the timestamp key, or a time bucket of it, read in
+ * time order from one end of the scan's range: what the time window operator needs to run the
+ * plan below over narrower ranges (see TimeWindowOperator). The range is cut to the table's time
+ * extent when the reader knows it, and must then be bounded where the order starts (its end for
+ * DESC, its start for ASC). Undefined when the shape does not apply, or the table has no row the
+ * scan could return (the plan then runs once, over the scan's range).
  */
-function bucketWindowOf(
+function timeWindowOf(
   sort: SortNode,
-): Pick<TimeWindowPlan, "scan" | "key" | "bucketing" | "descending"> | undefined {
-  const first = sort.keys[0];
+  reader: TableReader,
+): Omit<TimeWindowPlan, "reader" | "fetch" | "build"> | undefined {
   if (sort.fetch === undefined || sort.fetch === 0 || sort.fetch > MAX_WINDOW_FETCH) return undefined;
+  const shape = rawTimeOrderOf(sort) ?? bucketOrderOf(sort);
+  if (shape === undefined) return undefined;
+  const { scan } = shape;
+  let range = scan.timeRange ?? { start: -Infinity, end: Infinity };
+  let rowsPerMs: number | undefined;
+  if (reader.timeExtent !== undefined) {
+    const extent = reader.timeExtent(scan.database, scan.table, scan.tagFilter);
+    if (extent === undefined) return undefined;
+    const start = Math.max(range.start, extent.min);
+    const end = Math.min(range.end, extent.max + 1);
+    range = end > start ? { start, end } : { start, end: start };
+    rowsPerMs = extent.rows / (extent.max - extent.min + 1);
+  }
+  const bounded = shape.descending ? range.end : range.start;
+  if (!Number.isFinite(bounded)) return undefined;
+  return { ...shape, range, rowsPerMs };
+}
+
+/**
+ * ORDER BY the timestamp key (as projected, maybe aliased) first, over Project over an optional
+ * WHERE over the scan: no aggregation, no DISTINCT.
+ */
+function rawTimeOrderOf(sort: SortNode): WindowShape | undefined {
+  const first = sort.keys[0];
+  if (first?.expr.kind !== "column" || sort.input.kind !== "project") return undefined;
+  const projected = sort.input.exprs[first.expr.index];
+  const scan = scanUnder(sort.input.input);
+  if (projected?.kind !== "column" || scan === undefined || scan.lastPerSeries !== undefined)
+    return undefined;
+  if (scan.fields[projected.index]?.name !== scan.schema.timestampColumn) return undefined;
+  return { scan, key: projected, bucketing: undefined, descending: first.descending };
+}
+
+/**
+ * ORDER BY a time bucket of the timestamp key first, over Project over Aggregate grouping by that
+ * bucket (HAVING allowed in between) over the scan under an optional WHERE.
+ */
+function bucketOrderOf(sort: SortNode): WindowShape | undefined {
+  const first = sort.keys[0];
   if (first?.expr.kind !== "column" || sort.input.kind !== "project") return undefined;
   const projected = sort.input.exprs[first.expr.index];
   if (projected?.kind !== "column") return undefined;
@@ -130,10 +174,8 @@ function bucketWindowOf(
   const key = below.groupKeys[projected.index] as BoundExpr;
   const bucket = bucketKeyOf(key);
   const scan = scanUnder(below.input);
-  if (bucket === undefined || scan === undefined || scan.timeRange === undefined) return undefined;
+  if (bucket === undefined || scan === undefined) return undefined;
   if (scan.fields[bucket.column.index]?.name !== scan.schema.timestampColumn) return undefined;
-  const bounded = first.descending ? scan.timeRange.end : scan.timeRange.start;
-  if (!Number.isFinite(bounded)) return undefined;
   return { scan, key, bucketing: bucket.bucketing, descending: first.descending };
 }
 

@@ -10,6 +10,8 @@
  * - A query without ORDER BY is compared as a multiset; with LIMIT/OFFSET, SQLite runs it without
  *   them and the engine's rows must be as many of SQLite's as the clause allows.
  * - HAVING compares only exact aggregates (count, min, max, sum of integers).
+ * - Some row queries order by the timestamp first, with a LIMIT (the engine reads them in time
+ *   windows from the newest or oldest row on).
  */
 import type { Rng } from "./differential-rng.js";
 import {
@@ -235,6 +237,8 @@ export class QueryGenerator {
     having: Sql | undefined;
     orderBy: readonly Sql[];
     ordered: boolean;
+    /** Always add a LIMIT/OFFSET clause (otherwise half of the ordered queries get one). */
+    limited?: boolean;
   }): GeneratedQuery {
     const rng = this.#rng;
     const render = (side: "ours" | "ref") => {
@@ -249,7 +253,7 @@ export class QueryGenerator {
     let ours = render("ours");
     let ref = render("ref");
     let unorderedLimit: GeneratedQuery["unorderedLimit"];
-    if (parts.ordered && rng.chance(0.5)) {
+    if (parts.ordered && (parts.limited === true || rng.chance(0.5))) {
       const limit = this.#limit();
       ours += limit.ours;
       ref += limit.ref;
@@ -282,6 +286,7 @@ export class QueryGenerator {
     const where = rng.chance(0.75) ? this.#where() : undefined;
     const orderBy: Sql[] = [];
     const ordered = rng.chance(0.75);
+    const timeFirst = ordered && !distinct && rng.chance(0.25);
     if (ordered && distinct) {
       // Every column of a DISTINCT result in ORDER BY: distinct rows have a total order.
       for (const i of rng.shuffle(items.map((_, index) => index))) {
@@ -289,6 +294,16 @@ export class QueryGenerator {
         orderBy.push(this.#orderKey(item.sql, i + 1, item.alias));
       }
     } else if (ordered) {
+      // ORDER BY the timestamp first (with a LIMIT): read in time windows from one end.
+      if (timeFirst) {
+        const i = items.findIndex((item) => item.sql.ours === TIMESTAMP_COLUMN);
+        const item = items[i];
+        orderBy.push(
+          item === undefined
+            ? this.#orderKey(same(TIMESTAMP_COLUMN, "timestamp"), undefined, undefined)
+            : this.#orderKey(item.sql, i + 1, item.alias),
+        );
+      }
       for (let n = rng.int(0, 2); n > 0; n--) {
         const i = rng.int(0, items.length - 1);
         const item = items[i] as (typeof items)[number];
@@ -310,6 +325,7 @@ export class QueryGenerator {
       having: undefined,
       orderBy,
       ordered,
+      limited: timeFirst,
     });
   }
 

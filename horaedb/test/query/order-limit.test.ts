@@ -142,6 +142,50 @@ describe("top-N (ORDER BY ... LIMIT)", () => {
   });
 });
 
+describe("ORDER BY the timestamp with LIMIT (read in time windows)", () => {
+  // Without the LIMIT the query is a full sort of every row; with it, windows of time from the
+  // newest (oldest) row on. `ticks`: ties on every timestamp, two SSTs and a memtable holding an
+  // overwrite; `cpu`: SSTs and a memtable overlapping in time.
+  const queries = [
+    "SELECT host, ts, v FROM ticks ORDER BY ts DESC",
+    "SELECT host, ts, v FROM ticks ORDER BY ts",
+    "SELECT v, host FROM ticks WHERE host = 'c' ORDER BY ts DESC",
+    "SELECT host, ts, v FROM ticks WHERE host IN ('a', 'c') AND ts < TIMESTAMP '2024-01-01 01:50:00.001' ORDER BY ts DESC",
+    "SELECT host, ts AS t, v FROM ticks WHERE ts >= TIMESTAMP '2024-01-01 00:29:30' ORDER BY t, host DESC",
+    "SELECT host, ts, v FROM ticks WHERE v < 3 OR v > 715 ORDER BY ts DESC",
+    "SELECT host, ts, usage_user, note FROM cpu ORDER BY ts DESC",
+    "SELECT host, ts, usage_user, note FROM cpu WHERE host != 'b' ORDER BY ts",
+  ];
+  const limits: [number, number][] = [
+    [1, 0],
+    [3, 0],
+    [5, 2],
+    [40, 61],
+    [500, 0],
+    [10, 1700],
+  ];
+
+  it.each(queries.flatMap((q) => limits.map(([l, off]) => [q, l, off] as const)))(
+    "%s LIMIT %i OFFSET %i equals the full sort cut to the same rows",
+    async (sql, limit, offset) => {
+      const full = await f.rows(sql);
+      const top = await f.rows(`${sql} LIMIT ${limit} OFFSET ${offset}`);
+      expect(top).toEqual(full.slice(offset, offset + limit));
+    },
+  );
+
+  it("reads the newest rows first and stops early", async () => {
+    const lines = await f.explainLines(
+      "EXPLAIN ANALYZE SELECT host, ts, v FROM ticks ORDER BY ts DESC LIMIT 3",
+    );
+    expect(lines.some((l) => l.trim().startsWith("TimeWindow: ts DESC fetch=3"))).toBe(true);
+    const scan = lines.find((l) => l.trim().startsWith("Scan:")) as string;
+    // The table holds 1,621 rows; the window read a few of the newest.
+    expect(Number(/\[rows=(\d+)/.exec(scan)?.[1])).toBeLessThan(100);
+    expect(lines.some((l) => l.includes("sstsPruned=2"))).toBe(true);
+  });
+});
+
 describe("LIMIT and OFFSET", () => {
   it("stop reading the table once they have their rows", async () => {
     const lines = await f.explainLines("EXPLAIN ANALYZE SELECT ts FROM numbers LIMIT 3 OFFSET 2", {

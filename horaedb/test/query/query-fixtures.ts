@@ -4,8 +4,8 @@
  * Table `cpu` (TAGs host and region, timestamp key ts, fields of most types) holds 3 hosts x 6
  * points, 30 s apart from T0, written in three steps: the first three points of every host flushed
  * to one SST, the next three to another, then an overwrite of two rows and one late row left in
- * the memtable. `readings` spreads rows over three days (one SST per day) to show pruning. `empty`
- * has a schema and no rows.
+ * the memtable. `readings` spreads rows over three days (one SST per day) to show pruning. `ticks`
+ * holds many rows for reads in time order (see ticksRows). `empty` has a schema and no rows.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -194,6 +194,53 @@ function readingsRows(day: number): WriteRows {
   };
 }
 
+/** `ticks`: every host has a point every TICK_MS, at the same timestamps (ties across hosts). */
+export const TICK_MS = 10 * SECOND;
+
+const TICKS_SCHEMA = TableSchema.create({
+  timestampColumn: "ts",
+  columns: [
+    { name: "host", type: DataType.String, isTag: true },
+    { name: "ts", type: DataType.Timestamp },
+    { name: "v", type: DataType.Double },
+  ],
+});
+
+interface Tick {
+  readonly host: string;
+  readonly ts: number;
+  readonly v: number;
+}
+
+/**
+ * The points of `ticks` in [from, to): hosts a and b all along, host c only in the first 30
+ * minutes; v is the point's number since T0 plus a tenth per host.
+ */
+function ticks(from: number, to: number): Tick[] {
+  const points: Tick[] = [];
+  for (let ts = from; ts < to; ts += TICK_MS) {
+    const hosts = ts < T0 + 30 * MINUTE ? ["a", "b", "c"] : ["a", "b"];
+    for (const [h, host] of hosts.entries()) points.push({ host, ts, v: (ts - T0) / TICK_MS + h / 10 });
+  }
+  return points;
+}
+
+function ticksRows(points: readonly Tick[]): WriteRows {
+  return {
+    batch: {
+      names: ["host", "ts", "v"],
+      columns: [
+        { type: DataType.String, values: points.map((p) => p.host), validity: null },
+        { type: DataType.Timestamp, values: Float64Array.from(points, (p) => p.ts), validity: null },
+        { type: DataType.Double, values: Float64Array.from(points, (p) => p.v), validity: null },
+      ],
+      numRows: points.length,
+    },
+    tagNames: new Set(["host"]),
+    timestampColumn: "ts",
+  };
+}
+
 export interface QueryFixture {
   readonly engine: StorageEngine;
   /** Parses and runs a SELECT (now() is NOW unless the options say otherwise). */
@@ -240,6 +287,19 @@ export async function openQueryFixture(): Promise<QueryFixture> {
     await engine.flush("public", "readings");
   }
   await engine.createTable("public", "empty", READINGS_SCHEMA, noTtl);
+
+  // ticks: the first hour in one SST, the next 55 minutes in another, the last 5 minutes in the
+  // memtable with an overwrite of a's point at 01:50 (v = -1).
+  await engine.createTable("public", "ticks", TICKS_SCHEMA, { ...noTtl, num_rows_per_row_group: "64" });
+  await engine.write("public", "ticks", ticksRows(ticks(T0, T0 + HOUR)));
+  await engine.flush("public", "ticks");
+  await engine.write("public", "ticks", ticksRows(ticks(T0 + HOUR, T0 + 115 * MINUTE)));
+  await engine.flush("public", "ticks");
+  const overwrite = { host: "a", ts: T0 + 110 * MINUTE, v: -1 };
+  await engine.write("public", "ticks", ticksRows([...ticks(T0 + 115 * MINUTE, T0 + 2 * HOUR), overwrite]));
+  // The SSTs just written are decoded into the cache in the background: wait, so that what a scan
+  // reads does not depend on how far that got.
+  await engine.decodedCacheWarmed();
 
   const withNow = (options: QueryOptions = {}): QueryOptions => ({ now: () => NOW, ...options });
   const select = (sql: string) => {

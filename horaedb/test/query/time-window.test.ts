@@ -1,9 +1,10 @@
 /**
- * ORDER BY a time bucket with LIMIT runs the aggregation over narrowed time windows; its answers
- * must be those of the whole range. Random sparse data (series with bursts and long gaps, bucket
- * edges off the epoch's alignment, equal values, NULLs, SSTs that overlap and a memtable) and
- * random queries of that shape are compared with the same query without LIMIT (a full sort, no
- * window), cut to the LIMIT and OFFSET.
+ * ORDER BY a time bucket, or the timestamp itself, with LIMIT runs the plan below the top-N over
+ * narrowed time windows; its answers must be those of the whole range. Random sparse data (series
+ * with bursts and long gaps, bucket edges off the epoch's alignment, equal timestamps and values,
+ * NULLs, SSTs that overlap and a memtable) and random queries of those shapes, with and without
+ * time ranges, are compared with the same query without LIMIT (a full sort, no window), cut to the
+ * LIMIT and OFFSET.
  *
  *   DIFF_TEST_SEED=<seed> npx vitest run --project unit horaedb/test/query/time-window.test.ts
  */
@@ -36,9 +37,22 @@ interface Row {
   v: number | null;
 }
 
-/** Bursts of points per host with long gaps between, values from a small set (ties). */
+/**
+ * Bursts of points per host with long gaps between, values from a small set (ties), and bursts
+ * that several hosts share, on whole seconds (rows with equal timestamps).
+ */
 function generateRows(rng: Rng): Row[] {
   const rows: Row[] = [];
+  for (let shared = rng.int(1, 3); shared > 0; shared--) {
+    const hosts = rng.sample(HOSTS, rng.int(2, HOSTS.length));
+    const start = T0 + rng.int(0, SPAN / SECOND) * SECOND;
+    const step = rng.pick([SECOND, 10 * SECOND, MINUTE, HOUR]);
+    const points = rng.int(1, 40);
+    for (let p = 0; p < points; p++) {
+      for (const host of hosts)
+        rows.push({ host, ts: start + p * step, v: rng.chance(0.1) ? null : rng.int(0, 20) / 2 });
+    }
+  }
   for (const host of HOSTS) {
     const bursts = rng.int(0, 6);
     for (let b = 0; b < bursts; b++) {
@@ -85,20 +99,21 @@ interface Query {
 }
 
 function generateQuery(rng: Rng): Query {
-  const bucket = rng.pick(BUCKETS);
-  const byHost = rng.chance(0.5);
-  const aggregates = rng.sample(AGGREGATES, rng.int(1, 2));
-  const descending = rng.chance(0.6);
+  return rng.chance(0.4) ? generateRawQuery(rng) : generateBucketQuery(rng);
+}
+
+/** Conditions on the time range (either side, both, or none) and on the tags and values. */
+function generateWhere(rng: Rng, descending: boolean): string {
   const conditions: string[] = [];
   const edge = () => T0 + rng.int(-DAY, SPAN + DAY);
   const upper = rng.chance(0.5) ? "<" : "<=";
   const lower = rng.chance(0.5) ? ">=" : ">";
-  // Mostly bounded where the order starts (the window applies), sometimes the other side too.
-  if (descending ? rng.chance(0.9) : rng.chance(0.3))
+  // Often bounded where the order starts; otherwise the window starts at the data's newest (oldest) row.
+  if (descending ? rng.chance(0.6) : rng.chance(0.3))
     conditions.push(`ts ${upper} ${timestampLiteral(edge())}`);
-  if (descending ? rng.chance(0.3) : rng.chance(0.9))
+  if (descending ? rng.chance(0.3) : rng.chance(0.6))
     conditions.push(`ts ${lower} ${timestampLiteral(edge())}`);
-  if (rng.chance(0.2)) conditions.push(`host = '${rng.pick(HOSTS)}'`);
+  if (rng.chance(0.2)) conditions.push(`host = '${rng.pick([...HOSTS, "none"])}'`);
   if (rng.chance(0.2))
     conditions.push(
       `host IN (${rng
@@ -107,7 +122,32 @@ function generateQuery(rng: Rng): Query {
         .join(", ")})`,
     );
   if (rng.chance(0.2)) conditions.push(`v > ${literal(rng.int(0, 20) / 2)}`);
-  const where = conditions.length === 0 ? "" : ` WHERE ${conditions.join(" AND ")}`;
+  return conditions.length === 0 ? "" : ` WHERE ${conditions.join(" AND ")}`;
+}
+
+/** Raw rows ORDER BY the timestamp first (maybe aliased, maybe other keys after it). */
+function generateRawQuery(rng: Rng): Query {
+  const descending = rng.chance(0.6);
+  const aliased = rng.chance(0.25);
+  const select = aliased
+    ? "SELECT v, ts AS t, host FROM w"
+    : rng.pick(["SELECT host, ts, v FROM w", "SELECT * FROM w", "SELECT v FROM w"]);
+  const direction = descending ? "DESC" : "ASC";
+  // Without more keys, rows of equal timestamps tie: they must keep the order of the whole run.
+  const more = rng.pick(["", ", host ASC", ", host DESC", ", v DESC NULLS LAST, host"]);
+  const base = `${select}${generateWhere(rng, descending)} ORDER BY ${aliased ? "t" : "ts"} ${direction}${more}`;
+  const limit = rng.int(1, 40);
+  const offset = rng.chance(0.3) ? rng.int(1, 10) : 0;
+  const limited = `${base} LIMIT ${limit}${offset > 0 ? ` OFFSET ${offset}` : ""}`;
+  return { limited, whole: base, limit, offset };
+}
+
+function generateBucketQuery(rng: Rng): Query {
+  const bucket = rng.pick(BUCKETS);
+  const byHost = rng.chance(0.5);
+  const aggregates = rng.sample(AGGREGATES, rng.int(1, 2));
+  const descending = rng.chance(0.6);
+  const where = generateWhere(rng, descending);
   const groupBy = byHost ? " GROUP BY b, host" : " GROUP BY b";
   const having = rng.chance(0.15) ? ` HAVING count(*) > ${rng.int(1, 3)}` : "";
   const direction = descending ? "DESC" : "ASC";
@@ -121,7 +161,7 @@ function generateQuery(rng: Rng): Query {
   return { limited, whole: base, limit, offset };
 }
 
-describe("ORDER BY a time bucket with LIMIT over time windows", () => {
+describe("ORDER BY the timestamp or a time bucket with LIMIT over time windows", () => {
   const rng = new Rng(SEED);
   let dataDir: string;
   let engine: StorageEngine;
@@ -220,19 +260,50 @@ describe("ORDER BY a time bucket with LIMIT over time windows", () => {
       [T0 + 2 * DAY, 2],
       [T0 + DAY, 1],
     ]);
-    const twoRows = (await explainLines(sql(2))).find((l) => l.includes("windows: ")) as string;
-    expect(twoRows.split(";").length).toBeGreaterThan(1);
-    expect(twoRows).toMatch(/rows=2$/);
-    // Asking for more rows than there are: the window grows past the first point, then stops.
+    const twoRows = windowsOf(await explainLines(sql(2)));
+    // The first window starts at the newest row, not at the query's bound a day later.
+    expect(twoRows[0]?.end).toBe(T0 + 2 * DAY + 1);
+    expect(twoRows.length).toBeGreaterThan(1);
+    expect(twoRows.reduce((n, w) => n + w.rows, 0)).toBe(2);
+    expect(twoRows.at(-1)?.rows).toBe(1);
+    // Asking for more rows than there are: the windows grow to the oldest row, then stop.
     expect(await rowsOf(sql(5))).toEqual([
       [T0 + 2 * DAY, 2],
       [T0 + DAY, 1],
       [T0, 0],
     ]);
-    const allRows = (await explainLines(sql(5))).find((l) => l.includes("windows: ")) as string;
-    expect(allRows).toMatch(/rows=3 more=no$/);
+    const allRows = windowsOf(await explainLines(sql(5)));
+    expect(allRows.reduce((n, w) => n + w.rows, 0)).toBe(3);
+    expect(allRows.at(-1)?.start).toBe(T0);
+    // Windows follow each other without gaps or overlaps.
+    for (let i = 1; i < allRows.length; i++) expect(allRows[i]?.end).toBe(allRows[i - 1]?.start);
   });
 });
+
+interface WindowRead {
+  readonly start: number;
+  readonly end: number;
+  readonly rows: number;
+}
+
+/** The windows an EXPLAIN ANALYZE lists for the TimeWindow operator, in the order read. */
+function windowsOf(lines: readonly string[]): WindowRead[] {
+  const line = lines.find((l) => l.trim().startsWith("windows: "));
+  if (line === undefined) throw new Error(`no windows in:\n${lines.join("\n")}`);
+  return line
+    .trim()
+    .slice("windows: ".length)
+    .split("; ")
+    .map((part) => {
+      const match = /^\[(\S+), (\S+)\) rows=(\d+)/.exec(part);
+      if (match === null) throw new Error(`not a window: ${part}`);
+      return {
+        start: Date.parse(match[1] as string),
+        end: Date.parse(match[2] as string),
+        rows: Number(match[3]),
+      };
+    });
+}
 
 function bigintText(_key: string, value: unknown): unknown {
   return typeof value === "bigint" ? `${value}n` : value;

@@ -1,5 +1,6 @@
 import type { ColumnBatch } from "../../batch/column-batch.js";
-import type { ScanMetrics, ScanRequest } from "../../engine/index.js";
+import type { ScanMetrics, ScanRequest, TagFilter } from "../../engine/index.js";
+import type { TimeExtent } from "../../engine/time-extent.js";
 import { formatTimestamp } from "../cast.js";
 import type { ScanNode } from "../logical-plan.js";
 import type { QueryContext } from "../query-context.js";
@@ -12,6 +13,12 @@ export interface TableReader {
     table: string,
     request: ScanRequest,
   ): AsyncIterable<ColumnBatch> & { readonly metrics: ScanMetrics };
+  /**
+   * Where the table's rows with the filtered tags lie in time now, without reading them; undefined
+   * when a scan with `tagFilter` can return none. Reads that go newest (or oldest) first start
+   * there; without it they need a time range bounded on the side they start from.
+   */
+  timeExtent?(database: string, table: string, tagFilter?: TagFilter): TimeExtent | undefined;
 }
 
 /** Reads a table through the engine with the pushed-down time range, tag filter and projection. */

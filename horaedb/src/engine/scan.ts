@@ -8,12 +8,14 @@ import {
   type ColumnBatch,
 } from "../batch/column-batch.js";
 import type { SstFileEntry } from "../manifest/index.js";
-import { MemtableSet, type MemtableSnapshot } from "../memtable/index.js";
+import type { MemtableSnapshot } from "../memtable/index.js";
+import { HIGH_WORD, LOW_WORD, wordsOf } from "../memtable/key-lanes.js";
 import type { ObjectStore } from "../object-store/object-store.js";
 import type { DecodedColumnCache } from "../sst/decoded-cache.js";
 import { fileMayMatch } from "../sst/pruning.js";
 import { SstFileReader, splitRows, type SstScanMetrics } from "../sst/reader.js";
 import {
+  computeSeriesRuns,
   matchingRanges,
   runMatchesTags,
   runRowsInRange,
@@ -21,9 +23,22 @@ import {
   type SeriesRuns,
 } from "../sst/series-runs.js";
 import type { SstMeta } from "../sst/sst-meta.js";
-import type { UpdateMode } from "../table/options.js";
+import { UpdateMode } from "../table/options.js";
 import { TSID_COLUMN, type TableSchema } from "../table/schema.js";
 import { filterRows, projectBatch, type TagFilter, type TimeRange } from "./row-filter.js";
+import {
+  gatherRows,
+  groupByTsid,
+  lastRowsOfSeries,
+  mergeSortedSources,
+  type ColumnSpec,
+  type PickedRow,
+  type SeriesBatch,
+  type SeriesSegment,
+  type SeriesSource,
+  type SortedSource,
+} from "./merge.js";
+import { narrowToNewest, narrowToSeries } from "./memtable-rows.js";
 import { timeSlices } from "./time-slices.js";
 
 export interface ScanRequest {
@@ -69,7 +84,10 @@ export interface ScanMetrics {
   rowGroupsPruned: number;
   rowsFromSsts: number;
   rowsFromMemtables: number;
-  /** Rows merged by primary key because sources overlap in time there (counted as read). */
+  /**
+   * Rows merged by primary key because sources overlap in time there (counted as read); in a
+   * lastPerSeries scan, the rows its per-series walk over overlapping sources looked at.
+   */
   rowsMerged: number;
   rowsReturned: number;
   bytesRead: number;
@@ -99,14 +117,16 @@ const abandonedScans = new FinalizationRegistry<() => void>((release) => release
 /**
  * Scans one table: SSTs pruned by time range and tag statistics, plus memtables, deduplicated by
  * primary key (OVERWRITE: the newest row wins) and filtered exactly. Sources whose time ranges do not
- * overlap are streamed one after another in time order; overlapping ones are merged. Within a group
- * of overlapping sources, rows come out sorted by primary key. Rows past the table's TTL (as of when
- * the view was taken) are hidden.
+ * overlap are streamed one after another in time order; overlapping ones are merged by a k-way
+ * merge of their sorted rows (merge.ts). Within a group of overlapping sources, rows come out sorted
+ * by primary key. Rows past the table's TTL (as of when the view was taken) are hidden.
  *
- * An SST read on its own (no overlapping source) is filtered as it is read: with the default key
- * (tsid, timestamp) each series is a contiguous run of a row group (series-runs.ts), so the tag
- * filter is decided per run and the time range found by binary search, and the kept rows are views
- * of the decoded columns. Decoded columns come from the decoded column cache when there is one.
+ * An SST is filtered as it is read: with the default key (tsid, timestamp) each series is a
+ * contiguous run of a row group (series-runs.ts), so the tag filter is decided per run and the time
+ * range found by binary search, and the kept rows are views of the decoded columns. Decoded columns
+ * come from the decoded column cache when there is one. With a tag filter and that key, only the
+ * memtable rows of the matching series are sorted and read (memtable-rows.ts). A lastPerSeries scan
+ * of overlapping sources walks each series from its newest rows down instead of merging them all.
  *
  * A scan is iterated once. It may hold a release function for the SST files of its view (pinned so
  * that compaction does not delete them under it); it calls it exactly once, when the iteration ends
@@ -236,7 +256,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
       max: sst.timeRange.max,
       priority: sst.maxSequence,
       sst,
-      read: (range) => this.#readSst(sst, needed, range),
+      read: (range, tagFilter) => this.#readSstFiltered(sst, needed, range, tagFilter, needed),
     }));
     if (!memtable.isEmpty && memtable.minTimestamp !== undefined && memtable.maxTimestamp !== undefined) {
       const inRange =
@@ -248,7 +268,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
           max: memtable.maxTimestamp,
           priority: MEMTABLE_PRIORITY,
           sst: undefined,
-          read: (range) => this.#readMemtable(needed, range),
+          read: (range, tagFilter) => this.#readMemtable(needed, range, tagFilter),
         });
       }
     }
@@ -266,7 +286,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
       const batches =
         sst === undefined
           ? this.#readGroupFiltered(group, needed)
-          : this.#readSstFiltered(sst, needed, group.range);
+          : this.#readSstFiltered(sst, needed, group.range, tagFilter, output);
       for await (const batch of batches) {
         if (batch.numRows === 0) continue;
         this.metrics.rowsReturned += batch.numRows;
@@ -279,9 +299,11 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
   async *#readGroupFiltered(group: SourceGroup, needed: readonly string[]): AsyncIterable<ColumnBatch> {
     const { schema } = this.#view;
     const { sources, range } = group;
-    const batches = sources.length === 1 ? (sources[0] as Source).read(range) : this.#merge(group, needed);
+    const { tagFilter } = this.#request;
+    const batches =
+      sources.length === 1 ? (sources[0] as Source).read(range, tagFilter) : this.#merge(group, needed);
     for await (const batch of batches) {
-      yield filterRows(batch, schema.timestampColumn, range, this.#request.tagFilter);
+      yield filterRows(batch, schema.timestampColumn, range, tagFilter);
     }
   }
 
@@ -310,51 +332,34 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     return reader.cachedRowGroup(group, names) ?? (await reader.rowGroup(group, names));
   }
 
-  /** The row groups of an SST that may hold rows in `range` and the tag filter. */
-  #selectRowGroups(reader: SstFileReader, sst: SstFileEntry, range: TimeRange | undefined): number[] {
-    return reader.selectRowGroups(sst.meta as SstMeta, {
-      timeRange: range,
-      tagFilter: this.#request.tagFilter,
-    });
-  }
-
-  /** The rows of one SST in the row groups that may hold rows in `range`, unfiltered (for merging). */
-  async *#readSst(
+  /** The row groups of an SST that may hold rows in `range` and `tagFilter`. */
+  #selectRowGroups(
+    reader: SstFileReader,
     sst: SstFileEntry,
-    columns: readonly string[],
     range: TimeRange | undefined,
-  ): AsyncIterable<ColumnBatch> {
-    const batchSize = this.#request.batchSize ?? DEFAULT_BATCH_SIZE;
-    const reader = this.#openSst(sst);
-    try {
-      for (const group of this.#selectRowGroups(reader, sst, range)) {
-        const batch = reader.cachedRowGroup(group, columns) ?? (await reader.rowGroup(group, columns));
-        this.metrics.rowsFromSsts += batch.numRows;
-        yield* splitRows(batch, batchSize);
-      }
-    } finally {
-      this.#closeSst(reader);
-    }
+    tagFilter: TagFilter | undefined,
+  ): number[] {
+    return reader.selectRowGroups(sst.meta as SstMeta, { timeRange: range, tagFilter });
   }
 
   /**
-   * An SST's rows inside the time range and tag filter. A row group sorted by series is cut into the
-   * row ranges of its matching runs (a view for one range, block copies for several); others are
-   * filtered row by row.
+   * An SST's rows inside the time range and `tagFilter`, in key order, with at least the columns
+   * `needed`. A row group sorted by series is cut into the row ranges of its matching runs (a view
+   * for one range, block copies of `columns` for several); others are filtered row by row.
    */
   async *#readSstFiltered(
     sst: SstFileEntry,
     needed: readonly string[],
     range: TimeRange | undefined,
+    tagFilter: TagFilter | undefined,
+    columns: readonly string[],
   ): AsyncIterable<ColumnBatch> {
     const { schema } = this.#view;
-    const { tagFilter } = this.#request;
     const batchSize = this.#request.batchSize ?? DEFAULT_BATCH_SIZE;
-    const output = this.#request.projection ?? schema.columns.map((c) => c.name);
     const reader = this.#openSst(sst);
     try {
       const meta = sst.meta as SstMeta;
-      for (const group of this.#selectRowGroups(reader, sst, range)) {
+      for (const group of this.#selectRowGroups(reader, sst, range, tagFilter)) {
         const read = reader.cachedRowGroup(group, needed) ?? (await reader.rowGroup(group, needed));
         this.metrics.rowsFromSsts += read.numRows;
         const whole = tagFilter === undefined && within(meta.rowGroups[group]?.timeRange, range);
@@ -379,9 +384,9 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
           continue;
         }
         const ranges = matchingRanges(sorted.runs, sorted.timestamps, range, checks);
-        // Filtered already: only the output's columns are copied.
+        // Filtered already: only the columns wanted further on are copied.
         if (ranges.length > 0)
-          yield* splitRows(takeRanges(projectKeepingRuns(batch, output), ranges), batchSize);
+          yield* splitRows(takeRanges(projectKeepingRuns(batch, columns), ranges), batchSize);
       }
     } finally {
       this.#closeSst(reader);
@@ -442,10 +447,18 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
       const sst = group.sources.length === 1 ? (group.sources[0] as Source).sst : undefined;
       if (sst !== undefined) {
         await this.#collectLastFromSst(sst, needed, seriesTags, collector, group.range);
-      } else {
-        for await (const batch of this.#readGroupFiltered(group, needed)) {
-          if (batch.numRows > 0) collector.addRows(batch);
-        }
+        results[i] = collector.finish();
+        continue;
+      }
+      const tails = this.#seriesTailsApply()
+        ? await this.#lastFromSeriesTails(group, needed, seriesTags, columns, progress)
+        : undefined;
+      if (tails !== undefined) {
+        results[i] = tails;
+        continue;
+      }
+      for await (const batch of this.#readGroupFiltered(group, needed)) {
+        if (batch.numRows > 0) collector.addRows(batch);
       }
       results[i] = collector.finish();
     }
@@ -470,17 +483,10 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
   ): Promise<void> {
     const { schema } = this.#view;
     const { tagFilter } = this.#request;
-    const identifying = [
-      ...new Set([
-        ...(schema.hasTsid ? [TSID_COLUMN] : []),
-        schema.timestampColumn,
-        ...seriesTags,
-        ...Object.keys(tagFilter ?? {}),
-      ]),
-    ];
+    const identifying = this.#identifyingColumns(seriesTags);
     const reader = this.#openSst(sst);
     try {
-      for (const group of this.#selectRowGroups(reader, sst, range)) {
+      for (const group of this.#selectRowGroups(reader, sst, range, this.#request.tagFilter)) {
         const ids = reader.cachedRowGroup(group, identifying) ?? (await reader.rowGroup(group, identifying));
         this.metrics.rowsFromSsts += ids.numRows;
         const sorted = this.#runsOf(reader, group, ids);
@@ -517,44 +523,306 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     }
   }
 
+  /** The columns that tell series apart and place rows in time and the tag filter. */
+  #identifyingColumns(seriesTags: readonly string[]): string[] {
+    const { schema } = this.#view;
+    return [
+      ...new Set([
+        ...(schema.hasTsid ? [TSID_COLUMN] : []),
+        schema.timestampColumn,
+        ...seriesTags,
+        ...Object.keys(this.#request.tagFilter ?? {}),
+      ]),
+    ];
+  }
+
+  /**
+   * Whether lastPerSeries may walk series tails rather than merge whole groups: with OVERWRITE a
+   * key holds one row, and with the key (tsid, timestamp) every source holds each series as runs.
+   */
+  #seriesTailsApply(): boolean {
+    return this.#view.updateMode === UpdateMode.Overwrite && this.#view.schema.hasTsid;
+  }
+
+  /**
+   * lastPerSeries over a group of overlapping sources (or of the memtable alone): the series runs of
+   * each source are found (an SST's from the cached runs of its row groups, the memtable's from its
+   * sorted rows), and each series is walked from its newest row down, across the sources, only
+   * until every column is found (merge.ts, lastRowsOfSeries), instead of merging every row. The
+   * rows come out as a merge followed by LastRowCollector would give them. Undefined when a source
+   * is not in series runs or two series share a tsid: the caller then merges the group.
+   */
+  async #lastFromSeriesTails(
+    group: SourceGroup,
+    needed: readonly string[],
+    seriesTags: readonly string[],
+    columns: readonly string[],
+    progress: SeriesProgress,
+  ): Promise<ColumnBatch[] | undefined> {
+    const { schema } = this.#view;
+    const identifying = this.#identifyingColumns(seriesTags);
+    const readers: SstFileReader[] = [];
+    try {
+      const ssts = new Map<Source, TailSource>();
+      for (const source of group.sources) {
+        if (source.sst === undefined) continue;
+        const reader = this.#openSst(source.sst);
+        readers.push(reader);
+        const tail = await this.#sstTails(reader, source.sst, identifying, needed, seriesTags, group.range);
+        if (tail === undefined) return undefined;
+        ssts.set(source, { ...tail, priority: source.priority });
+      }
+      // The memtable's newest row per series usually settles it; else it is read whole.
+      for (const newestOnly of [true, false]) {
+        const sources: TailSource[] = [];
+        for (const source of group.sources) {
+          const tail =
+            ssts.get(source) ??
+            this.#memtableTails(needed, seriesTags, group.range, source.priority, newestOnly);
+          if (tail === undefined) return undefined;
+          sources.push(tail);
+        }
+        const tsids = groupByTsid(sources);
+        if (tsids === undefined) return undefined;
+        // Only the row groups holding series with columns still to find are read in full.
+        for (const { series, parts } of tsids) {
+          if (progress.isComplete(series)) continue;
+          for (const { source, segments } of parts) {
+            const tail = sources[source] as TailSource;
+            for (const { batch } of segments) tail.batches[batch] ??= await tail.load(batch);
+          }
+        }
+        const walked = new Map<string, SeriesBatch>();
+        const batchOf = (source: number, index: number): SeriesBatch => {
+          const id = `${source}:${index}`;
+          let walkedBatch = walked.get(id);
+          if (walkedBatch === undefined) {
+            const batch = (sources[source] as TailSource).batches[index] as ColumnBatch;
+            walkedBatch = {
+              timestamps: columnNamed(batch, schema.timestampColumn).values as Float64Array,
+              validity: columns.map((name) => columnNamed(batch, name).validity),
+            };
+            walked.set(id, walkedBatch);
+          }
+          return walkedBatch;
+        };
+        const picks = lastRowsOfSeries(sources, tsids, columns.length, batchOf, (series) =>
+          progress.foundColumns(series),
+        );
+        if (picks === undefined) continue;
+        if (group.sources.length > 1) this.metrics.rowsMerged += picks.rowsVisited;
+        for (const [series, found] of picks.found) for (const c of found) progress.markFound(series, c);
+        return picks.rows.length === 0 ? [] : [this.#gatherPicked(sources, picks.rows, needed)];
+      }
+      return undefined;
+    } finally {
+      for (const reader of readers) this.#closeSst(reader);
+    }
+  }
+
+  /** The picked rows as one batch of `names`, in the order given. */
+  #gatherPicked(
+    sources: readonly TailSource[],
+    picked: readonly PickedRow[],
+    names: readonly string[],
+  ): ColumnBatch {
+    const batches: ColumnBatch[] = [];
+    const slotOf = new Map<string, number>();
+    const slots = new Uint32Array(picked.length);
+    const rows = new Uint32Array(picked.length);
+    picked.forEach(({ source, batch, row }, i) => {
+      const id = `${source}:${batch}`;
+      let slot = slotOf.get(id);
+      if (slot === undefined) {
+        slot = batches.push((sources[source] as TailSource).batches[batch] as ColumnBatch) - 1;
+        slotOf.set(id, slot);
+      }
+      slots[i] = slot;
+      rows[i] = row;
+    });
+    return gatherRows(this.#columnSpecs(names), batches, slots, rows);
+  }
+
+  /**
+   * The memtable's rows in `range` (with `newestOnly`, only those of each series' newest timestamp)
+   * and their series runs, for lastPerSeries.
+   */
+  #memtableTails(
+    needed: readonly string[],
+    seriesTags: readonly string[],
+    range: TimeRange,
+    priority: number,
+    newestOnly: boolean,
+  ): TailSource | undefined {
+    const { schema } = this.#view;
+    const { tagFilter } = this.#request;
+    let memtable = this.#view.memtable;
+    if (tagFilter !== undefined && Object.keys(tagFilter).length > 0)
+      memtable = narrowToSeries(memtable, tagFilter, needed) ?? memtable;
+    if (newestOnly) {
+      const newest = narrowToNewest(memtable, range, needed);
+      if (newest === undefined) return undefined;
+      memtable = newest;
+    }
+    const batches = [
+      ...memtable.sortedBatches({ projection: needed, batchSize: TAIL_BATCH_ROWS, timeRange: range }),
+    ];
+    const segments: SeriesSegment[] = [];
+    for (const [index, batch] of batches.entries()) {
+      this.metrics.rowsFromMemtables += batch.numRows;
+      const ts = columnNamed(batch, schema.timestampColumn);
+      const runs = computeSeriesRuns(columnNamed(batch, TSID_COLUMN), ts, batch.numRows);
+      if (runs === undefined) return undefined;
+      // Every row is in the range already.
+      const found = this.#runSegments(runs, batch, index, seriesTags, undefined);
+      if (found === undefined) return undefined;
+      segments.push(...found);
+    }
+    const load = () => Promise.reject(new Error("memtable rows are read whole"));
+    return { priority, segments, batches, load, newestOnly };
+  }
+
+  /** An SST's series runs in `range`, for lastPerSeries; the rows' other columns are read on demand. */
+  async #sstTails(
+    reader: SstFileReader,
+    sst: SstFileEntry,
+    identifying: readonly string[],
+    needed: readonly string[],
+    seriesTags: readonly string[],
+    range: TimeRange,
+  ): Promise<TailSource | undefined> {
+    const rowGroups: number[] = [];
+    const segments: SeriesSegment[] = [];
+    for (const group of this.#selectRowGroups(reader, sst, range, this.#request.tagFilter)) {
+      const ids = reader.cachedRowGroup(group, identifying) ?? (await reader.rowGroup(group, identifying));
+      this.metrics.rowsFromSsts += ids.numRows;
+      const sorted = this.#runsOf(reader, group, ids);
+      if (sorted === undefined) return undefined;
+      const found = this.#runSegments(sorted.runs, ids, rowGroups.length, seriesTags, range);
+      if (found === undefined) return undefined;
+      rowGroups.push(group);
+      segments.push(...found);
+    }
+    const load = (index: number) => this.#rowGroup(reader, rowGroups[index] as number, needed);
+    return { priority: 0, segments, batches: new Array<ColumnBatch | undefined>(rowGroups.length), load };
+  }
+
+  /**
+   * The rows of each run of `batch` inside `range` and the tag filter, as segments; undefined when
+   * a series tag or filtered tag is not one value per run (two series sharing a tsid).
+   */
+  #runSegments(
+    runs: SeriesRuns,
+    batch: ColumnBatch,
+    index: number,
+    seriesTags: readonly string[],
+    range: TimeRange | undefined,
+  ): SeriesSegment[] | undefined {
+    const { schema } = this.#view;
+    const tags = seriesTags.map((name) => columnNamed(batch, name));
+    if (!seriesTags.every((name, i) => runs.isUniform(name, tags[i] as Column))) return undefined;
+    const checks = runTagChecks(runs, this.#request.tagFilter, (name) => columnNamed(batch, name));
+    if (checks === undefined) return undefined;
+    const timestamps = columnNamed(batch, schema.timestampColumn).values as Float64Array;
+    const words = wordsOf(columnNamed(batch, TSID_COLUMN).values as BigUint64Array);
+    const keys = runs.derived(`series keys\u0000${seriesTags.join("\u0000")}`, () =>
+      Array.from({ length: runs.count }, (_, run) => seriesKeyAt(tags, runs.starts[run] as number)),
+    );
+    const segments: SeriesSegment[] = [];
+    for (let run = 0; run < runs.count; run++) {
+      if (checks.length > 0 && !runMatchesTags(checks, runs.starts[run] as number)) continue;
+      const [start, end] = runRowsInRange(runs, run, timestamps, range);
+      if (start >= end) continue;
+      segments.push({
+        tsidHigh: words[2 * start + HIGH_WORD] as number,
+        tsidLow: words[2 * start + LOW_WORD] as number,
+        batch: index,
+        start,
+        end,
+        series: keys[run] as string,
+      });
+    }
+    return segments;
+  }
+
+  #columnSpecs(names: readonly string[]): ColumnSpec[] {
+    return names.map((name) => {
+      const column = this.#view.schema.column(name);
+      if (column === undefined) throw new RangeError(`column "${name}" does not exist`);
+      return { name, type: column.type };
+    });
+  }
+
   // Async so that every source has one shape; the memtable itself is read synchronously.
   // eslint-disable-next-line @typescript-eslint/require-await
-  async *#readMemtable(columns: readonly string[], range: TimeRange | undefined): AsyncIterable<ColumnBatch> {
-    const batches = this.#view.memtable.sortedBatches({
-      projection: columns,
-      batchSize: this.#request.batchSize ?? DEFAULT_BATCH_SIZE,
-      ...(range === undefined ? {} : { timeRange: range }),
-    });
-    for (const batch of batches) {
+  async *#readMemtable(
+    columns: readonly string[],
+    range: TimeRange | undefined,
+    tagFilter: TagFilter | undefined,
+  ): AsyncIterable<ColumnBatch> {
+    for (const batch of this.#memtableBatches(columns, range, tagFilter, this.#request.batchSize)) {
       this.metrics.rowsFromMemtables += batch.numRows;
       yield batch;
     }
   }
 
   /**
-   * Merges overlapping sources through a scratch memtable set: it sorts by primary key and keeps the
-   * row with the highest priority (SST max sequence; memtable rows above all) for each key. Only the
-   * rows in the group's time range are merged: the timestamp is part of every primary key, so rows
-   * outside it cannot share a key with rows inside. With the key (tsid, timestamp), the tag filter
-   * is applied before merging too: rows of other series have other tsids, so they cannot share a key
-   * with the rows kept (short of two series hashing to one tsid, which writes treat as one series).
+   * The memtable's rows in `range`, sorted by primary key. With a tag filter (in a table keyed by
+   * tsid), only the rows of the series that pass it are sorted and read (memtable-rows.ts); rows
+   * failing it may still come out.
+   */
+  #memtableBatches(
+    columns: readonly string[],
+    range: TimeRange | undefined,
+    tagFilter: TagFilter | undefined,
+    batchSize = DEFAULT_BATCH_SIZE,
+  ): Iterable<ColumnBatch> {
+    let memtable = this.#view.memtable;
+    if (tagFilter !== undefined && Object.keys(tagFilter).length > 0)
+      memtable = narrowToSeries(memtable, tagFilter, columns) ?? memtable;
+    return memtable.sortedBatches({
+      projection: columns,
+      batchSize,
+      ...(range === undefined ? {} : { timeRange: range }),
+    });
+  }
+
+  /**
+   * Merges overlapping sources by primary key (merge.ts): each yields its rows sorted by key, and
+   * for equal keys the row with the highest priority (SST max sequence; memtable rows above all)
+   * wins. Only the rows in the group's time range are merged: the timestamp is part of every
+   * primary key, so rows outside it cannot share a key with rows inside. With the key (tsid,
+   * timestamp), the tag filter is applied before merging too: rows of other series have other
+   * tsids, so they cannot share a key with the rows kept (short of two series hashing to one tsid,
+   * which writes treat as one series).
    */
   async *#merge(group: SourceGroup, columns: readonly string[]): AsyncIterable<ColumnBatch> {
     const { schema, updateMode } = this.#view;
     const tagFilter = schema.hasTsid ? this.#request.tagFilter : undefined;
-    const scratch = new MemtableSet({ schema, updateMode });
-    for (const source of [...group.sources].sort((a, b) => a.priority - b.priority)) {
-      for await (const batch of source.read(group.range)) {
-        const rows = filterRows(batch, schema.timestampColumn, group.range, tagFilter);
-        if (rows.numRows === 0) continue;
-        this.metrics.rowsMerged += rows.numRows;
-        scratch.append(rows, source.priority);
-      }
-    }
-    yield* scratch.sortedBatches({
-      projection: columns,
+    const inputs: SortedSource[] = group.sources.map((source) => ({
+      priority: source.priority,
+      batches: this.#mergeInput(source, group.range, tagFilter),
+    }));
+    yield* mergeSortedSources(inputs, {
+      key: this.#columnSpecs(schema.primaryKey),
+      columns: this.#columnSpecs(columns),
+      updateMode,
       batchSize: this.#request.batchSize ?? DEFAULT_BATCH_SIZE,
     });
+  }
+
+  /** A source's rows in `range` (and `tagFilter`) as they go into a merge, counted as merged. */
+  async *#mergeInput(
+    source: Source,
+    range: TimeRange,
+    tagFilter: TagFilter | undefined,
+  ): AsyncIterable<ColumnBatch> {
+    for await (const batch of source.read(range, tagFilter)) {
+      const rows = filterRows(batch, this.#view.schema.timestampColumn, range, tagFilter);
+      if (rows.numRows === 0) continue;
+      this.metrics.rowsMerged += rows.numRows;
+      yield rows;
+    }
   }
 }
 
@@ -575,14 +843,27 @@ function within(
   return rows !== undefined && rows.min >= range.start && rows.max < range.end;
 }
 
+/** Rows a memtable read for lastPerSeries gathers at a time: few batches, few segments. */
+const TAIL_BATCH_ROWS = 65536;
+
+/** One source's series runs for lastPerSeries, and its rows (read on demand for SSTs). */
+interface TailSource extends SeriesSource {
+  readonly batches: Array<ColumnBatch | undefined>;
+  load(batch: number): Promise<ColumnBatch>;
+}
+
 interface Source {
   readonly min: number;
   readonly max: number;
   readonly priority: number;
   /** The file, for an SST source. */
   readonly sst: SstFileEntry | undefined;
-  /** Its rows that may lie in `range` (whole row groups or batches: the caller filters). */
-  read(range: TimeRange | undefined): AsyncIterable<ColumnBatch>;
+  /**
+   * Its rows that may lie in `range`, in key order (the caller filters). Rows that fail `tagFilter`
+   * may be left out (the caller drops them); it is given only where the filter may apply before
+   * merging: with an explicit primary key, a row that fails it could hide an older one that passes.
+   */
+  read(range: TimeRange | undefined, tagFilter?: TagFilter): AsyncIterable<ColumnBatch>;
 }
 
 /** Sources read together: merged when several, over a time range none of them extends past. */

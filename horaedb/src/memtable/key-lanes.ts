@@ -219,8 +219,8 @@ class WordPairTable {
     }
     const id = this.size++;
     if (id === this.highWords.length) {
-      this.highWords = grow(this.highWords);
-      this.lowWords = grow(this.lowWords);
+      this.highWords = growWords(this.highWords);
+      this.lowWords = growWords(this.lowWords);
     }
     this.highWords[id] = high;
     this.lowWords[id] = low;
@@ -243,13 +243,15 @@ class WordPairTable {
   }
 }
 
-function grow(words: Uint32Array): Uint32Array {
+/** A copy of `words` with twice the room. */
+export function growWords(words: Uint32Array): Uint32Array {
   const bigger = new Uint32Array(words.length * 2);
   bigger.set(words);
   return bigger;
 }
 
-function hashWords(high: number, low: number): number {
+/** A hash of a 64-bit value given as two 32-bit words, for open-addressing tables. */
+export function hashWords(high: number, low: number): number {
   let h = Math.imul(low ^ Math.imul(high, 0x85ebca6b), 0x9e3779b1);
   h ^= h >>> 15;
   return h >>> 0;

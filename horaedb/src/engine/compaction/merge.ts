@@ -15,11 +15,11 @@
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { Column } from "../../batch/column.js";
 import type { ColumnBatch } from "../../batch/column-batch.js";
-import { compareStrings } from "../../memtable/index.js";
 import { ColumnGatherer } from "../../memtable/gather.js";
-import { DataType } from "../../table/data-type.js";
+import type { DataType } from "../../table/data-type.js";
 import { UpdateMode } from "../../table/options.js";
 import type { TableSchema } from "../../table/schema.js";
+import { compareKeyValues, keyView, type KeyView } from "../key-view.js";
 
 export interface MergeInput {
   /** Batches laid out as the schema (every column, schema order), sorted by primary key throughout. */
@@ -27,12 +27,6 @@ export interface MergeInput {
   /** Which input wins on equal keys: the higher (an SST's maxSequence). */
   readonly priority: number;
 }
-
-/** The values of one primary-key column of one batch, in the form comparisons read fastest. */
-type KeyView =
-  | { readonly kind: "number"; readonly values: ArrayLike<number> }
-  | { readonly kind: "int64"; readonly lo: Uint32Array; readonly hi: Int32Array | Uint32Array }
-  | { readonly kind: "string"; readonly values: readonly string[] };
 
 /** A row of one loaded batch: enough to compare its key and to gather it later. */
 interface RowRef {
@@ -191,56 +185,12 @@ class OutputWindow {
   }
 }
 
-function keyView(type: DataType, column: Column): KeyView {
-  switch (type) {
-    case DataType.Int64:
-    case DataType.UInt64: {
-      const typed = column.values as BigInt64Array | BigUint64Array;
-      const lo = new Uint32Array(typed.buffer, typed.byteOffset, typed.length * 2);
-      const hi =
-        type === DataType.Int64 ? new Int32Array(typed.buffer, typed.byteOffset, typed.length * 2) : lo;
-      return { kind: "int64", lo, hi };
-    }
-    case DataType.String:
-      return { kind: "string", values: column.values as string[] };
-    case DataType.Varbinary:
-      throw new TypeError("varbinary columns cannot be part of a primary key");
-    default:
-      return { kind: "number", values: column.values as ArrayLike<number> };
-  }
-}
-
 function compareKeys(a: RowRef, b: RowRef): number {
   for (let k = 0; k < a.keys.length; k++) {
-    const c = compareValues(a.keys[k] as KeyView, a.row, b.keys[k] as KeyView, b.row);
+    const c = compareKeyValues(a.keys[k] as KeyView, a.row, b.keys[k] as KeyView, b.row);
     if (c !== 0) return c;
   }
   return 0;
-}
-
-function compareValues(a: KeyView, ra: number, b: KeyView, rb: number): number {
-  switch (a.kind) {
-    case "number": {
-      const x = a.values[ra] as number;
-      const y = (b as typeof a).values[rb] as number;
-      if (x < y) return -1;
-      if (x > y) return 1;
-      if (x === y) return 0;
-      // At least one NaN: NaNs sort last and equal one another.
-      return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : 1) : -1;
-    }
-    case "int64": {
-      const o = b as typeof a;
-      const ha = a.hi[2 * ra + 1] as number;
-      const hb = o.hi[2 * rb + 1] as number;
-      if (ha !== hb) return ha < hb ? -1 : 1;
-      const la = a.lo[2 * ra] as number;
-      const lb = o.lo[2 * rb] as number;
-      return la === lb ? 0 : la < lb ? -1 : 1;
-    }
-    case "string":
-      return compareStrings(a.values[ra] as string, (b as typeof a).values[rb] as string);
-  }
 }
 
 function siftDown(heap: Cursor[], from: number, before: (a: Cursor, b: Cursor) => boolean): void {

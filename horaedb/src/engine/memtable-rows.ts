@@ -1,0 +1,402 @@
+/**
+ * Selective reads of a memtable snapshot, for tables keyed by (tsid, timestamp). A plain
+ * `sortedBatches` gathers every projected column of every row in the time range (random reads
+ * across the appended chunks, in key order), which for a query of one series out of a hundred, or
+ * of each series' newest row, is a hundred times the work. Here the wanted rows are picked out of
+ * the appended chunks first, and only they are sorted and read.
+ *
+ * Each chunk's rows are indexed by tsid once (chunks never change once appended; the index lives
+ * as long as the chunk, about 4 bytes per row), so picking the rows of a tag filter or of each
+ * series' newest timestamp costs a step per series and chunk rather than per row.
+ */
+import { allocateValues, type Column } from "../batch/column.js";
+import { ColumnGatherer, MemtableSnapshot, type MemtableChunk } from "../memtable/index.js";
+import { growWords, hashWords, HIGH_WORD, LOW_WORD, wordsOf } from "../memtable/key-lanes.js";
+import { buildSortedView } from "../memtable/sorted-view.js";
+import { TSID_COLUMN } from "../table/schema.js";
+import type { TagFilter, TimeRange } from "./row-filter.js";
+
+/**
+ * Above this share of the rows, the whole snapshot (whose sort the memtable caches) is read
+ * rather than a narrowed copy sorted afresh.
+ */
+const MAX_SHARE = 0.25;
+
+/**
+ * The snapshot narrowed to the series that have a row passing the tag filter: every row of such a
+ * tsid, also one whose tags fail the filter (two series hashing to one tsid), so that deduplication
+ * by key sees every row it sees in the whole snapshot and keeps the same ones. The caller still
+ * filters the rows read. It holds only `columns` and the key: read it with a projection of them.
+ * Undefined when the table has no tsid or the series hold more than a quarter of the rows: the
+ * whole snapshot is the better read then.
+ */
+export function narrowToSeries(
+  snapshot: MemtableSnapshot,
+  tagFilter: TagFilter,
+  columns: readonly string[],
+): MemtableSnapshot | undefined {
+  if (!snapshot.schema.hasTsid || snapshot.isEmpty) return undefined;
+  const filters = Object.entries(tagFilter).map(([name, allowed]) => ({ name, allowed: new Set(allowed) }));
+  const wanted = new TsidSet();
+  for (const chunk of snapshot.chunks) {
+    const index = chunkSeries(chunk);
+    const values = filters.map(({ name }) => index.tagValues(chunk, name));
+    for (let g = 0; g < index.count; g++) {
+      let passes = true;
+      for (let f = 0; f < filters.length && passes; f++) {
+        const value = (values[f] as GroupValues)[g];
+        if (value === MIXED) passes = index.someRow(g, (row) => rowPasses(chunk, row, filters));
+        else passes = value !== null && (filters[f] as { allowed: Set<string> }).allowed.has(value as string);
+      }
+      if (passes) wanted.add(index.high[g] as number, index.low[g] as number);
+    }
+  }
+  const limit = snapshot.numRows * MAX_SHARE;
+  let total = 0;
+  const narrowed: MemtableChunk[] = [];
+  if (wanted.size > 0) {
+    for (const chunk of snapshot.chunks) {
+      const index = chunkSeries(chunk);
+      const groups: number[] = [];
+      for (let g = 0; g < index.count; g++) {
+        if (wanted.has(index.high[g] as number, index.low[g] as number)) groups.push(g);
+      }
+      if (groups.length === 0) continue;
+      const rows = index.rowsOf(groups);
+      total += rows.length;
+      if (total > limit) return undefined;
+      narrowed.push(takeChunkRows(chunk, rows, columns));
+    }
+  }
+  return narrowedSnapshot(snapshot, narrowed);
+}
+
+/**
+ * The snapshot narrowed to the rows of each series' newest timestamp in `range` (every row of that
+ * key, so deduplication keeps the same one): the rows a lastPerSeries scan usually needs. Older
+ * rows are left out; a caller that needs them reads the whole snapshot. It holds only `columns`
+ * and the key: read it with a projection of them. Undefined when the table has no tsid.
+ */
+export function narrowToNewest(
+  snapshot: MemtableSnapshot,
+  range: TimeRange | undefined,
+  columns: readonly string[],
+): MemtableSnapshot | undefined {
+  if (!snapshot.schema.hasTsid) return undefined;
+  const start = range?.start ?? -Infinity;
+  const end = range?.end ?? Infinity;
+  const within = (chunk: MemtableChunk) => chunk.minTimestamp >= start && chunk.maxTimestamp < end;
+  // Each series' newest timestamp in the range: from the index where the chunk is all in range.
+  const newest = new TsidTable();
+  for (const chunk of snapshot.chunks) {
+    const index = chunkSeries(chunk);
+    if (within(chunk)) {
+      for (let g = 0; g < index.count; g++)
+        newest.record(index.high[g] as number, index.low[g] as number, index.newest[g] as number);
+      continue;
+    }
+    const timestamps = chunkTimestamps(chunk);
+    for (let g = 0; g < index.count; g++) {
+      for (let i = index.starts[g] as number; i < (index.starts[g + 1] as number); i++) {
+        const t = timestamps[index.order[i] as number] as number;
+        if (t >= start && t < end) newest.record(index.high[g] as number, index.low[g] as number, t);
+      }
+    }
+  }
+  const narrowed: MemtableChunk[] = [];
+  for (const chunk of snapshot.chunks) {
+    const index = chunkSeries(chunk);
+    const timestamps = chunkTimestamps(chunk);
+    const rows: number[] = [];
+    for (let g = 0; g < index.count; g++) {
+      const t = newest.newestOf(index.high[g] as number, index.low[g] as number);
+      if (t === undefined || t > (index.newest[g] as number) || t < (index.oldest[g] as number)) continue;
+      for (let i = index.starts[g] as number; i < (index.starts[g + 1] as number); i++) {
+        const row = index.order[i] as number;
+        if (timestamps[row] === t) rows.push(row);
+      }
+    }
+    if (rows.length > 0) narrowed.push(takeChunkRows(chunk, Uint32Array.from(rows).sort(), columns));
+  }
+  return narrowedSnapshot(snapshot, narrowed);
+}
+
+function narrowedSnapshot(snapshot: MemtableSnapshot, chunks: MemtableChunk[]): MemtableSnapshot {
+  const { schema, updateMode } = snapshot;
+  return new MemtableSnapshot({
+    schema,
+    updateMode,
+    chunks,
+    sortedView: () => buildSortedView(chunks, schema, updateMode),
+    table: snapshot.table,
+    memtableId: snapshot.memtableId,
+  });
+}
+
+/**
+ * The rows of a chunk at `rows` (ascending), as a chunk of its own holding `columns` and the key
+ * (other columns are left empty: the narrowed snapshot is read for those columns only).
+ */
+function takeChunkRows(chunk: MemtableChunk, rows: Uint32Array, columns: readonly string[]): MemtableChunk {
+  const { batch, schema } = chunk;
+  const kept = new Set([...columns, ...schema.primaryKey, schema.timestampColumn]);
+  const at = { chunk: new Uint32Array(rows.length), row: rows, count: rows.length };
+  const sizes = [batch.numRows];
+  // Typed gathers per column type: no BigInt per int64 value.
+  const taken = batch.columns.map((column, i) =>
+    kept.has(batch.names[i] as string)
+      ? new ColumnGatherer(column.type, [column], sizes).gather(at)
+      : { type: column.type, values: allocateValues(column.type, 0), validity: null },
+  );
+  let min = Infinity;
+  let max = -Infinity;
+  const timestamps = chunkTimestamps(chunk);
+  // Exact bounds: the snapshot's time range decides whether a read filters by time.
+  for (let r = 0; r < rows.length; r++) {
+    const t = timestamps[rows[r] as number] as number;
+    if (t < min) min = t;
+    if (t > max) max = t;
+  }
+  return {
+    batch: { names: batch.names, columns: taken, numRows: rows.length },
+    schema,
+    sequence: chunk.sequence,
+    minTimestamp: min,
+    maxTimestamp: max,
+  };
+}
+
+function chunkColumn(chunk: MemtableChunk, name: string): Column | undefined {
+  const i = chunk.schema.indexOf(name);
+  return i === undefined ? undefined : chunk.batch.columns[i];
+}
+
+function chunkTimestamps(chunk: MemtableChunk): Float64Array {
+  const column = chunkColumn(chunk, chunk.schema.timestampColumn);
+  // Appends check that every key column is there.
+  if (column === undefined) throw new TypeError("memtable chunk has no timestamp column");
+  return column.values as Float64Array;
+}
+
+/** Whether the chunk's row passes every filter (null never does; a column the chunk lacks is null). */
+function rowPasses(
+  chunk: MemtableChunk,
+  row: number,
+  filters: ReadonlyArray<{ readonly name: string; readonly allowed: ReadonlySet<string> }>,
+): boolean {
+  return filters.every(({ name, allowed }) => {
+    const column = chunkColumn(chunk, name);
+    if (column === undefined || (column.validity !== null && column.validity[row] !== 1)) return false;
+    return allowed.has((column.values as string[])[row] as string);
+  });
+}
+
+/** A tag of a tsid whose rows in the chunk do not all hold one value (two series sharing a tsid). */
+const MIXED = Symbol("mixed");
+type GroupValues = ReadonlyArray<string | null | typeof MIXED>;
+
+/** A chunk's rows grouped by tsid. */
+class ChunkSeries {
+  /** Number of tsids. */
+  readonly count: number;
+  /** Per tsid, its words. */
+  readonly high: Uint32Array;
+  readonly low: Uint32Array;
+  /** Tsid g holds the rows order[starts[g]] .. order[starts[g + 1] - 1], ascending. */
+  readonly starts: Uint32Array;
+  readonly order: Uint32Array;
+  /** Per tsid, its newest and oldest timestamp in the chunk. */
+  readonly newest: Float64Array;
+  readonly oldest: Float64Array;
+  /** Per tag column, per tsid: its value, null, or MIXED. */
+  readonly #tags = new Map<string, GroupValues>();
+
+  constructor(chunk: MemtableChunk) {
+    const n = chunk.batch.numRows;
+    const tsid = chunkColumn(chunk, TSID_COLUMN);
+    if (tsid === undefined) throw new TypeError("memtable chunk has no tsid column");
+    const words = wordsOf(tsid.values as BigUint64Array);
+    const timestamps = chunkTimestamps(chunk);
+    const ids = new TsidTable();
+    const groupOf = new Uint32Array(n);
+    for (let r = 0; r < n; r++) {
+      groupOf[r] = ids.record(words[2 * r + HIGH_WORD] as number, words[2 * r + LOW_WORD] as number, 0);
+    }
+    const count = ids.size;
+    this.count = count;
+    this.high = ids.highWords.slice(0, count);
+    this.low = ids.lowWords.slice(0, count);
+    this.starts = new Uint32Array(count + 1);
+    for (let r = 0; r < n; r++) {
+      const next = (groupOf[r] as number) + 1;
+      this.starts[next] = (this.starts[next] as number) + 1;
+    }
+    for (let g = 0; g < count; g++)
+      this.starts[g + 1] = (this.starts[g + 1] as number) + (this.starts[g] as number);
+    this.order = new Uint32Array(n);
+    this.newest = new Float64Array(count).fill(-Infinity);
+    this.oldest = new Float64Array(count).fill(Infinity);
+    const fill = this.starts.slice(0, count);
+    for (let r = 0; r < n; r++) {
+      const g = groupOf[r] as number;
+      const at = fill[g] as number;
+      this.order[at] = r;
+      fill[g] = at + 1;
+      const t = timestamps[r] as number;
+      if (t > (this.newest[g] as number)) this.newest[g] = t;
+      if (t < (this.oldest[g] as number)) this.oldest[g] = t;
+    }
+  }
+
+  /** Per tsid, the value its rows hold in the tag column `name` (computed once per column). */
+  tagValues(chunk: MemtableChunk, name: string): GroupValues {
+    let values = this.#tags.get(name);
+    if (values !== undefined) return values;
+    const column = chunkColumn(chunk, name);
+    const out: Array<string | null | typeof MIXED> = new Array<null>(this.count).fill(null);
+    if (column !== undefined) {
+      const strings = column.values as string[];
+      const { validity } = column;
+      const at = (row: number) =>
+        validity !== null && validity[row] !== 1 ? null : (strings[row] as string);
+      for (let g = 0; g < this.count; g++) {
+        const first = at(this.order[this.starts[g] as number] as number);
+        out[g] = first;
+        for (let i = (this.starts[g] as number) + 1; i < (this.starts[g + 1] as number); i++) {
+          if (at(this.order[i] as number) !== first) {
+            out[g] = MIXED;
+            break;
+          }
+        }
+      }
+    }
+    values = out;
+    this.#tags.set(name, values);
+    return values;
+  }
+
+  someRow(group: number, test: (row: number) => boolean): boolean {
+    for (let i = this.starts[group] as number; i < (this.starts[group + 1] as number); i++) {
+      if (test(this.order[i] as number)) return true;
+    }
+    return false;
+  }
+
+  /** The rows of the given tsids, ascending. */
+  rowsOf(groups: readonly number[]): Uint32Array {
+    let n = 0;
+    for (const g of groups) n += (this.starts[g + 1] as number) - (this.starts[g] as number);
+    const rows = new Uint32Array(n);
+    let at = 0;
+    for (const g of groups) {
+      rows.set(this.order.subarray(this.starts[g], this.starts[g + 1]), at);
+      at += (this.starts[g + 1] as number) - (this.starts[g] as number);
+    }
+    return groups.length > 1 ? rows.sort() : rows;
+  }
+}
+
+const chunkSeriesCache = new WeakMap<MemtableChunk, ChunkSeries>();
+
+function chunkSeries(chunk: MemtableChunk): ChunkSeries {
+  let series = chunkSeriesCache.get(chunk);
+  if (series === undefined) {
+    series = new ChunkSeries(chunk);
+    chunkSeriesCache.set(chunk, series);
+  }
+  return series;
+}
+
+/** Dense ids of tsids (two 32-bit words) with the newest timestamp recorded of each: open addressing. */
+class TsidTable {
+  highWords: Uint32Array = new Uint32Array(64);
+  lowWords: Uint32Array = new Uint32Array(64);
+  #newest = new Float64Array(64);
+  #slots = new Int32Array(128).fill(-1);
+  size = 0;
+
+  /** The tsid's id (a new one for a tsid not seen yet); `t` becomes its newest if it is newer. */
+  record(high: number, low: number, t: number): number {
+    const mask = this.#slots.length - 1;
+    let s = hashWords(high, low) & mask;
+    for (;;) {
+      const id = this.#slots[s] as number;
+      if (id < 0) break;
+      if (this.highWords[id] === high && this.lowWords[id] === low) {
+        if (t > (this.#newest[id] as number)) this.#newest[id] = t;
+        return id;
+      }
+      s = (s + 1) & mask;
+    }
+    const id = this.size++;
+    if (id === this.highWords.length) {
+      this.highWords = growWords(this.highWords);
+      this.lowWords = growWords(this.lowWords);
+      const newest = new Float64Array(this.#newest.length * 2);
+      newest.set(this.#newest);
+      this.#newest = newest;
+    }
+    this.highWords[id] = high;
+    this.lowWords[id] = low;
+    this.#newest[id] = t;
+    this.#slots[s] = id;
+    // At most half full, so probe sequences stay short.
+    if (this.size * 2 > this.#slots.length) this.#rehash();
+    return id;
+  }
+
+  /** The newest timestamp recorded of the tsid; undefined for a tsid not seen. */
+  newestOf(high: number, low: number): number | undefined {
+    const mask = this.#slots.length - 1;
+    let s = hashWords(high, low) & mask;
+    for (;;) {
+      const id = this.#slots[s] as number;
+      if (id < 0) return undefined;
+      if (this.highWords[id] === high && this.lowWords[id] === low) return this.#newest[id];
+      s = (s + 1) & mask;
+    }
+  }
+
+  #rehash(): void {
+    const slots = new Int32Array(this.#slots.length * 2).fill(-1);
+    const mask = slots.length - 1;
+    for (let id = 0; id < this.size; id++) {
+      let s = hashWords(this.highWords[id] as number, this.lowWords[id] as number) & mask;
+      while ((slots[s] as number) >= 0) s = (s + 1) & mask;
+      slots[s] = id;
+    }
+    this.#slots = slots;
+  }
+}
+
+/** A set of tsids as (high, low) 32-bit words; linear while small, which is the usual case. */
+class TsidSet {
+  readonly #high: number[] = [];
+  readonly #low: number[] = [];
+  readonly #byHigh = new Map<number, Set<number>>();
+
+  get size(): number {
+    return this.#high.length;
+  }
+
+  add(high: number, low: number): void {
+    if (this.has(high, low)) return;
+    this.#high.push(high);
+    this.#low.push(low);
+    let lows = this.#byHigh.get(high);
+    if (lows === undefined) {
+      lows = new Set();
+      this.#byHigh.set(high, lows);
+    }
+    lows.add(low);
+  }
+
+  has(high: number, low: number): boolean {
+    const n = this.#high.length;
+    if (n <= 8) {
+      for (let i = 0; i < n; i++) if (this.#high[i] === high && this.#low[i] === low) return true;
+      return false;
+    }
+    return this.#byHigh.get(high)?.has(low) ?? false;
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * Narrowed memtable snapshots (engine/memtable-rows.ts) against the whole snapshot: the series of
+ * a tag filter, and each series' newest rows, must come out as the whole snapshot's rows filtered
+ * afterwards, including where two series share a tsid and where writes reached the memtable out
+ * of sequence order.
+ */
+import { describe, expect, it } from "vitest";
+import { cellAt, type Column } from "../../src/batch/column.js";
+import type { ColumnBatch } from "../../src/batch/column-batch.js";
+import { narrowToNewest, narrowToSeries } from "../../src/engine/memtable-rows.js";
+import type { TagFilter, TimeRange } from "../../src/engine/row-filter.js";
+import { MemtableSet, type MemtableSnapshot } from "../../src/memtable/index.js";
+import { DataType, type CellValue } from "../../src/table/data-type.js";
+import { UpdateMode } from "../../src/table/options.js";
+import { TableSchema } from "../../src/table/schema.js";
+import { mulberry32 } from "../../src/testing/tsbs.js";
+
+const SCHEMA = TableSchema.create({
+  timestampColumn: "ts",
+  columns: [
+    { name: "host", type: DataType.String, isTag: true },
+    { name: "region", type: DataType.String, isTag: true },
+    { name: "ts", type: DataType.Timestamp },
+    { name: "x", type: DataType.Double },
+  ],
+});
+const NAMES = ["tsid", "host", "region", "ts", "x"];
+
+/** Series and their tsids: (h3, r1) and (h4, r2) share one, as two series hashing alike would. */
+const SERIES: ReadonlyArray<readonly [string, string | null, bigint]> = [
+  ["h0", "r0", 11n],
+  ["h1", "r0", 2n ** 63n + 5n],
+  ["h2", null, 7n],
+  ["h3", "r1", 99n],
+  ["h4", "r2", 99n],
+  ["h5", "r1", 2n ** 40n],
+];
+
+type Row = CellValue[];
+
+function batchOf(rows: readonly Row[]): ColumnBatch {
+  const nulls = (c: number) => rows.map((r) => r[c] === null);
+  const validity = (c: number) =>
+    nulls(c).some((n) => n) ? Uint8Array.from(nulls(c), (n) => (n ? 0 : 1)) : null;
+  return {
+    names: NAMES,
+    columns: [
+      { type: DataType.UInt64, values: BigUint64Array.from(rows, (r) => r[0] as bigint), validity: null },
+      { type: DataType.String, values: rows.map((r) => r[1] as string), validity: null },
+      {
+        type: DataType.String,
+        values: rows.map((r) => (r[2] as string | null) ?? ""),
+        validity: validity(2),
+      },
+      { type: DataType.Timestamp, values: Float64Array.from(rows, (r) => r[3] as number), validity: null },
+      {
+        type: DataType.Double,
+        values: Float64Array.from(rows, (r) => (r[4] as number | null) ?? 0),
+        validity: validity(4),
+      },
+    ],
+    numRows: rows.length,
+  };
+}
+
+function rowsOf(batches: Iterable<ColumnBatch>): Row[] {
+  const rows: Row[] = [];
+  for (const batch of batches) {
+    for (let r = 0; r < batch.numRows; r++) rows.push(batch.columns.map((c: Column) => cellAt(c, r)));
+  }
+  return rows;
+}
+
+const text = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? `${x}n` : x));
+
+function randomSnapshot(random: () => number, updateMode: UpdateMode): MemtableSnapshot {
+  const set = new MemtableSet({ schema: SCHEMA, updateMode });
+  const chunks = 1 + Math.floor(random() * 8);
+  for (let c = 0; c < chunks; c++) {
+    const rows: Row[] = Array.from({ length: Math.floor(random() * 30) }, () => {
+      const [host, region, tsid] = SERIES[Math.floor(random() * SERIES.length)]!;
+      return [tsid, host, region, Math.floor(random() * 20) * 1000, random() < 0.3 ? null : c];
+    });
+    // Sequences out of order now and then, as concurrent writes reach the memtable.
+    set.append(batchOf(rows), 100 + c + (random() < 0.3 ? -10 : 0));
+    if (random() < 0.15) set.switchMemtable();
+  }
+  return set.snapshot();
+}
+
+function inRange(row: Row, range: TimeRange | undefined): boolean {
+  return range === undefined || ((row[3] as number) >= range.start && (row[3] as number) < range.end);
+}
+
+function passes(row: Row, filter: TagFilter): boolean {
+  return Object.entries(filter).every(([tag, allowed]) => {
+    const value = row[NAMES.indexOf(tag)];
+    return value !== null && allowed.includes(value as string);
+  });
+}
+
+describe("narrowed memtable snapshots", () => {
+  it("narrowToSeries: the whole snapshot's rows of the filter, in order", () => {
+    const random = mulberry32(5);
+    let narrowed = 0;
+    for (let round = 0; round < 400; round++) {
+      const updateMode = round % 3 === 0 ? UpdateMode.Append : UpdateMode.Overwrite;
+      const snapshot = randomSnapshot(random, updateMode);
+      const filter: Record<string, string[]> = {};
+      filter.host = SERIES.filter(() => random() < 0.2).map(([h]) => h);
+      if (random() < 0.3) filter.region = ["r1", "r2"].filter(() => random() < 0.6);
+      const range = random() < 0.5 ? undefined : { start: Math.floor(random() * 14) * 1000, end: 14_000 };
+      const expected = rowsOf(
+        snapshot.sortedBatches({ projection: NAMES, ...(range === undefined ? {} : { timeRange: range }) }),
+      ).filter((r) => passes(r, filter));
+      const narrow = narrowToSeries(snapshot, filter, ["host", "region", "x"]);
+      if (narrow === undefined) continue;
+      narrowed++;
+      const got = rowsOf(
+        narrow.sortedBatches({ projection: NAMES, ...(range === undefined ? {} : { timeRange: range }) }),
+      ).filter((r) => passes(r, filter));
+      expect(got.map(text), `round ${round} ${text(filter)}`).toEqual(expected.map(text));
+      // Far fewer rows to sort and read than the whole snapshot.
+      expect(narrow.numRows).toBeLessThanOrEqual(snapshot.numRows / 4);
+    }
+    expect(narrowed).toBeGreaterThan(100);
+  });
+
+  it("narrowToNewest: each tsid's rows at its newest timestamp in the range, as the whole snapshot has them", () => {
+    const random = mulberry32(6);
+    for (let round = 0; round < 400; round++) {
+      const snapshot = randomSnapshot(random, UpdateMode.Overwrite);
+      const start = Math.floor(random() * 10) * 1000;
+      const range = random() < 0.4 ? undefined : { start, end: start + Math.floor(random() * 15) * 1000 };
+      const all = rowsOf(
+        snapshot.sortedBatches({ projection: NAMES, ...(range === undefined ? {} : { timeRange: range }) }),
+      );
+      const newest = new Map<bigint, number>();
+      for (const r of all)
+        newest.set(r[0] as bigint, Math.max(newest.get(r[0] as bigint) ?? -Infinity, r[3] as number));
+      const expected = all.filter((r) => r[3] === newest.get(r[0] as bigint));
+      const narrow = narrowToNewest(snapshot, range, NAMES);
+      expect(narrow).toBeDefined();
+      const got = rowsOf(
+        narrow?.sortedBatches({ projection: NAMES, ...(range === undefined ? {} : { timeRange: range }) }) ??
+          [],
+      );
+      expect(got.map(text), `round ${round} ${text(range)}`).toEqual(expected.map(text));
+      expect(all.every((r) => inRange(r, range))).toBe(true);
+    }
+  });
+
+  it("leaves tables without a tsid, and filters matching most rows, to the whole snapshot", () => {
+    const explicit = TableSchema.create({
+      timestampColumn: "ts",
+      primaryKey: ["host", "ts"],
+      columns: [
+        { name: "host", type: DataType.String, isTag: true },
+        { name: "ts", type: DataType.Timestamp },
+      ],
+    });
+    const set = new MemtableSet({ schema: explicit });
+    set.append(
+      {
+        names: ["host", "ts"],
+        columns: [
+          { type: DataType.String, values: ["a", "b"], validity: null },
+          { type: DataType.Timestamp, values: Float64Array.from([1, 2]), validity: null },
+        ],
+        numRows: 2,
+      },
+      1,
+    );
+    expect(narrowToSeries(set.snapshot(), { host: ["a"] }, ["host"])).toBeUndefined();
+    expect(narrowToNewest(set.snapshot(), undefined, ["host"])).toBeUndefined();
+    const random = mulberry32(8);
+    const snapshot = randomSnapshot(random, UpdateMode.Overwrite);
+    expect(narrowToSeries(snapshot, { host: SERIES.map(([h]) => h) }, ["x"])).toBeUndefined();
+  });
+});

@@ -1,5 +1,18 @@
 import { gunzipSync } from "node:zlib";
-import { Table, tableFromIPC } from "apache-arrow";
+import {
+  type Data,
+  type DataType,
+  type Field,
+  makeData,
+  Message,
+  MessageHeader,
+  RecordBatch,
+  type Schema,
+  Struct,
+  Table,
+  tableFromIPC,
+  Type,
+} from "apache-arrow";
 import { loadZstd, StatusCode, type storage, zstdDecompress } from "@horaedb/proto";
 import { HoraeDBError } from "./errors.js";
 
@@ -12,7 +25,7 @@ export function decodeArrowPayload(payload: storage.ArrowPayload__Output): Table
   return payload.recordBatches.map((bytes, i) => {
     const ipc = decompress(bytes, payload.compression, i);
     try {
-      return tableFromIPC(ipc);
+      return readFlatStream(ipc) ?? tableFromIPC(ipc);
     } catch (error) {
       throw malformed(`record batch stream ${i} is not a valid Arrow IPC stream`, error);
     }
@@ -29,6 +42,115 @@ export function concatTables(tables: readonly Table[]): Table {
   const [first, ...rest] = tables;
   if (first === undefined) return new Table();
   return rest.length === 0 ? first : first.concat(...rest);
+}
+
+/** Arrow types whose columns `readFlatStream` reads: one validity buffer, then values (and offsets). */
+const FLAT_TYPES: ReadonlySet<Type> = new Set([
+  Type.Int,
+  Type.Float,
+  Type.Bool,
+  Type.Utf8,
+  Type.Binary,
+  Type.Timestamp,
+  Type.Date,
+  Type.Time,
+]);
+
+const CONTINUATION = 0xffffffff;
+
+/**
+ * Reads an IPC stream of flat columns (the types of FLAT_TYPES, as query results are) into a table
+ * whose columns are views of the stream's bytes, building the same Arrow data as `tableFromIPC`
+ * without its general reader; the bytes are copied once, whole, only when they are not 8-byte
+ * aligned. Returns undefined for any stream it does not read that way (dictionaries, compressed
+ * bodies, nested types, the pre-1.0 format, no record batch, a truncated stream), which
+ * `tableFromIPC` then reads, or rejects with its own error.
+ */
+export function readFlatStream(input: Uint8Array): Table | undefined {
+  const bytes = input.byteOffset % 8 === 0 ? input : alignedCopy(input);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let schema: Schema | undefined;
+  const batches: RecordBatch[] = [];
+  let at = 0;
+  while (at + 8 <= bytes.byteLength) {
+    if (view.getUint32(at, true) !== CONTINUATION) return undefined;
+    const metadataLength = view.getInt32(at + 4, true);
+    if (metadataLength === 0) break;
+    const bodyStart = at + 8 + metadataLength;
+    if (metadataLength < 0 || metadataLength % 8 !== 0 || bodyStart > bytes.byteLength) return undefined;
+    const message = Message.decode(bytes.subarray(at + 8, bodyStart));
+    const bodyEnd = bodyStart + Number(message.bodyLength);
+    if (bodyEnd > bytes.byteLength) return undefined;
+    if (message.headerType === MessageHeader.Schema && schema === undefined) {
+      schema = (message as Message<MessageHeader.Schema>).header();
+      if (!schema.fields.every((field) => FLAT_TYPES.has(field.typeId))) return undefined;
+    } else if (message.headerType === MessageHeader.RecordBatch && schema !== undefined) {
+      let batch: RecordBatch | undefined;
+      try {
+        batch = flatRecordBatch(schema, message as Message<MessageHeader.RecordBatch>, bytes, bodyStart);
+      } catch {
+        // Buffers Arrow's data cannot view (misaligned, too short): its own reader says why.
+        return undefined;
+      }
+      if (batch === undefined) return undefined;
+      batches.push(batch);
+    } else {
+      return undefined;
+    }
+    at = bodyEnd;
+  }
+  if (batches.length === 0) return undefined;
+  return new Table(batches);
+}
+
+function alignedCopy(input: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(input.byteLength);
+  copy.set(input);
+  return copy;
+}
+
+function flatRecordBatch(
+  schema: Schema,
+  message: Message<MessageHeader.RecordBatch>,
+  bytes: Uint8Array,
+  bodyStart: number,
+): RecordBatch | undefined {
+  const header = message.header();
+  if (header.compression !== null || header.nodes.length !== schema.fields.length) return undefined;
+  const body = bytes.subarray(bodyStart, bodyStart + Number(message.bodyLength));
+  let nextBuffer = 0;
+  const buffer = (): Uint8Array | undefined => {
+    const region = header.buffers[nextBuffer++];
+    if (region === undefined || region.offset + region.length > body.byteLength) return undefined;
+    return body.subarray(region.offset, region.offset + region.length);
+  };
+  const children: Data[] = [];
+  for (let i = 0; i < schema.fields.length; i++) {
+    const field = schema.fields[i] as Field;
+    const node = header.nodes[i] as { length: number; nullCount: number };
+    const validity = buffer();
+    const offsets = field.typeId === Type.Utf8 || field.typeId === Type.Binary ? buffer() : undefined;
+    const values = buffer();
+    if (validity === undefined || values === undefined) return undefined;
+    // As Arrow's reader: a column without nulls gets an empty bitmap.
+    const nullBitmap = node.nullCount > 0 ? validity : new Uint8Array(0);
+    const props = {
+      type: field.type as DataType,
+      length: node.length,
+      nullCount: node.nullCount,
+      nullBitmap,
+    };
+    if (offsets !== undefined) {
+      children.push(
+        makeData({ ...props, valueOffsets: offsets, data: values } as Parameters<typeof makeData>[0]),
+      );
+    } else {
+      children.push(makeData({ ...props, data: values } as Parameters<typeof makeData>[0]));
+    }
+  }
+  if (nextBuffer !== header.buffers.length) return undefined;
+  const data = makeData({ type: new Struct(schema.fields), length: header.length, children });
+  return new RecordBatch(schema, data, message.metadata);
 }
 
 /** Largest decompressed result stream: a stream this large could not be one gRPC message anyway. */

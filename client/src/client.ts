@@ -308,12 +308,28 @@ function writeErrorOf(outcome: WriteOutcome): HoraeDBWriteError {
   );
 }
 
-/** Rows of an Arrow table as plain objects. */
+/**
+ * Rows of an Arrow table as plain objects, each value as the column's `get` reads it (null for a
+ * null cell); a later column wins over an earlier one of the same name. Read batch by batch and
+ * column by column, rather than through a row proxy per row.
+ */
 export function tableRows(table: Table): Array<Record<string, unknown>> {
+  // Assigning `__proto__` would set the row's prototype; a row object built by spreading has no such key.
+  const columns = table.schema.fields
+    .map((field, index) => ({ name: field.name, index }))
+    .filter((column) => column.name !== "__proto__");
   const rows: Array<Record<string, unknown>> = [];
-  for (let i = 0; i < table.numRows; i++) {
-    const row = table.get(i);
-    if (row !== null) rows.push({ ...(row.toJSON() as Record<string, unknown>) });
+  for (const batch of table.batches) {
+    const vectors = columns.map((column) => batch.getChildAt(column.index));
+    for (let row = 0; row < batch.numRows; row++) {
+      // A row the struct marks null (never so in a query result) has no values.
+      if (!batch.isValid(row)) continue;
+      const values: Record<string, unknown> = {};
+      for (let c = 0; c < columns.length; c++) {
+        values[(columns[c] as { name: string }).name] = vectors[c]?.get(row) ?? null;
+      }
+      rows.push(values);
+    }
   }
   return rows;
 }

@@ -30,7 +30,7 @@ export interface HoraeDBClientOptions {
   readonly maxRequestBytes?: number;
   /**
    * Payload codec: Arrow IPC streams written above `compressAboveBytes` are compressed with it, and
-   * query results are requested in it (the server compresses results over 64 KiB). Default "zstd".
+   * query results are requested in it (the server compresses results over 1 MiB). Default "zstd".
    */
   readonly compression?: PayloadCompression;
   /** Arrow IPC streams larger than this are sent compressed, in bytes. Default 1 MiB. */
@@ -70,13 +70,20 @@ export interface ResolvedClientOptions {
   readonly channelOptions: ChannelOptions;
 }
 
+/** HTTP/2 receive window of a connection and of each call on it, in bytes (see SDK_CHANNEL_OPTIONS). */
+const SDK_FLOW_CONTROL_WINDOW_BYTES = 8 * 1024 * 1024;
+
 /**
  * Channel options the SDK sets: reconnect quickly after an instance restarts (gRPC's own default
- * waits 1 s, then up to 120 s), since writes are retried for a bounded time only.
+ * waits 1 s, then up to 120 s), since writes are retried for a bounded time only; and a receive
+ * window that holds a whole query result of several MiB: with HTTP/2's default of 64 KiB the server
+ * may send only that much before the client's window updates come back, so a larger result takes a
+ * network round trip per window.
  */
 const SDK_CHANNEL_OPTIONS: ChannelOptions = {
   "grpc.initial_reconnect_backoff_ms": 100,
   "grpc.max_reconnect_backoff_ms": 2_000,
+  "grpc-node.flow_control_window": SDK_FLOW_CONTROL_WINDOW_BYTES,
 };
 
 /** Fills in defaults; throws HoraeDBArgumentError naming the first bad option. */

@@ -93,6 +93,16 @@ describe("endpoints and options", () => {
       'options.compression must be one of zstd, gzip, none, got "brotli"',
     );
   });
+
+  it("opens channels with an 8 MiB HTTP/2 receive window, which channelOptions override", () => {
+    const window = "grpc-node.flow_control_window";
+    expect(resolveClientOptions({ endpoints: ["a:1"] }).channelOptions[window]).toBe(8 * 1024 * 1024);
+    const options = resolveClientOptions({ endpoints: ["a:1"], channelOptions: { [window]: 65_535 } });
+    expect(options.channelOptions).toMatchObject({
+      [window]: 65_535,
+      "grpc.max_reconnect_backoff_ms": 2_000,
+    });
+  });
 });
 
 describe("Semaphore", () => {

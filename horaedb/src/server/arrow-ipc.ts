@@ -1,0 +1,439 @@
+/**
+ * Query results written straight from their column batches to Arrow IPC stream bytes: one buffer
+ * per stream, sized up front, with each column's values copied (or, for timestamps, strings and
+ * booleans, converted) once into the message body. No Arrow vectors, record batches or stream writer
+ * are built on the way, which for the small results of typical queries cost more than the rows.
+ *
+ * The streams read exactly as those `resultToArrow` + `RecordBatchStreamWriter` write: the same
+ * schema (every field nullable; Timestamp(ms), Float64, Float32, Int64, Int32, Uint64, Bool, Utf8 and
+ * Binary, as `arrowTypeOf` maps our types for columns that are not dictionary-encoded), nulls in
+ * validity bitmaps, buffers 8-byte aligned, metadata version V5.
+ */
+import { Field, Message, Schema } from "apache-arrow";
+import { allocateValues, type Column } from "../batch/column.js";
+import type { ColumnBatch } from "../batch/column-batch.js";
+import type { ResultColumn } from "../query/index.js";
+import { arrowTypeOf } from "../sst/arrow-convert.js";
+import { DataType } from "../table/data-type.js";
+
+const CONTINUATION = 0xffffffff;
+/** IPC metadata version V5 (`MetadataVersion.V5`). */
+const METADATA_V5 = 4;
+/** `MessageHeader.RecordBatch`. */
+const HEADER_RECORD_BATCH = 3;
+const TWO_POW_32 = 4294967296;
+
+/**
+ * How the UTF-8 bytes of a string column are produced, with their total size:
+ * - runs: rows in runs of one value (tags of rows in series order), each value encoded once and
+ *   repeated with a fill; `runEnds[i]` is the row after run i, `encoded[i]` its value's bytes;
+ * - ascii: every character ASCII (one byte each), so the joined strings are the data buffer;
+ * - utf8: anything else, encoded string by string.
+ */
+type StringLayout =
+  | { readonly kind: "runs"; readonly bytes: number; readonly runEnds: number[]; readonly encoded: Buffer[] }
+  | { readonly kind: "ascii"; readonly bytes: number; readonly text: string }
+  | { readonly kind: "utf8"; readonly bytes: number };
+
+/** Rows per run at or above which a string column is written run by run. */
+const MIN_ROWS_PER_RUN = 4;
+
+/** A column of a batch about to be written: its buffers' lengths and how to fill them. */
+interface ColumnPlan {
+  readonly column: Column;
+  readonly nullCount: number;
+  /** Byte lengths of the column's buffers, in IPC order (validity first). */
+  readonly bufferLengths: readonly number[];
+  /** How a Utf8 column's bytes are written. */
+  readonly strings?: StringLayout;
+}
+
+/**
+ * The result as Arrow IPC streams: one stream holding every batch, or, if batches disagree on their
+ * columns, one stream per run of batches that agree. With no batches, one stream of one empty batch
+ * with `columns` as its schema, so that the schema is always known.
+ */
+export function resultToIpcStreams(
+  columns: readonly ResultColumn[],
+  batches: readonly ColumnBatch[],
+): Uint8Array[] {
+  if (batches.length === 0) return [encodeIpcStream([emptyBatch(columns)])];
+  const streams: Uint8Array[] = [];
+  let run: ColumnBatch[] = [];
+  let signature = "";
+  for (const batch of batches) {
+    const next = schemaSignature(batch);
+    if (run.length > 0 && next !== signature) {
+      streams.push(encodeIpcStream(run));
+      run = [];
+    }
+    signature = next;
+    run.push(batch);
+  }
+  streams.push(encodeIpcStream(run));
+  return streams;
+}
+
+/**
+ * One IPC stream (schema message, a record batch message per batch, end-of-stream marker) of
+ * batches that share their column names and types (the first batch's are the schema).
+ */
+export function encodeIpcStream(batches: readonly ColumnBatch[]): Uint8Array {
+  const first = batches[0];
+  if (first === undefined) throw new RangeError("an IPC stream needs at least one batch");
+  const schema = schemaMessage(first);
+  const plans = batches.map((batch) => batch.columns.map((c) => planColumn(c, batch.numRows)));
+  const metadataSizes = plans.map((p) => recordBatchMetadataSize(p));
+  const bodySizes = plans.map((p) => bodySize(p));
+  let total = schema.byteLength + 8;
+  for (let i = 0; i < batches.length; i++) total += (metadataSizes[i] as number) + (bodySizes[i] as number);
+  // Zeroed: padding bytes, and the values of null rows that have none of their own, read as zero.
+  const out = Buffer.alloc(total);
+  out.set(schema, 0);
+  let at = schema.byteLength;
+  batches.forEach((batch, i) => {
+    const columnPlans = plans[i] as ColumnPlan[];
+    at = writeRecordBatchMetadata(out, at, batch.numRows, columnPlans, bodySizes[i] as number);
+    at = writeBody(out, at, batch.numRows, columnPlans);
+  });
+  out.writeUInt32LE(CONTINUATION, at);
+  out.writeUInt32LE(0, at + 4);
+  return out;
+}
+
+/** A batch's column names and types, which decide its schema message. */
+function schemaSignature(batch: ColumnBatch): string {
+  let signature = "";
+  for (let i = 0; i < batch.columns.length; i++) {
+    signature += `${(batch.columns[i] as Column).type}:${JSON.stringify(batch.names[i])},`;
+  }
+  return signature;
+}
+
+const SCHEMA_CACHE_LIMIT = 256;
+/** Encoded schema messages by signature; results of the same query shape share one. */
+const schemaCache = new Map<string, Uint8Array>();
+
+/** The schema message of a batch's columns (continuation, length, flatbuffer, padding). */
+function schemaMessage(batch: ColumnBatch): Uint8Array {
+  const signature = schemaSignature(batch);
+  const cached = schemaCache.get(signature);
+  if (cached !== undefined) return cached;
+  const fields = batch.names.map((name, i) => {
+    const type = (batch.columns[i] as Column).type;
+    return new Field(name, arrowTypeOf({ name, type, nullable: true, dictionary: false }, i), true);
+  });
+  const flatbuffer = Message.encode(Message.from(new Schema(fields)));
+  const size = align8(flatbuffer.byteLength + 8);
+  const message = new Uint8Array(size);
+  const view = new DataView(message.buffer);
+  view.setUint32(0, CONTINUATION, true);
+  view.setInt32(4, size - 8, true);
+  message.set(flatbuffer, 8);
+  if (schemaCache.size >= SCHEMA_CACHE_LIMIT) schemaCache.clear();
+  schemaCache.set(signature, message);
+  return message;
+}
+
+function emptyBatch(columns: readonly ResultColumn[]): ColumnBatch {
+  return {
+    names: columns.map((c) => c.name),
+    columns: columns.map((c): Column => ({
+      type: c.type,
+      values: allocateValues(c.type, 0),
+      validity: null,
+    })),
+    numRows: 0,
+  };
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+function planColumn(column: Column, numRows: number): ColumnPlan {
+  if (column.values.length < numRows) {
+    throw new RangeError(`a result column holds ${column.values.length} values for ${numRows} rows`);
+  }
+  const nullCount = countNulls(column.validity, numRows);
+  const validityBytes = nullCount === 0 ? 0 : (numRows + 7) >> 3;
+  switch (column.type) {
+    case DataType.Timestamp:
+    case DataType.Double:
+    case DataType.Int64:
+    case DataType.UInt64:
+      return { column, nullCount, bufferLengths: [validityBytes, numRows * 8] };
+    case DataType.Float:
+    case DataType.Int32:
+      return { column, nullCount, bufferLengths: [validityBytes, numRows * 4] };
+    case DataType.Boolean:
+      return { column, nullCount, bufferLengths: [validityBytes, (numRows + 7) >> 3] };
+    case DataType.String: {
+      const strings = stringLayout(column.values as string[], numRows);
+      return {
+        column,
+        nullCount,
+        bufferLengths: [validityBytes, (numRows + 1) * 4, strings.bytes],
+        strings,
+      };
+    }
+    case DataType.Varbinary: {
+      const values = column.values as Uint8Array[];
+      let bytes = 0;
+      for (let i = 0; i < numRows; i++) bytes += (values[i] as Uint8Array).byteLength;
+      return { column, nullCount, bufferLengths: [validityBytes, (numRows + 1) * 4, bytes] };
+    }
+  }
+}
+
+function stringLayout(strings: readonly string[], numRows: number): StringLayout {
+  let runs = numRows === 0 ? 0 : 1;
+  for (let i = 1; i < numRows; i++) if (strings[i] !== strings[i - 1]) runs++;
+  if (runs * MIN_ROWS_PER_RUN <= numRows) {
+    const runEnds: number[] = [];
+    const encoded: Buffer[] = [];
+    let bytes = 0;
+    let start = 0;
+    for (let i = 1; i <= numRows; i++) {
+      if (i < numRows && strings[i] === strings[start]) continue;
+      const value = Buffer.from(strings[start] as string, "utf8");
+      runEnds.push(i);
+      encoded.push(value);
+      bytes += value.byteLength * (i - start);
+      start = i;
+    }
+    return { kind: "runs", bytes, runEnds, encoded };
+  }
+  const text = (strings.length === numRows ? strings : strings.slice(0, numRows)).join("");
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes === text.length) return { kind: "ascii", bytes, text };
+  // Counted string by string: joined, a lone surrogate at the end of one string and one at the start
+  // of the next would encode as one character.
+  let total = 0;
+  for (let i = 0; i < numRows; i++) total += Buffer.byteLength(strings[i] as string, "utf8");
+  return { kind: "utf8", bytes: total };
+}
+
+function countNulls(validity: Uint8Array | null, numRows: number): number {
+  if (validity === null) return 0;
+  let valid = 0;
+  for (let i = 0; i < numRows; i++) valid += validity[i] === 1 ? 1 : 0;
+  return numRows - valid;
+}
+
+function bodySize(plans: readonly ColumnPlan[]): number {
+  let size = 0;
+  for (const plan of plans) for (const length of plan.bufferLengths) size += align8(length);
+  return size;
+}
+
+/*
+ * The RecordBatch message's flatbuffer, laid out front to back (offsets from its start, which is
+ * 8 bytes into the message, after the continuation marker and the length):
+ *
+ *    0  root offset -> Message table
+ *    4  Message vtable (5 entries: version, header_type, header, bodyLength; 12 bytes)
+ *   16  Message table: vtable soffset, header offset, bodyLength (int64), version (int16),
+ *       header_type (uint8), padding (24 bytes)
+ *   40  RecordBatch vtable (length, nodes, buffers; 10 bytes + 2 padding)
+ *   56  RecordBatch table: vtable soffset, nodes offset, length (int64), buffers offset, padding
+ *       (24 bytes; 52-56 is padding so that the int64 fields are 8-byte aligned)
+ *   80  nodes vector: padding, count (at 84), FieldNode structs {length, null_count} from 88
+ *    .  buffers vector: padding, count, Buffer structs {offset, length}, 8-byte aligned likewise
+ */
+const MESSAGE_VTABLE = 4;
+const MESSAGE_TABLE = 16;
+const RECORD_BATCH_VTABLE = 40;
+const RECORD_BATCH_TABLE = 56;
+const NODES_VECTOR = 84;
+
+function bufferCount(plans: readonly ColumnPlan[]): number {
+  let count = 0;
+  for (const plan of plans) count += plan.bufferLengths.length;
+  return count;
+}
+
+/** The message's size in the stream: continuation, length, flatbuffer, padding to 8 bytes. */
+function recordBatchMetadataSize(plans: readonly ColumnPlan[]): number {
+  const nodesEnd = NODES_VECTOR + 4 + plans.length * 16;
+  const buffersEnd = nodesEnd + 8 + bufferCount(plans) * 16;
+  return 8 + align8(buffersEnd);
+}
+
+function writeRecordBatchMetadata(
+  out: Buffer,
+  start: number,
+  numRows: number,
+  plans: readonly ColumnPlan[],
+  bodyLength: number,
+): number {
+  const size = recordBatchMetadataSize(plans);
+  out.writeUInt32LE(CONTINUATION, start);
+  out.writeInt32LE(size - 8, start + 4);
+  const fb = start + 8;
+  const nodesCount = NODES_VECTOR;
+  const buffersCount = nodesCount + 4 + plans.length * 16 + 4;
+
+  out.writeUInt32LE(MESSAGE_TABLE, fb);
+  // Message vtable: its size, the table's size, then each field's offset in the table.
+  writeUInt16s(out, fb + MESSAGE_VTABLE, [12, 20, 16, 18, 4, 8]);
+  out.writeInt32LE(MESSAGE_TABLE - MESSAGE_VTABLE, fb + MESSAGE_TABLE);
+  out.writeUInt32LE(RECORD_BATCH_TABLE - (MESSAGE_TABLE + 4), fb + MESSAGE_TABLE + 4);
+  writeInt64(out, fb + MESSAGE_TABLE + 8, bodyLength);
+  out.writeInt16LE(METADATA_V5, fb + MESSAGE_TABLE + 16);
+  out.writeUInt8(HEADER_RECORD_BATCH, fb + MESSAGE_TABLE + 18);
+
+  writeUInt16s(out, fb + RECORD_BATCH_VTABLE, [10, 20, 8, 4, 16]);
+  out.writeInt32LE(RECORD_BATCH_TABLE - RECORD_BATCH_VTABLE, fb + RECORD_BATCH_TABLE);
+  out.writeUInt32LE(nodesCount - (RECORD_BATCH_TABLE + 4), fb + RECORD_BATCH_TABLE + 4);
+  writeInt64(out, fb + RECORD_BATCH_TABLE + 8, numRows);
+  out.writeUInt32LE(buffersCount - (RECORD_BATCH_TABLE + 16), fb + RECORD_BATCH_TABLE + 16);
+
+  out.writeUInt32LE(plans.length, fb + nodesCount);
+  let at = fb + nodesCount + 4;
+  for (const plan of plans) {
+    writeInt64(out, at, numRows);
+    writeInt64(out, at + 8, plan.nullCount);
+    at += 16;
+  }
+  out.writeUInt32LE(bufferCount(plans), fb + buffersCount);
+  at = fb + buffersCount + 4;
+  let offset = 0;
+  for (const plan of plans) {
+    for (const length of plan.bufferLengths) {
+      writeInt64(out, at, offset);
+      writeInt64(out, at + 8, length);
+      offset += align8(length);
+      at += 16;
+    }
+  }
+  return start + size;
+}
+
+function writeUInt16s(out: Buffer, at: number, values: readonly number[]): void {
+  values.forEach((value, i) => out.writeUInt16LE(value, at + 2 * i));
+}
+
+/** A non-negative integer below 2^53 as a little-endian int64. */
+function writeInt64(out: Buffer, at: number, value: number): void {
+  out.writeUInt32LE(value % TWO_POW_32, at);
+  out.writeUInt32LE(Math.floor(value / TWO_POW_32), at + 4);
+}
+
+/** Writes the columns' buffers from `start`, each 8-byte aligned; returns the end of the body. */
+function writeBody(out: Buffer, start: number, numRows: number, plans: readonly ColumnPlan[]): number {
+  let at = start;
+  for (const plan of plans) {
+    const [validityBytes = 0, ...rest] = plan.bufferLengths;
+    if (validityBytes > 0) packBits(plan.column.validity as Uint8Array, numRows, out, at);
+    at += align8(validityBytes);
+    writeValues(out, at, numRows, plan);
+    for (const length of rest) at += align8(length);
+  }
+  return at;
+}
+
+/** Writes the value buffers of a column (after its validity) from `at`. */
+function writeValues(out: Buffer, at: number, numRows: number, plan: ColumnPlan): void {
+  const values = plan.column.values;
+  switch (plan.column.type) {
+    case DataType.Timestamp:
+      writeTimestamps(values as Float64Array, numRows, out, at);
+      return;
+    case DataType.Double:
+    case DataType.Float:
+    case DataType.Int64:
+    case DataType.UInt64:
+    case DataType.Int32: {
+      const typed = values as Float64Array | Float32Array | Int32Array | BigInt64Array | BigUint64Array;
+      out.set(new Uint8Array(typed.buffer, typed.byteOffset, numRows * typed.BYTES_PER_ELEMENT), at);
+      return;
+    }
+    case DataType.Boolean:
+      packBits(values as Uint8Array, numRows, out, at);
+      return;
+    case DataType.String:
+      writeStrings(values as string[], numRows, plan.strings as StringLayout, out, at);
+      return;
+    case DataType.Varbinary:
+      writeBinary(values as Uint8Array[], numRows, out, at);
+      return;
+  }
+}
+
+/** Float64 milliseconds as int64, in 32-bit halves (exact below 2^53; floor for negative values). */
+function writeTimestamps(ms: Float64Array, numRows: number, out: Buffer, at: number): void {
+  const words = new Int32Array(numRows * 2);
+  for (let i = 0; i < numRows; i++) {
+    const v = ms[i] as number;
+    const hi = Math.floor(v / TWO_POW_32);
+    words[2 * i] = (v - hi * TWO_POW_32) | 0;
+    words[2 * i + 1] = hi;
+  }
+  out.set(new Uint8Array(words.buffer), at);
+}
+
+/** Bytes that are 1 as bits, least significant first. */
+function packBits(bytes: Uint8Array, numRows: number, out: Buffer, at: number): void {
+  for (let i = 0; i < numRows; i += 8) {
+    let bits = 0;
+    const end = Math.min(8, numRows - i);
+    for (let b = 0; b < end; b++) if (bytes[i + b] === 1) bits |= 1 << b;
+    out[at + (i >> 3)] = bits;
+  }
+}
+
+/** Offsets (Int32, numRows + 1) then the UTF-8 bytes, 8-byte aligned after the offsets. */
+function writeStrings(
+  strings: readonly string[],
+  numRows: number,
+  layout: StringLayout,
+  out: Buffer,
+  at: number,
+): void {
+  const offsets = new Int32Array(numRows + 1);
+  const dataStart = at + align8((numRows + 1) * 4);
+  let end = 0;
+  switch (layout.kind) {
+    case "runs": {
+      let row = 0;
+      layout.runEnds.forEach((runEnd, run) => {
+        const value = layout.encoded[run] as Buffer;
+        const size = value.byteLength;
+        if (size > 0) out.fill(value, dataStart + end, dataStart + end + size * (runEnd - row));
+        for (; row < runEnd; row++) {
+          end += size;
+          offsets[row + 1] = end;
+        }
+      });
+      break;
+    }
+    case "ascii":
+      for (let i = 0; i < numRows; i++) {
+        end += (strings[i] as string).length;
+        offsets[i + 1] = end;
+      }
+      out.write(layout.text, dataStart, end, "latin1");
+      break;
+    case "utf8":
+      for (let i = 0; i < numRows; i++) {
+        end += out.write(strings[i] as string, dataStart + end, "utf8");
+        offsets[i + 1] = end;
+      }
+      break;
+  }
+  out.set(new Uint8Array(offsets.buffer), at);
+}
+
+function writeBinary(values: readonly Uint8Array[], numRows: number, out: Buffer, at: number): void {
+  const offsets = new Int32Array(numRows + 1);
+  const dataStart = at + align8((numRows + 1) * 4);
+  let end = 0;
+  for (let i = 0; i < numRows; i++) {
+    const bytes = values[i] as Uint8Array;
+    out.set(bytes, dataStart + end);
+    end += bytes.byteLength;
+    offsets[i + 1] = end;
+  }
+  out.set(new Uint8Array(offsets.buffer), at);
+}

@@ -1,0 +1,217 @@
+import {
+  Message,
+  MessageHeader,
+  RecordBatchReader,
+  RecordBatchStreamWriter,
+  type Table,
+  tableFromIPC,
+} from "apache-arrow";
+import { describe, expect, it } from "vitest";
+import type { Column } from "../../src/batch/column.js";
+import type { ColumnBatch } from "../../src/batch/column-batch.js";
+import { resultToArrow, type ResultColumn } from "../../src/query/index.js";
+import { encodeIpcStream, resultToIpcStreams } from "../../src/server/arrow-ipc.js";
+import { DataType } from "../../src/table/data-type.js";
+
+/** What the encoder replaces: Arrow record batches from `resultToArrow`, one stream each. */
+function viaArrowWriter(columns: readonly ResultColumn[], batches: readonly ColumnBatch[]): Table[] {
+  return resultToArrow({ columns, batches }).map((batch) =>
+    tableFromIPC(RecordBatchStreamWriter.writeAll([batch]).toUint8Array(true)),
+  );
+}
+
+/** Field name, type, nullability, and every row's values, of a table. */
+function contents(table: Table) {
+  return {
+    fields: table.schema.fields.map((f) => ({ name: f.name, type: String(f.type), nullable: f.nullable })),
+    columns: table.schema.fields.map((_, i) => {
+      const vector = table.getChildAt(i);
+      return Array.from({ length: table.numRows }, (_, row): unknown => vector?.get(row) ?? null);
+    }),
+    numRows: table.numRows,
+  };
+}
+
+function concatenated(tables: readonly Table[]): Table {
+  const [first, ...rest] = tables;
+  if (first === undefined) throw new Error("no tables");
+  return rest.length === 0 ? first : first.concat(...rest);
+}
+
+function batchOf(names: string[], columns: Column[], numRows: number): ColumnBatch {
+  return { names, columns, numRows };
+}
+
+const TS = 1_795_000_000_000;
+
+/** One column of every type, with nulls in each. */
+function everyType(numRows: number, offset = 0): ColumnBatch {
+  const validity = Uint8Array.from({ length: numRows }, (_, i) => ((i + offset) % 3 === 1 ? 0 : 1));
+  const rows = Array.from({ length: numRows }, (_, i) => i + offset);
+  return batchOf(
+    ["ts", "host", "usage", "f32", "i64", "i32", "u64", "ok", "blob"],
+    [
+      { type: DataType.Timestamp, values: Float64Array.from(rows, (i) => TS + i * 1000 - 7), validity: null },
+      { type: DataType.String, values: rows.map((i) => `host_${i % 4}`), validity },
+      { type: DataType.Double, values: Float64Array.from(rows, (i) => i / 4 - 3), validity },
+      { type: DataType.Float, values: Float32Array.from(rows, (i) => i * 1.5), validity },
+      {
+        type: DataType.Int64,
+        values: BigInt64Array.from(rows, (i) => BigInt(i) * -(2n ** 40n)),
+        validity,
+      },
+      { type: DataType.Int32, values: Int32Array.from(rows, (i) => -i), validity },
+      { type: DataType.UInt64, values: BigUint64Array.from(rows, (i) => 2n ** 63n + BigInt(i)), validity },
+      { type: DataType.Boolean, values: Uint8Array.from(rows, (i) => i % 2), validity },
+      {
+        type: DataType.Varbinary,
+        values: rows.map((i) => Uint8Array.from({ length: i % 5 }, (_, b) => b + i)),
+        validity,
+      },
+    ],
+    numRows,
+  );
+}
+
+function resultColumns(batch: ColumnBatch): ResultColumn[] {
+  return batch.names.map((name, i) => ({ name, type: (batch.columns[i] as Column).type }));
+}
+
+describe("resultToIpcStreams", () => {
+  it("writes every type, nulls included, as the Arrow stream writer does", () => {
+    for (const numRows of [1, 7, 8, 9, 100]) {
+      const batch = everyType(numRows);
+      const streams = resultToIpcStreams(resultColumns(batch), [batch]);
+      expect(streams).toHaveLength(1);
+      const expected = contents(concatenated(viaArrowWriter(resultColumns(batch), [batch])));
+      expect(contents(tableFromIPC(streams[0] as Uint8Array))).toEqual(expected);
+    }
+  });
+
+  it("puts every batch of a result in one stream, read back in order", () => {
+    const batches = [everyType(5), everyType(11, 5), everyType(3, 16)];
+    const columns = resultColumns(batches[0] as ColumnBatch);
+    const streams = resultToIpcStreams(columns, batches);
+    expect(streams).toHaveLength(1);
+    const read = tableFromIPC(streams[0] as Uint8Array);
+    expect(read.batches.map((b) => b.numRows)).toEqual([5, 11, 3]);
+    expect(contents(read)).toEqual(contents(concatenated(viaArrowWriter(columns, batches))));
+  });
+
+  it("starts a new stream where the batches' columns change", () => {
+    const a = batchOf(["v"], [{ type: DataType.Double, values: Float64Array.of(1, 2), validity: null }], 2);
+    const b = batchOf(["v"], [{ type: DataType.Int64, values: BigInt64Array.of(3n), validity: null }], 1);
+    const streams = resultToIpcStreams(resultColumns(a), [a, a, b]);
+    expect(streams.map((s) => tableFromIPC(s).numRows)).toEqual([4, 1]);
+    expect(String(tableFromIPC(streams[1] as Uint8Array).schema.fields[0]?.type)).toBe("Int64");
+  });
+
+  it("answers an empty result with one stream of the result's schema and no rows", () => {
+    const columns: ResultColumn[] = [
+      { name: "host", type: DataType.String },
+      { name: "ts", type: DataType.Timestamp },
+      { name: "n", type: DataType.UInt64 },
+    ];
+    const streams = resultToIpcStreams(columns, []);
+    expect(streams).toHaveLength(1);
+    const read = tableFromIPC(streams[0] as Uint8Array);
+    expect(read.numRows).toBe(0);
+    expect(contents(read)).toEqual(contents(concatenated(viaArrowWriter(columns, []))));
+  });
+
+  it("encodes non-ASCII strings, lone surrogates included, one string at a time", () => {
+    const strings = ["héllo", "", "日本", "\ud83d", "\ude00", "a😀b", "plain"];
+    const batch = batchOf(
+      ["s"],
+      [{ type: DataType.String, values: strings, validity: null }],
+      strings.length,
+    );
+    const read = tableFromIPC(encodeIpcStream([batch]));
+    expect(contents(read)).toEqual(contents(concatenated(viaArrowWriter(resultColumns(batch), [batch]))));
+    expect(read.getChild("s")?.get(5)).toBe("a😀b");
+    expect(read.getChild("s")?.get(3)).toBe("\ufffd");
+  });
+
+  it("writes strings that come in runs of one value (tags in series order) as the rows they are", () => {
+    const values = ["host_1", "héllo", "", "日本", "\ud83d", "x"].flatMap((v, i) =>
+      Array.from<string>({ length: 5 + i }).fill(v),
+    );
+    const validity = Uint8Array.from(values, (_, i) => (i % 7 === 3 ? 0 : 1));
+    const batch = batchOf(["tag"], [{ type: DataType.String, values, validity }], values.length);
+    const read = tableFromIPC(encodeIpcStream([batch]));
+    expect(contents(read)).toEqual(contents(concatenated(viaArrowWriter(resultColumns(batch), [batch]))));
+    const tag = read.getChild("tag");
+    expect([3, 5, 12, 20, 30, 44].map((row): unknown => tag?.get(row))).toEqual([
+      null,
+      "héllo",
+      "",
+      "日本",
+      "\ufffd",
+      "x",
+    ]);
+  });
+
+  it("writes only the first numRows values of columns that hold more", () => {
+    const batch = batchOf(
+      ["v", "s", "ts"],
+      [
+        { type: DataType.Double, values: Float64Array.of(1, 2, 3, 4), validity: Uint8Array.of(1, 0, 1, 1) },
+        { type: DataType.String, values: ["a", "b", "c", "d"], validity: null },
+        { type: DataType.Timestamp, values: Float64Array.of(TS, TS + 1, TS + 2, TS + 3), validity: null },
+      ],
+      2,
+    );
+    expect(contents(tableFromIPC(encodeIpcStream([batch])))).toEqual({
+      fields: [
+        { name: "v", type: "Float64", nullable: true },
+        { name: "s", type: "Utf8", nullable: true },
+        { name: "ts", type: "Timestamp<MILLISECOND>", nullable: true },
+      ],
+      columns: [
+        [1, null],
+        ["a", "b"],
+        [TS, TS + 1],
+      ],
+      numRows: 2,
+    });
+  });
+
+  it("keeps negative and pre-1970 timestamps exact", () => {
+    const values = Float64Array.of(-1, -86_400_001, 0, 2 ** 52 + 1);
+    const batch = batchOf(["ts"], [{ type: DataType.Timestamp, values, validity: null }], values.length);
+    const read = tableFromIPC(encodeIpcStream([batch]));
+    expect(Array.from(read.getChild("ts")?.toArray() as BigInt64Array)).toEqual([
+      -1n,
+      -86_400_001n,
+      0n,
+      2n ** 52n + 1n,
+    ]);
+  });
+
+  it("aligns every message and buffer to 8 bytes, and ends with the end-of-stream marker", () => {
+    const bytes = encodeIpcStream([everyType(13), everyType(2)]);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const kinds: number[] = [];
+    let at = 0;
+    for (;;) {
+      expect(at % 8).toBe(0);
+      expect(view.getUint32(at, true)).toBe(0xffffffff);
+      const length = view.getInt32(at + 4, true);
+      if (length === 0) break;
+      expect(length % 8).toBe(0);
+      const message = Message.decode(bytes.subarray(at + 8, at + 8 + length));
+      kinds.push(message.headerType);
+      if (message.isRecordBatch()) {
+        const header = message.header();
+        for (const region of header.buffers) expect(region.offset % 8).toBe(0);
+        const last = header.buffers[header.buffers.length - 1];
+        expect(message.bodyLength).toBeGreaterThanOrEqual((last?.offset ?? 0) + (last?.length ?? 0));
+        expect(message.bodyLength % 8).toBe(0);
+      }
+      at += 8 + length + message.bodyLength;
+    }
+    expect(kinds).toEqual([MessageHeader.Schema, MessageHeader.RecordBatch, MessageHeader.RecordBatch]);
+    expect(at + 8).toBe(bytes.byteLength);
+    expect([...RecordBatchReader.from(bytes)].map((b) => b.numRows)).toEqual([13, 2]);
+  });
+});

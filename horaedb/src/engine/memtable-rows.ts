@@ -27,18 +27,24 @@ const MAX_SHARE = 0.25;
  * tsid, also one whose tags fail the filter (two series hashing to one tsid), so that deduplication
  * by key sees every row it sees in the whole snapshot and keeps the same ones. The caller still
  * filters the rows read. It holds only `columns` and the key: read it with a projection of them.
- * Undefined when the table has no tsid or the series hold more than a quarter of the rows: the
- * whole snapshot is the better read then.
+ * With `range`, chunks holding no row in it are left out. Undefined when the table has no tsid or
+ * the series hold more than a quarter of the rows: the whole snapshot is the better read then.
  */
 export function narrowToSeries(
   snapshot: MemtableSnapshot,
   tagFilter: TagFilter,
   columns: readonly string[],
+  range?: TimeRange,
 ): MemtableSnapshot | undefined {
   if (!snapshot.schema.hasTsid || snapshot.isEmpty) return undefined;
   const filters = Object.entries(tagFilter).map(([name, allowed]) => ({ name, allowed: new Set(allowed) }));
+  // A chunk with no row in the range holds no key a row in the range has (the timestamp is part of
+  // the key), so leaving it out changes neither the rows read nor how they deduplicate.
+  const chunks = snapshot.chunks.filter(
+    (chunk) => range === undefined || (chunk.maxTimestamp >= range.start && chunk.minTimestamp < range.end),
+  );
   const wanted = new TsidSet();
-  for (const chunk of snapshot.chunks) {
+  for (const chunk of chunks) {
     const index = chunkSeries(chunk);
     const values = filters.map(({ name }) => index.tagValues(chunk, name));
     for (let g = 0; g < index.count; g++) {
@@ -55,7 +61,7 @@ export function narrowToSeries(
   let total = 0;
   const narrowed: MemtableChunk[] = [];
   if (wanted.size > 0) {
-    for (const chunk of snapshot.chunks) {
+    for (const chunk of chunks) {
       const index = chunkSeries(chunk);
       const groups: number[] = [];
       for (let g = 0; g < index.count; g++) {

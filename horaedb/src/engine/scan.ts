@@ -658,7 +658,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     const { tagFilter } = this.#request;
     let memtable = this.#view.memtable;
     if (tagFilter !== undefined && Object.keys(tagFilter).length > 0)
-      memtable = narrowToSeries(memtable, tagFilter, needed) ?? memtable;
+      memtable = narrowToSeries(memtable, tagFilter, needed, range) ?? memtable;
     if (newestOnly) {
       const newest = narrowToNewest(memtable, range, needed);
       if (newest === undefined) return undefined;
@@ -779,7 +779,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
   ): Iterable<ColumnBatch> {
     let memtable = this.#view.memtable;
     if (tagFilter !== undefined && Object.keys(tagFilter).length > 0)
-      memtable = narrowToSeries(memtable, tagFilter, columns) ?? memtable;
+      memtable = narrowToSeries(memtable, tagFilter, columns, range) ?? memtable;
     return memtable.sortedBatches({
       projection: columns,
       batchSize,

@@ -22,7 +22,7 @@ import {
   runTagChecks,
   type SeriesRuns,
 } from "../sst/series-runs.js";
-import type { SstMeta } from "../sst/sst-meta.js";
+import type { RowGroupMeta, SstMeta } from "../sst/sst-meta.js";
 import { UpdateMode } from "../table/options.js";
 import { TSID_COLUMN, type TableSchema } from "../table/schema.js";
 import { filterRows, projectBatch, type TagFilter, type TimeRange } from "./row-filter.js";
@@ -486,7 +486,10 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     const identifying = this.#identifyingColumns(seriesTags);
     const reader = this.#openSst(sst);
     try {
+      const meta = sst.meta as SstMeta;
       for (const group of this.#selectRowGroups(reader, sst, range, this.#request.tagFilter)) {
+        const stats = meta.rowGroups[group];
+        if (stats !== undefined && everySeriesComplete(stats, seriesTags, collector)) continue;
         const ids = reader.cachedRowGroup(group, identifying) ?? (await reader.rowGroup(group, identifying));
         this.metrics.rowsFromSsts += ids.numRows;
         const sorted = this.#runsOf(reader, group, ids);
@@ -568,7 +571,15 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
         if (source.sst === undefined) continue;
         const reader = this.#openSst(source.sst);
         readers.push(reader);
-        const tail = await this.#sstTails(reader, source.sst, identifying, needed, seriesTags, group.range);
+        const tail = await this.#sstTails(
+          reader,
+          source.sst,
+          identifying,
+          needed,
+          seriesTags,
+          group.range,
+          progress,
+        );
         if (tail === undefined) return undefined;
         ssts.set(source, { ...tail, priority: source.priority });
       }
@@ -690,10 +701,14 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     needed: readonly string[],
     seriesTags: readonly string[],
     range: TimeRange,
+    progress: SeriesProgress,
   ): Promise<TailSource | undefined> {
     const rowGroups: number[] = [];
     const segments: SeriesSegment[] = [];
+    const meta = sst.meta as SstMeta;
     for (const group of this.#selectRowGroups(reader, sst, range, this.#request.tagFilter)) {
+      const stats = meta.rowGroups[group];
+      if (stats !== undefined && everySeriesComplete(stats, seriesTags, progress)) continue;
       const ids = reader.cachedRowGroup(group, identifying) ?? (await reader.rowGroup(group, identifying));
       this.metrics.rowsFromSsts += ids.numRows;
       const sorted = this.#runsOf(reader, group, ids);
@@ -898,6 +913,38 @@ interface RunRows {
   readonly series: string;
   readonly lo: number;
   readonly hi: number;
+}
+
+/** Series keys a row group's statistics may stand for at most; past it the row group is read. */
+const MAX_STATS_SERIES = 256;
+
+/**
+ * Whether a row group can add nothing to a lastPerSeries scan: the statistics of every series tag
+ * give its distinct values, and every series those values (and null where the column has nulls)
+ * can make up was completed by newer data. The row group is then not read at all,
+ * which after a restart saves fetching and decoding every older row group of the table.
+ */
+function everySeriesComplete(
+  stats: RowGroupMeta,
+  seriesTags: readonly string[],
+  progress: { isComplete(series: string): boolean },
+): boolean {
+  let keys = [""];
+  for (const name of seriesTags) {
+    const column = stats.columns[name];
+    if (column === undefined) return false;
+    // Where the list is left out, min = max (one value) or min = null (nulls only) still tells.
+    const values =
+      column.distinct ??
+      (column.min === null ? [] : column.min === column.max ? [String(column.min)] : undefined);
+    if (values === undefined) return false;
+    // As seriesKeyAt writes them: a value and its terminator, or the null mark.
+    const parts = values.map((value) => `${value}\u0000`);
+    if ((column.nullCount ?? 0) > 0) parts.push("\u0001");
+    if (keys.length * parts.length > MAX_STATS_SERIES) return false;
+    keys = keys.flatMap((key) => parts.map((part) => key + part));
+  }
+  return keys.every((key) => progress.isComplete(key));
 }
 
 /** A series' identity: its values of the given TAG columns (null apart from every string). */

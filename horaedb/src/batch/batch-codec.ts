@@ -19,7 +19,7 @@
  *               faster to decode (each distinct string is materialised once)
  *       varbinary: per row u32 byte length + bytes
  */
-import { DataType } from "../table/data-type.js";
+import { DataType, fixedByteWidth } from "../table/data-type.js";
 import type { Column, ColumnValues } from "./column.js";
 import type { ColumnBatch } from "./column-batch.js";
 import { stringDictionary } from "./string-dictionary.js";
@@ -99,25 +99,8 @@ export function decodeBatch(payload: Uint8Array): DecodedBatch {
   return { batch: { names, columns, numRows }, schemaVersion };
 }
 
-function fixedWidth(type: DataType): number {
-  switch (type) {
-    case DataType.Timestamp:
-    case DataType.Double:
-    case DataType.Int64:
-    case DataType.UInt64:
-      return 8;
-    case DataType.Float:
-    case DataType.Int32:
-      return 4;
-    case DataType.Boolean:
-      return 1;
-    default:
-      return 0;
-  }
-}
-
 function writeValues(writer: ByteWriter, column: Column, numRows: number): void {
-  const width = fixedWidth(column.type);
+  const width = fixedByteWidth(column.type);
   if (width > 0) {
     const typed = column.values as Exclude<ColumnValues, string[] | Uint8Array[]>;
     writer.bytes(new Uint8Array(typed.buffer, typed.byteOffset, numRows * width));
@@ -143,7 +126,7 @@ function writeValues(writer: ByteWriter, column: Column, numRows: number): void 
 }
 
 function readValues(reader: ByteReader, type: DataType, numRows: number): ColumnValues {
-  const width = fixedWidth(type);
+  const width = fixedByteWidth(type);
   if (width > 0) {
     // Copy into a fresh, aligned buffer: the payload may sit at any offset of a larger read buffer.
     const raw = reader.bytes(numRows * width).slice();
@@ -192,7 +175,7 @@ function estimateSize(batch: ColumnBatch): number {
   for (let c = 0; c < batch.columns.length; c++) {
     const column = batch.columns[c] as Column;
     size += 8 + (batch.names[c]?.length ?? 0) * 3 + (column.validity === null ? 0 : batch.numRows);
-    const width = fixedWidth(column.type);
+    const width = fixedByteWidth(column.type);
     size += width > 0 ? width * batch.numRows : 8 * batch.numRows;
   }
   return size;

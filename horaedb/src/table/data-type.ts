@@ -29,6 +29,24 @@ export type CellValue = number | bigint | boolean | string | Uint8Array | null;
 export const MAX_TIMESTAMP_MS = Number.MAX_SAFE_INTEGER;
 export const MIN_TIMESTAMP_MS = -Number.MAX_SAFE_INTEGER;
 
+/** Bytes per value of a fixed-width type as held in memory and in the WAL; 0 for strings and bytes. */
+export function fixedByteWidth(type: DataType): number {
+  switch (type) {
+    case DataType.Timestamp:
+    case DataType.Double:
+    case DataType.Int64:
+    case DataType.UInt64:
+      return 8;
+    case DataType.Float:
+    case DataType.Int32:
+      return 4;
+    case DataType.Boolean:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
 export function isDataType(value: string): value is DataType {
   return (ALL_DATA_TYPES as readonly string[]).includes(value);
 }

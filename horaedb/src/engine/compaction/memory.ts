@@ -9,7 +9,7 @@
  * Measured on TSBS cpu rows (22 columns), the process (encoder worker included) grows by 770-950
  * bytes per input row at the peak of a 400,000 to 1,000,000-row job; this estimate gives 860-880.
  */
-import { DataType } from "../../table/data-type.js";
+import { DataType, fixedByteWidth } from "../../table/data-type.js";
 import type { TableSchema } from "../../table/schema.js";
 import type { CompactionJob } from "./picker.js";
 
@@ -19,21 +19,13 @@ const READ_BATCH_ROWS = 8192;
 /** Bytes per row of a column held as a ColumnBatch (strings: the reference; TAG values are shared). */
 function batchBytesPerRow(type: DataType, isTag: boolean): number {
   switch (type) {
-    case DataType.Timestamp:
-    case DataType.Double:
-    case DataType.Int64:
-    case DataType.UInt64:
-      return 8;
-    case DataType.Float:
-    case DataType.Int32:
-      return 4;
-    case DataType.Boolean:
-      return 1;
     case DataType.String:
       // A field string is its own heap object (header and characters) besides the reference.
       return isTag ? 8 : 48;
     case DataType.Varbinary:
       return 80;
+    default:
+      return fixedByteWidth(type);
   }
 }
 

@@ -7,26 +7,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cellAt, type Column } from "../../src/batch/column.js";
-import type { ColumnBatch } from "../../src/batch/column-batch.js";
 import type { StorageEngine } from "../../src/engine/engine.js";
 import type { ScanMetrics, ScanRequest } from "../../src/engine/scan.js";
-import type { WriteRows } from "../../src/engine/write-validation.js";
-import { DataType, type CellValue } from "../../src/table/data-type.js";
-import { TableSchema } from "../../src/table/schema.js";
+import type { CellValue } from "../../src/table/data-type.js";
+import type { TableSchema } from "../../src/table/schema.js";
 import { mulberry32 } from "../../src/testing/tsbs.js";
 import { tempEngineDir, type TempEngine } from "./engine-fixtures.js";
+import { COLUMNS, schemaOf, text, writeRows, type Row } from "./host-table.js";
 
 const MINUTE = 60_000;
-const COLUMNS = ["host", "region", "ts", "x", "y"] as const;
 type ColumnName = (typeof COLUMNS)[number];
-
-interface Row {
-  host: string;
-  region: string | null;
-  ts: number;
-  x: number | null;
-  y: bigint | null;
-}
 
 const HOSTS = ["h0", "h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9"];
 const REGIONS = ["r0", "r1", "r2", null];
@@ -42,50 +32,6 @@ interface TableCase {
   readonly model: Row[];
 }
 
-function schemaOf(primaryKey?: string[]): TableSchema {
-  return TableSchema.create({
-    timestampColumn: "ts",
-    ...(primaryKey === undefined ? {} : { primaryKey }),
-    columns: [
-      { name: "host", type: DataType.String, isTag: true },
-      { name: "region", type: DataType.String, isTag: true },
-      { name: "ts", type: DataType.Timestamp },
-      { name: "x", type: DataType.Double },
-      { name: "y", type: DataType.Int64 },
-    ],
-  });
-}
-
-function writeRows(rows: readonly Row[]): WriteRows {
-  const validity = (nulls: boolean[]) =>
-    nulls.some((n) => n) ? Uint8Array.from(nulls, (n) => (n ? 0 : 1)) : null;
-  const batch: ColumnBatch = {
-    names: [...COLUMNS],
-    columns: [
-      { type: DataType.String, values: rows.map((r) => r.host), validity: null },
-      {
-        type: DataType.String,
-        values: rows.map((r) => r.region ?? ""),
-        validity: validity(rows.map((r) => r.region === null)),
-      },
-      { type: DataType.Timestamp, values: Float64Array.from(rows, (r) => r.ts), validity: null },
-      {
-        type: DataType.Double,
-        values: Float64Array.from(rows, (r) => r.x ?? 0),
-        validity: validity(rows.map((r) => r.x === null)),
-      },
-      {
-        type: DataType.Int64,
-        values: BigInt64Array.from(rows, (r) => r.y ?? 0n),
-        validity: validity(rows.map((r) => r.y === null)),
-      },
-    ],
-    numRows: rows.length,
-  };
-  return { batch, tagNames: new Set(["host", "region"]), timestampColumn: "ts" };
-}
-
-const text = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? `${x}n` : x));
 const random = mulberry32(4242);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
 const someOf = <T>(items: readonly T[], chance: number): T[] => items.filter(() => random() < chance);

@@ -9,24 +9,16 @@ import { cellAt, type Column } from "../../src/batch/column.js";
 import type { ColumnBatch } from "../../src/batch/column-batch.js";
 import type { StorageEngine } from "../../src/engine/engine.js";
 import type { ScanRequest } from "../../src/engine/scan.js";
-import type { WriteRows } from "../../src/engine/write-validation.js";
-import { DataType, type CellValue } from "../../src/table/data-type.js";
-import { TableSchema } from "../../src/table/schema.js";
+import type { CellValue } from "../../src/table/data-type.js";
+import type { TableSchema } from "../../src/table/schema.js";
 import { lcgRandom } from "../../src/testing/tsbs.js";
 import { tempEngineDir, type TempEngine } from "./engine-fixtures.js";
+import { COLUMNS, schemaOf, text, writeRows, type Row } from "./host-table.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const STEP = 5 * MINUTE;
 const END = 10 * HOUR;
-
-interface Row {
-  host: string;
-  region: string | null;
-  ts: number;
-  x: number | null;
-  y: bigint | null;
-}
 
 /** Series (host, region): h2 has two, h4 has no region, h5's x is always null. */
 const SERIES: ReadonlyArray<readonly [string, string | null]> = [
@@ -38,50 +30,6 @@ const SERIES: ReadonlyArray<readonly [string, string | null]> = [
   ["h4", null],
   ["h5", "r2"],
 ];
-const COLUMNS = ["host", "region", "ts", "x", "y"] as const;
-
-function schemaOf(primaryKey?: string[]): TableSchema {
-  return TableSchema.create({
-    timestampColumn: "ts",
-    ...(primaryKey === undefined ? {} : { primaryKey }),
-    columns: [
-      { name: "host", type: DataType.String, isTag: true },
-      { name: "region", type: DataType.String, isTag: true },
-      { name: "ts", type: DataType.Timestamp },
-      { name: "x", type: DataType.Double },
-      { name: "y", type: DataType.Int64 },
-    ],
-  });
-}
-
-function writeRows(rows: readonly Row[]): WriteRows {
-  const validity = (nulls: boolean[]) =>
-    nulls.some((n) => n) ? Uint8Array.from(nulls, (n) => (n ? 0 : 1)) : null;
-  const batch: ColumnBatch = {
-    names: [...COLUMNS],
-    columns: [
-      { type: DataType.String, values: rows.map((r) => r.host), validity: null },
-      {
-        type: DataType.String,
-        values: rows.map((r) => r.region ?? ""),
-        validity: validity(rows.map((r) => r.region === null)),
-      },
-      { type: DataType.Timestamp, values: Float64Array.from(rows, (r) => r.ts), validity: null },
-      {
-        type: DataType.Double,
-        values: Float64Array.from(rows, (r) => r.x ?? 0),
-        validity: validity(rows.map((r) => r.x === null)),
-      },
-      {
-        type: DataType.Int64,
-        values: BigInt64Array.from(rows, (r) => r.y ?? 0n),
-        validity: validity(rows.map((r) => r.y === null)),
-      },
-    ],
-    numRows: rows.length,
-  };
-  return { batch, tagNames: new Set(["host", "region"]), timestampColumn: "ts" };
-}
 
 /** A table written in three steps, and what it must hold. */
 interface TableCase {
@@ -169,8 +117,6 @@ async function scanRows(engine: StorageEngine, table: string, request: ScanReque
   }
   return rows;
 }
-
-const text = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? `${x}n` : x));
 
 function expectedRows(table: TableCase, request: ScanRequest): string[] {
   const { timeRange, tagFilter } = request;

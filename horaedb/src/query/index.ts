@@ -17,6 +17,7 @@ export {
 } from "./errors.js";
 export type { QueryLimits } from "./query-context.js";
 export {
+  emptyBatch,
   resultRowArrays,
   resultRowCount,
   resultRowObjects,

@@ -38,7 +38,8 @@ export function resultToArrow(result: QueryResult): RecordBatch[] {
   return result.batches.map((b) => columnBatchToArrow(b));
 }
 
-function emptyBatch(columns: readonly ResultColumn[]): ColumnBatch {
+/** A batch of no rows with the result's columns: a result without rows still has its schema. */
+export function emptyBatch(columns: readonly ResultColumn[]): ColumnBatch {
   return {
     names: columns.map((c) => c.name),
     columns: columns.map((c): Column => ({

@@ -10,9 +10,9 @@
  * validity bitmaps, buffers 8-byte aligned, metadata version V5.
  */
 import { Field, Message, Schema } from "apache-arrow";
-import { allocateValues, type Column } from "../batch/column.js";
+import type { Column } from "../batch/column.js";
 import type { ColumnBatch } from "../batch/column-batch.js";
-import type { ResultColumn } from "../query/index.js";
+import { emptyBatch, type ResultColumn } from "../query/index.js";
 import { arrowTypeOf } from "../sst/arrow-convert.js";
 import { DataType } from "../table/data-type.js";
 
@@ -133,18 +133,6 @@ function schemaMessage(batch: ColumnBatch): Uint8Array {
   if (schemaCache.size >= SCHEMA_CACHE_LIMIT) schemaCache.clear();
   schemaCache.set(signature, message);
   return message;
-}
-
-function emptyBatch(columns: readonly ResultColumn[]): ColumnBatch {
-  return {
-    names: columns.map((c) => c.name),
-    columns: columns.map((c): Column => ({
-      type: c.type,
-      values: allocateValues(c.type, 0),
-      validity: null,
-    })),
-    numRows: 0,
-  };
 }
 
 function align8(n: number): number {

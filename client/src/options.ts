@@ -78,12 +78,14 @@ const SDK_FLOW_CONTROL_WINDOW_BYTES = 8 * 1024 * 1024;
  * waits 1 s, then up to 120 s), since writes are retried for a bounded time only; and a receive
  * window that holds a whole query result of several MiB: with HTTP/2's default of 64 KiB the server
  * may send only that much before the client's window updates come back, so a larger result takes a
- * network round trip per window.
+ * network round trip per window. Channelz (gRPC's introspection) is off: nothing reads it, and its
+ * per-call bookkeeping is not free.
  */
 const SDK_CHANNEL_OPTIONS: ChannelOptions = {
   "grpc.initial_reconnect_backoff_ms": 100,
   "grpc.max_reconnect_backoff_ms": 2_000,
   "grpc-node.flow_control_window": SDK_FLOW_CONTROL_WINDOW_BYTES,
+  "grpc.enable_channelz": 0,
 };
 
 /** Fills in defaults; throws HoraeDBArgumentError naming the first bad option. */

@@ -47,7 +47,8 @@ export class NetworkServers {
   constructor(options: NetworkServersOptions) {
     this.#options = options;
     this.#logger = options.logger;
-    this.grpc = new grpc.Server(options.grpcOptions);
+    // Channelz (gRPC's introspection service) is not served, so its per-call bookkeeping is skipped.
+    this.grpc = new grpc.Server({ "grpc.enable_channelz": 0, ...options.grpcOptions });
     this.http = createHttpServer({
       logger: componentLogger(options.logger, "http"),
       health: this.health,

@@ -12,6 +12,7 @@ import { StatusCode, storageServiceDefinition, type common, type storage } from 
 import type { Logger } from "pino";
 import type { StorageEngine, WriteRows } from "./engine/index.js";
 import { arrowToWriteRows } from "./server/arrow-rows.js";
+import { CallCancellation } from "./server/call-cancellation.js";
 import type { ServerMetrics } from "./server/metrics.js";
 import { ProtobufDecodeError } from "./server/protobuf-reader.js";
 import { RequestError } from "./server/request-error.js";
@@ -119,38 +120,42 @@ export function storageServiceHandlers(context: StorageServiceContext): StorageS
       call.on("error", (error) => context.logger.debug({ err: error }, "StreamWrite stream failed"));
     },
     SqlQuery(call, callback) {
-      const abort = new AbortController();
-      call.on("cancelled", () => abort.abort(new Error("the call was cancelled")));
+      const cancellation = new CallCancellation(call);
       const request = call.request;
+      const answer = (response: storage.SqlQueryResponse): void => {
+        cancellation.settle();
+        callback(null, response);
+      };
       timeQuery(context, request.sql, () =>
         executeSql(
           context.engine(),
           databaseOf(request.context),
           request.sql,
-          requestLimits(request, abort.signal, context.defaultQueryTimeoutMs),
+          requestLimits(request, cancellation, context.defaultQueryTimeoutMs),
         ),
       )
-        .then((outcome) => callback(null, outcomeResponse(outcome, request.acceptCompression)))
-        .catch((error: unknown) => callback(null, { header: failureHeader(context, error, request.sql) }));
+        .then((outcome) => answer(outcomeResponse(outcome, request.acceptCompression)))
+        .catch((error: unknown) => answer({ header: failureHeader(context, error, request.sql) }));
     },
     StreamSqlQuery(call) {
-      const abort = new AbortController();
-      call.on("cancelled", () => abort.abort(new Error("the call was cancelled")));
+      const cancellation = new CallCancellation(call);
       const request = call.request;
       timeQuery(context, request.sql, () =>
         streamSql(
           context.engine(),
           databaseOf(request.context),
           request,
-          requestLimits(request, abort.signal, context.defaultQueryTimeoutMs),
+          requestLimits(request, cancellation, context.defaultQueryTimeoutMs),
           (response) => call.write(response),
         ),
       )
         .catch((error: unknown) => {
-          if (!abort.signal.aborted) call.write({ header: failureHeader(context, error, request.sql) });
+          if (!cancellation.aborted) call.write({ header: failureHeader(context, error, request.sql) });
         })
         .finally(() => {
-          if (!abort.signal.aborted) call.end();
+          if (cancellation.aborted) return;
+          cancellation.settle();
+          call.end();
         });
     },
   };

@@ -477,6 +477,31 @@ describe("StorageService SQL", () => {
     });
   });
 
+  it("stops a running statement when its client cancels the call, and counts it as CANCELLED", async () => {
+    const { server, client } = await startServer();
+    await fillBigTable(server, client, 1_000_000);
+    const cancelledCount = async () =>
+      (await server.metrics.queryErrors.get()).values.find((v) => v.labels["code"] === "CANCELLED")?.value ??
+      0;
+    // A statement answered normally is not counted as cancelled when grpc-js ends its call.
+    await sqlQuery(client, { sql: "SELECT count(*) FROM big" });
+    expect(await cancelledCount()).toBe(0);
+
+    const outcome = new Promise<grpc.ServiceError | null>((resolve) => {
+      const running = client.SqlQuery(
+        { sql: "SELECT host, v, ts FROM big ORDER BY v DESC, host, ts" },
+        (err: grpc.ServiceError | null) => resolve(err),
+      );
+      setTimeout(() => running.cancel(), 50);
+    });
+    expect((await outcome)?.code).toBe(grpc.status.CANCELLED);
+    const deadline = Date.now() + 10_000;
+    while ((await cancelledCount()) === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await cancelledCount()).toBe(1);
+  });
+
   it("streams a response per result batch through StreamSqlQuery, and failures in the header", async () => {
     const { server, client } = await startServer();
     await fillBigTable(server, client, 20_000);

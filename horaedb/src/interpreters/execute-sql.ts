@@ -8,6 +8,7 @@ import {
   executeSelect,
   explain,
   QueryExecutionError,
+  type CancellationSignal,
   type QueryOptions,
   type QueryResult,
 } from "../query/index.js";
@@ -39,7 +40,7 @@ export interface SqlOptions {
   /** Wall-clock limit of a query, in ms; none when absent. */
   readonly timeoutMs?: number | undefined;
   /** Cancels the statement when aborted. */
-  readonly signal?: AbortSignal | undefined;
+  readonly signal?: CancellationSignal | undefined;
   /** Bytes that a query's aggregation and sort buffers may hold; unlimited when absent. */
   readonly memoryLimitBytes?: number | undefined;
   /** The clock of now(), ms since the epoch (default Date.now). */
@@ -127,7 +128,7 @@ export async function executeStatement(
 }
 
 /** A statement cancelled before it changed anything fails like a cancelled query. */
-function throwIfCancelled(signal: AbortSignal | undefined): void {
+function throwIfCancelled(signal: CancellationSignal | undefined): void {
   if (signal?.aborted !== true) return;
   const reason: unknown = signal.reason;
   const detail = reason instanceof Error ? reason.message : String(reason);

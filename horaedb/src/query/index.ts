@@ -15,7 +15,7 @@ export {
   QueryPlanError,
   QueryPlanErrorCode,
 } from "./errors.js";
-export type { QueryLimits } from "./query-context.js";
+export type { CancellationSignal, QueryLimits } from "./query-context.js";
 export {
   emptyBatch,
   resultRowArrays,

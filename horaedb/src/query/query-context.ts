@@ -5,13 +5,22 @@
  */
 import { QueryExecutionError, QueryExecutionErrorCode } from "./errors.js";
 
+/**
+ * What a query polls to learn that it was cancelled: an AbortSignal, or anything with the same two
+ * fields (the gRPC server's per-call cancellation, which is cheaper to make than an AbortController).
+ */
+export interface CancellationSignal {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+}
+
 export interface QueryLimits {
   /** Bytes that hash aggregation and sort buffers of the query may hold; unlimited when absent. */
   readonly memoryLimitBytes?: number | undefined;
   /** Wall-clock limit of the query, from when it starts; none when absent. */
   readonly timeoutMs?: number | undefined;
   /** Cancels the query when aborted. */
-  readonly signal?: AbortSignal | undefined;
+  readonly signal?: CancellationSignal | undefined;
 }
 
 /** The bytes held by one operator, counted against the query's limit. */
@@ -72,13 +81,21 @@ export class QueryMemory {
   }
 }
 
+/**
+ * Longest stretch of a query's work between two turns of the event loop. Without the turns a
+ * CPU-bound query holds the loop until it ends: its client's cancel cannot arrive, and writes and
+ * other queries wait behind it.
+ */
+export const QUERY_YIELD_INTERVAL_MS = 10;
+
 export class QueryContext {
   readonly memory: QueryMemory;
   /** now() of this query, ms since the epoch. */
   readonly nowMs: number;
   readonly #deadline: number;
   readonly #timeoutMs: number | undefined;
-  readonly #signal: AbortSignal | undefined;
+  readonly #signal: CancellationSignal | undefined;
+  #lastYield = performance.now();
 
   constructor(limits: QueryLimits, nowMs: number) {
     this.memory = new QueryMemory(limits.memoryLimitBytes ?? Infinity);
@@ -86,6 +103,18 @@ export class QueryContext {
     this.#timeoutMs = limits.timeoutMs;
     this.#deadline = limits.timeoutMs === undefined ? Infinity : performance.now() + limits.timeoutMs;
     this.#signal = limits.signal;
+  }
+
+  /** Whether the query has worked QUERY_YIELD_INTERVAL_MS since it last let the event loop run. */
+  yieldDue(now: number): boolean {
+    return now - this.#lastYield >= QUERY_YIELD_INTERVAL_MS;
+  }
+
+  /** Lets the event loop run (I/O, timers, other requests), then checks cancellation and timeout. */
+  async yieldToEventLoop(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.#lastYield = performance.now();
+    this.checkpoint();
   }
 
   /** Throws when the query was cancelled or ran past its timeout. */

@@ -1,7 +1,7 @@
 import { StatusCode, type common, type storage } from "@horaedb/proto";
 import type { StorageEngine } from "../engine/index.js";
 import { executeSql, type SqlOutcome } from "../interpreters/index.js";
-import { QueryExecutionError, executeSelectStream } from "../query/index.js";
+import { QueryExecutionError, executeSelectStream, type CancellationSignal } from "../query/index.js";
 import { parseStatement } from "../sql/index.js";
 import { resultToIpcStreams } from "./arrow-ipc.js";
 import { compressPayload } from "./payload-compression.js";
@@ -22,7 +22,7 @@ const OK: common.ResponseHeader = { code: StatusCode.STATUS_CODE_OK, message: ""
 
 export interface SqlRequestLimits {
   readonly timeoutMs: number;
-  readonly signal: AbortSignal;
+  readonly signal: CancellationSignal;
   readonly memoryLimitBytes?: number | undefined;
 }
 
@@ -32,7 +32,7 @@ export interface SqlRequestLimits {
  */
 export function requestLimits(
   request: storage.SqlQueryRequest__Output,
-  signal: AbortSignal,
+  signal: CancellationSignal,
   defaultTimeoutMs: number = DEFAULT_SQL_TIMEOUT_MS,
 ): SqlRequestLimits {
   return { timeoutMs: request.timeoutMs > 0 ? request.timeoutMs : defaultTimeoutMs, signal };

@@ -31,15 +31,20 @@ export abstract class Operator {
     return Math.max(0, this.metrics.elapsedMs - children);
   }
 
-  /** The operator's output. Stopping early (break, error) stops the children too. */
+  /**
+   * The operator's output. Stopping early (break, error) stops the children too. Between batches the
+   * query lets the event loop run now and then (QueryContext.yieldDue), so a cancel can arrive.
+   */
   async *execute(ctx: QueryContext): AsyncGenerator<ColumnBatch, void, undefined> {
     const iterator = this.produce(ctx);
     try {
       for (;;) {
         const started = performance.now();
         const next = await iterator.next();
-        this.metrics.elapsedMs += performance.now() - started;
+        const now = performance.now();
+        this.metrics.elapsedMs += now - started;
         if (next.done === true) return;
+        if (ctx.yieldDue(now)) await ctx.yieldToEventLoop();
         this.metrics.outputRows += next.value.numRows;
         this.metrics.outputBatches++;
         yield next.value;

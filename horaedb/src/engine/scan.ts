@@ -359,7 +359,28 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     const reader = this.#openSst(sst);
     try {
       const meta = sst.meta as SstMeta;
+      const probeNames = this.#probeColumns(needed, tagFilter);
       for (const group of this.#selectRowGroups(reader, sst, range, tagFilter)) {
+        if (probeNames !== undefined) {
+          // The series runs and the filter's tags first: a row group whose statistics could not
+          // rule it out often holds no matching series, and then its other columns stay untouched.
+          const probe = await this.#rowGroup(reader, group, probeNames);
+          const sorted = this.#runsOf(reader, group, probe);
+          const checks =
+            sorted === undefined
+              ? undefined
+              : runTagChecks(sorted.runs, tagFilter, (name) => columnNamed(probe, name));
+          if (sorted !== undefined && checks !== undefined) {
+            this.metrics.rowsFromSsts += probe.numRows;
+            const ranges = matchingRanges(sorted.runs, sorted.timestamps, range, checks);
+            if (ranges.length === 0) continue;
+            const rest = needed.filter((name) => !probeNames.includes(name));
+            const read = withColumnsOf(probe, await this.#rowGroup(reader, group, rest), needed);
+            const batch = this.#withSeriesRuns(read, sorted.runs);
+            yield* splitRows(takeRanges(projectKeepingRuns(batch, columns), ranges), batchSize);
+            continue;
+          }
+        }
         const read = reader.cachedRowGroup(group, needed) ?? (await reader.rowGroup(group, needed));
         this.metrics.rowsFromSsts += read.numRows;
         const whole = tagFilter === undefined && within(meta.rowGroups[group]?.timeRange, range);
@@ -391,6 +412,19 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     } finally {
       this.#closeSst(reader);
     }
+  }
+
+  /**
+   * The columns that decide which rows of a series-sorted row group match `tagFilter` (the key and
+   * the filter's tags), when there is a filter, every one of them is `needed`, and some other
+   * column is too; else undefined.
+   */
+  #probeColumns(needed: readonly string[], tagFilter: TagFilter | undefined): string[] | undefined {
+    const { schema } = this.#view;
+    if (tagFilter === undefined || !schema.hasTsid) return undefined;
+    const names = [...new Set([TSID_COLUMN, schema.timestampColumn, ...Object.keys(tagFilter)])];
+    if (names.some((name) => !needed.includes(name))) return undefined;
+    return names.length < new Set(needed).size ? names : undefined;
   }
 
   /**
@@ -1108,4 +1142,14 @@ class LastRowCollector {
     }
     return picks;
   }
+}
+
+/** A batch of the columns `names`, each taken from `first` or else `second` (rows of both alike). */
+function withColumnsOf(first: ColumnBatch, second: ColumnBatch, names: readonly string[]): ColumnBatch {
+  const columns = names.map((name) => {
+    const column = columnOf(first, name) ?? columnOf(second, name);
+    if (column === undefined) throw new Error(`internal: no column ${name} in the row group read`);
+    return column;
+  });
+  return { names, columns, numRows: first.numRows };
 }

@@ -287,6 +287,45 @@ describe("table scans by series runs and the decoded column cache", () => {
     expect(last.metrics.rowsFromSsts).toBeLessThan(full.metrics.rowsFromSsts / 4);
   });
 
+  it("reads the other columns only of row groups where a series matches the tag filter", async () => {
+    // 40 series of 2 rows in row groups of 64: the first group holds 32 series, too many for its
+    // statistics to list them, so a filter on any series reads it.
+    await engine.createTable("public", "wide", schemaOf(), {
+      enable_ttl: "false",
+      num_rows_per_row_group: "64",
+    });
+    const hosts = Array.from({ length: 40 }, (_, h) => `w${h}`);
+    const rows = hosts.flatMap((host, h) =>
+      [0, STEP].map((ts) => ({ host, region: "r0", ts, x: h, y: null })),
+    );
+    await engine.write("public", "wide", writeRows(rows));
+    await engine.flush("public", "wide");
+    let readWithoutMatch = 0;
+    for (const [h, host] of hosts.entries()) {
+      const scan = engine.scan("public", "wide", { tagFilter: { host: [host] } });
+      const found: Row[] = [];
+      for await (const batch of scan) {
+        for (let r = 0; r < batch.numRows; r++) {
+          found.push({
+            host: cellAt(batch.columns[batch.names.indexOf("host")] as Column, r) as string,
+            region: cellAt(batch.columns[batch.names.indexOf("region")] as Column, r) as string,
+            ts: cellAt(batch.columns[batch.names.indexOf("ts")] as Column, r) as number,
+            x: cellAt(batch.columns[batch.names.indexOf("x")] as Column, r) as number,
+            y: null,
+          });
+        }
+      }
+      expect(found).toEqual(rows.slice(2 * h, 2 * h + 2));
+      const { rowGroupsTotal, rowGroupsPruned, decodedCacheHits, decodedCacheMisses } = scan.metrics;
+      const groupsRead = rowGroupsTotal - rowGroupsPruned;
+      // A series' 2 rows are in one row group: tsid, ts and host of every row group read, the
+      // other columns (region, x, y) of that one only.
+      expect(decodedCacheHits + decodedCacheMisses, host).toBe(groupsRead * 3 + 3);
+      readWithoutMatch += groupsRead - 1;
+    }
+    expect(readWithoutMatch).toBeGreaterThan(0);
+  });
+
   /** Whether the batch's series runs hold: from 0, ascending, tags one value and times rising per run. */
   function runsHold(batch: ColumnBatch): boolean {
     const runs = batch.seriesRuns;

@@ -13,19 +13,25 @@
  *    After each system's ingest, the bench waits until every server is idle (background flushes,
  *    compactions, merges), so that one system's work does not slow down the next one's phase.
  * 4. Checks that every system sees every row, then runs the TSBS query shapes (our SQL, InfluxQL,
- *    MetricsQL: see `peers/*.ts` for the equivalents and where they differ): `--warmup` rounds, then
- *    `--repeat` rounds, each drawing new parameters from a seeded generator and running them on
- *    every system in turn (each round starting with the next system). Result sizes are compared with the expected ones. Latencies are those of
- *    a server in steady state, as TSBS measures them over thousands of queries: a just-started
- *    Node.js server compiles its hot paths over its first few hundred queries (a server in Go or
- *    Rust starts compiled), so the warm-up rounds, the same for every system, are not timed.
+ *    MetricsQL: see `peers/*.ts` for the equivalents and where they differ). Each shape gets
+ *    `--warmup` + `--repeat` queries, their parameters drawn from a seeded generator, the same
+ *    queries for every system; the first `--warmup` are not timed. `--order` decides how they run:
+ *    - `tsbs` (default), as TSBS runs them: one system at a time, its queries of a shape back to
+ *      back while the other systems idle (each shape starting with the next system);
+ *    - `interleaved`: each query on every system in turn before the next query (each round starting
+ *      with the next system), so every query follows another system's.
+ *    Result sizes are compared with the expected ones. Latencies are those of a server in steady
+ *    state, as TSBS measures them over thousands of queries: a just-started Node.js server compiles
+ *    its hot paths over its first few hundred queries (a server in Go or Rust starts compiled), so
+ *    the warm-up queries, the same for every system, are not timed.
  * 5. Prints one JSON object per figure on stdout, then a side-by-side table on stderr.
  *
  * Every process started is stopped (SIGTERM, then SIGKILL) and every directory removed at the end,
  * on error and on Ctrl-C.
  *
  * Flags: --hosts N, --hours N, --batch N (rows per write), --concurrency N (writes in flight),
- * --warmup N (untimed query rounds first), --repeat N (timed query rounds), --queries a,b, --seed N (query parameters), --peers a,b (influxdb,
+ * --warmup N (untimed queries per shape first), --repeat N (timed queries per shape), --order
+ * tsbs|interleaved, --queries a,b, --seed N (query parameters), --peers a,b (influxdb,
  * victoria-metrics; empty for none), --skip-series, --influxd PATH, --victoria-metrics PATH.
  */
 import { parseArgs } from "node:util";
@@ -38,6 +44,7 @@ import {
   tsbsQueryRandom,
   type TsbsBatch,
   type TsbsQuery,
+  type TsbsQueryShape,
   type TsbsScale,
 } from "@horaedb/horaedb/testing";
 import type { Table } from "apache-arrow";
@@ -56,6 +63,17 @@ import { parseShapes } from "./tsbs-shapes.js";
 const HOUR = 3_600_000;
 const PEERS = ["influxdb", "victoria-metrics"] as const;
 type PeerName = (typeof PEERS)[number];
+const QUERY_ORDERS = ["tsbs", "interleaved"] as const;
+/** How the systems' queries follow one another (see step 4 above). */
+type QueryOrder = (typeof QUERY_ORDERS)[number];
+
+function parseOrder(value: string | undefined): QueryOrder {
+  const order = QUERY_ORDERS.find((known) => known === value);
+  if (order === undefined) {
+    throw new FlagError(`--order must be one of ${QUERY_ORDERS.join(", ")}, not ${String(value)}`);
+  }
+  return order;
+}
 const SYSTEMS: readonly SystemName[] = ["horaedb", "influxdb", "victoria-metrics"];
 
 function parsePeers(list: string | undefined): PeerName[] {
@@ -77,8 +95,9 @@ const config = readFlags(() => {
       hours: { type: "string", default: "24" },
       batch: { type: "string", default: "5000" },
       concurrency: { type: "string", default: "4" },
-      warmup: { type: "string", default: "20" },
+      warmup: { type: "string", default: "100" },
       repeat: { type: "string", default: "100" },
+      order: { type: "string", default: "tsbs" },
       queries: { type: "string", default: TSBS_QUERY_SHAPES.join(",") },
       seed: { type: "string", default: "1" },
       peers: { type: "string", default: "influxdb,victoria-metrics" },
@@ -102,6 +121,7 @@ const config = readFlags(() => {
     concurrency: positiveInteger("concurrency", flags.concurrency),
     warmupRounds: positiveInteger("warmup", flags.warmup),
     rounds: positiveInteger("repeat", flags.repeat),
+    order: parseOrder(flags.order),
     shapes: parseShapes(flags.queries),
     seed: positiveInteger("seed", flags.seed),
     peers: parsePeers(flags.peers),
@@ -233,38 +253,58 @@ const mismatches = new Map<string, number>();
 
 async function runQueries(targets: readonly QueryTarget[]): Promise<Map<string, number[]>> {
   const random = tsbsQueryRandom(config.seed);
+  const queryCount = warmupRounds + rounds;
+  // The same queries for every system, drawn round by round.
+  const queries = new Map<TsbsQueryShape, TsbsQuery[]>(shapes.map((shape) => [shape, []]));
+  for (let round = 0; round < queryCount; round++) {
+    for (const shape of shapes) queries.get(shape)?.push(drawTsbsQuery(shape, scale, random));
+  }
   const samples = new Map<string, number[]>();
-  const total = (warmupRounds + rounds) * shapes.length * targets.length;
-  const progress = new ProgressBar("queries", total, "queries");
-  for (let round = 0; round < warmupRounds + rounds; round++) {
-    const warmUp = round < warmupRounds;
-    // Each round starts with the next system: a query that follows another system's heavy one
-    // shares the cores with that system's leftover work (garbage collection, caches), and rotating
-    // spreads that cost evenly instead of always charging it to the same system.
-    const order = targets.map((_, i) => targets[(i + round) % targets.length] as QueryTarget);
-    for (const shape of shapes) {
-      const query = drawTsbsQuery(shape, scale, random);
-      const rowsOf = new Map<QueryTarget, number>();
-      for (const target of order) {
-        const started = performance.now();
-        const rows = await target.query(query);
-        const ms = performance.now() - started;
-        progress.tick();
-        rowsOf.set(target, rows);
-        if (warmUp) continue;
-        const key = `${shape}/${target.name}`;
-        const times = samples.get(key) ?? [];
-        times.push(ms);
-        samples.set(key, times);
+  /** Result sizes by shape and query index, by system. */
+  const rowsOf = new Map<string, Map<QueryTarget, number>>();
+  const progress = new ProgressBar("queries", queryCount * shapes.length * targets.length, "queries");
+  const run = async (target: QueryTarget, shape: TsbsQueryShape, index: number): Promise<void> => {
+    const query = queries.get(shape)?.[index] as TsbsQuery;
+    const started = performance.now();
+    const rows = await target.query(query);
+    const ms = performance.now() - started;
+    progress.tick();
+    const sizes = rowsOf.get(`${shape}/${index}`) ?? new Map<QueryTarget, number>();
+    sizes.set(target, rows);
+    rowsOf.set(`${shape}/${index}`, sizes);
+    if (index < warmupRounds) return;
+    const key = `${shape}/${target.name}`;
+    const times = samples.get(key) ?? [];
+    times.push(ms);
+    samples.set(key, times);
+  };
+  // Rotating which system goes first spreads the cost of following another system's work (its
+  // garbage collection, the caches it displaced) instead of charging it to one system.
+  const rotated = (by: number) => targets.map((_, i) => targets[(i + by) % targets.length] as QueryTarget);
+  if (config.order === "tsbs") {
+    for (const [s, shape] of shapes.entries()) {
+      for (const target of rotated(s)) {
+        for (let index = 0; index < queryCount; index++) await run(target, shape, index);
       }
-      // Compared with the expected size, or (high-cpu-1) with the first system's, horaedb's.
-      const reference = tsbsExpectedRows(query, scale.hosts) ?? rowsOf.get(targets[0] as QueryTarget);
-      for (const [target, rows] of rowsOf) {
+    }
+  } else {
+    for (let index = 0; index < queryCount; index++) {
+      const order = rotated(index);
+      for (const shape of shapes) for (const target of order) await run(target, shape, index);
+    }
+  }
+  progress.finish();
+  // Compared with the expected size, or (high-cpu-1) with the first system's, horaedb's.
+  for (const shape of shapes) {
+    for (let index = 0; index < queryCount; index++) {
+      const query = queries.get(shape)?.[index] as TsbsQuery;
+      const sizes = rowsOf.get(`${shape}/${index}`) ?? new Map<QueryTarget, number>();
+      const reference = tsbsExpectedRows(query, scale.hosts) ?? sizes.get(targets[0] as QueryTarget);
+      for (const [target, rows] of sizes) {
         if (reference !== undefined && rows !== reference) noteMismatch(target.name, query, rows, reference);
       }
     }
   }
-  progress.finish();
   return samples;
 }
 
@@ -323,7 +363,8 @@ function printTable(): void {
   });
   const header = ["figure", ...SYSTEMS, "horaedb / vm", "target"];
   console.error(
-    `\nTSBS cpu-only, ${scale.hosts} hosts x ${hours} h = ${totalRows.toLocaleString("en-US")} rows`,
+    `\nTSBS cpu-only, ${scale.hosts} hosts x ${hours} h = ${totalRows.toLocaleString("en-US")} rows; ` +
+      `queries in ${config.order} order, ${warmupRounds} untimed + ${rounds} timed per shape and system`,
   );
   console.error(textTable(header, rows));
   for (const [message, count] of mismatches) console.error(`result size differs: ${message} (${count} runs)`);

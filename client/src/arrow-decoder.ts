@@ -58,6 +58,26 @@ const FLAT_TYPES: ReadonlySet<Type> = new Set([
 
 const CONTINUATION = 0xffffffff;
 
+const SCHEMA_CACHE_LIMIT = 256;
+/**
+ * Schemas by the bytes of their IPC message. The results of one query shape carry the same schema
+ * message, and decoding it (a flatbuffer per field) costs more than the rest of a small result.
+ */
+const schemaCache = new Map<string, Schema>();
+
+/** The schema of a schema message's metadata bytes, decoded once per distinct message. */
+function cachedSchema(metadata: Uint8Array): Schema | undefined {
+  const key = Buffer.from(metadata.buffer, metadata.byteOffset, metadata.byteLength).toString("latin1");
+  const cached = schemaCache.get(key);
+  if (cached !== undefined) return cached;
+  const message = Message.decode(metadata);
+  if (message.headerType !== MessageHeader.Schema) return undefined;
+  const schema = (message as Message<MessageHeader.Schema>).header();
+  if (schemaCache.size >= SCHEMA_CACHE_LIMIT) schemaCache.clear();
+  schemaCache.set(key, schema);
+  return schema;
+}
+
 /**
  * Reads an IPC stream of flat columns (the types of FLAT_TYPES, as query results are) into a table
  * whose columns are views of the stream's bytes, building the same Arrow data as `tableFromIPC`
@@ -78,13 +98,19 @@ export function readFlatStream(input: Uint8Array): Table | undefined {
     if (metadataLength === 0) break;
     const bodyStart = at + 8 + metadataLength;
     if (metadataLength < 0 || metadataLength % 8 !== 0 || bodyStart > bytes.byteLength) return undefined;
-    const message = Message.decode(bytes.subarray(at + 8, bodyStart));
+    const metadata = bytes.subarray(at + 8, bodyStart);
+    if (schema === undefined) {
+      // A stream starts with its schema, which has no body.
+      schema = cachedSchema(metadata);
+      if (schema === undefined || !schema.fields.every((field) => FLAT_TYPES.has(field.typeId)))
+        return undefined;
+      at = bodyStart;
+      continue;
+    }
+    const message = Message.decode(metadata);
     const bodyEnd = bodyStart + Number(message.bodyLength);
     if (bodyEnd > bytes.byteLength) return undefined;
-    if (message.headerType === MessageHeader.Schema && schema === undefined) {
-      schema = (message as Message<MessageHeader.Schema>).header();
-      if (!schema.fields.every((field) => FLAT_TYPES.has(field.typeId))) return undefined;
-    } else if (message.headerType === MessageHeader.RecordBatch && schema !== undefined) {
+    if (message.headerType === MessageHeader.RecordBatch && schema !== undefined) {
       let batch: RecordBatch | undefined;
       try {
         batch = flatRecordBatch(schema, message as Message<MessageHeader.RecordBatch>, bytes, bodyStart);

@@ -11,6 +11,7 @@ import {
   Int8,
   List,
   makeData,
+  Message,
   RecordBatch,
   Schema,
   Field,
@@ -27,7 +28,7 @@ import {
   vectorFromArray,
   type DataType,
 } from "apache-arrow";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { decodeArrowPayload, readFlatStream } from "../src/arrow-decoder.js";
 import { HoraeDBError } from "../src/errors.js";
 
@@ -156,6 +157,25 @@ describe("readFlatStream", () => {
     }
     const values = (readFlatStream(ipc) as Table).getChild("f64")?.data[0]?.values as Float64Array;
     expect(values.buffer).toBe(ipc.buffer);
+  });
+
+  it("decodes a schema message once, and tells schemas apart by their bytes", () => {
+    const decode = vi.spyOn(Message, "decode");
+    try {
+      // Row counts no other test uses, so that the schema is new to the cache only by its rows.
+      readFlatStream(tableToIPC(flatTable(3), "stream"));
+      const once = decode.mock.calls.length;
+      readFlatStream(tableToIPC(flatTable(4), "stream"));
+      // The second stream's record batch alone.
+      expect(decode.mock.calls.length - once).toBe(1);
+    } finally {
+      decode.mockRestore();
+    }
+    // The same column name with another type: another schema.
+    const other = new Table({ f64: vectorFromArray([1, 2], new Int32()) });
+    const read = readFlatStream(tableToIPC(other, "stream")) as Table;
+    expect(String(read.getChild("f64")?.type)).toBe("Int32");
+    expect(contents(read)).toEqual(contents(other));
   });
 
   it("keeps schema and field metadata", () => {

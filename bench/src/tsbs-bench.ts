@@ -16,8 +16,8 @@
  *    MetricsQL: see `peers/*.ts` for the equivalents and where they differ). Each shape gets
  *    `--warmup` + `--repeat` queries, their parameters drawn from a seeded generator, the same
  *    queries for every system; the first `--warmup` are not timed. `--order` decides how they run:
- *    - `tsbs` (default), as TSBS runs them: one system at a time, its queries of a shape back to
- *      back while the other systems idle (each shape starting with the next system);
+ *    - `tsbs` (default), as TSBS runs them: one system at a time, while the others idle, runs its
+ *      warm-up queries of every shape, then its timed queries shape by shape, back to back;
  *    - `interleaved`: each query on every system in turn before the next query (each round starting
  *      with the next system), so every query follows another system's.
  *    Result sizes are compared with the expected ones. Latencies are those of a server in steady
@@ -278,18 +278,20 @@ async function runQueries(targets: readonly QueryTarget[]): Promise<Map<string, 
     times.push(ms);
     samples.set(key, times);
   };
-  // Rotating which system goes first spreads the cost of following another system's work (its
-  // garbage collection, the caches it displaced) instead of charging it to one system.
-  const rotated = (by: number) => targets.map((_, i) => targets[(i + by) % targets.length] as QueryTarget);
   if (config.order === "tsbs") {
-    for (const [s, shape] of shapes.entries()) {
-      for (const target of rotated(s)) {
-        for (let index = 0; index < queryCount; index++) await run(target, shape, index);
+    // One system at a time: its warm-up queries of every shape, then its timed ones shape by shape.
+    for (const target of targets) {
+      for (const shape of shapes)
+        for (let index = 0; index < warmupRounds; index++) await run(target, shape, index);
+      for (const shape of shapes) {
+        for (let index = warmupRounds; index < queryCount; index++) await run(target, shape, index);
       }
     }
   } else {
+    // Rotating which system goes first spreads the cost of following another system's work (its
+    // garbage collection, the caches it displaced) instead of charging it to one system.
     for (let index = 0; index < queryCount; index++) {
-      const order = rotated(index);
+      const order = targets.map((_, i) => targets[(i + index) % targets.length] as QueryTarget);
       for (const shape of shapes) for (const target of order) await run(target, shape, index);
     }
   }

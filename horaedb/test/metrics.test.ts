@@ -211,5 +211,7 @@ describe("GET /metrics", () => {
     expect(queryKind("INSERT INTO t VALUES (1)")).toBe("insert");
     expect(queryKind("SHOW TABLES")).toBe("other");
     expect(queryKind("")).toBe("other");
+    expect(queryKind("(SELECT 1)")).toBe("other");
+    expect(queryKind("\n\t/* a */ -- b\n  insert INTO t VALUES (1)")).toBe("insert");
   });
 });

@@ -105,7 +105,9 @@ export function encodeIpcStream(batches: readonly ColumnBatch[]): Uint8Array {
 function schemaSignature(batch: ColumnBatch): string {
   let signature = "";
   for (let i = 0; i < batch.columns.length; i++) {
-    signature += `${(batch.columns[i] as Column).type}:${JSON.stringify(batch.names[i])},`;
+    const name = batch.names[i] as string;
+    // The name's length makes the signature unambiguous whatever characters the name holds.
+    signature += `${(batch.columns[i] as Column).type}:${name.length}:${name},`;
   }
   return signature;
 }

@@ -230,10 +230,17 @@ export class ServerMetrics {
   }
 }
 
+/** Whitespace and comments before a statement's first keyword. */
+const LEADING_TRIVIA = /(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/y;
+const FIRST_KEYWORD = /[A-Za-z]+/y;
+
 /** The kind of a statement from its first keyword (leading comments skipped). */
 export function queryKind(sql: string): QueryKind {
-  const text = sql.replace(/^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/, "");
-  const keyword = /^[A-Za-z]+/.exec(text)?.[0].toUpperCase();
+  // Sticky patterns read the keyword in place, without copying the statement.
+  LEADING_TRIVIA.lastIndex = 0;
+  LEADING_TRIVIA.exec(sql);
+  FIRST_KEYWORD.lastIndex = LEADING_TRIVIA.lastIndex;
+  const keyword = FIRST_KEYWORD.exec(sql)?.[0].toUpperCase();
   switch (keyword) {
     case "SELECT":
     case "WITH":

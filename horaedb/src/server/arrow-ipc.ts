@@ -13,6 +13,7 @@ import { Field, Message, Schema } from "apache-arrow";
 import type { Column } from "../batch/column.js";
 import type { ColumnBatch } from "../batch/column-batch.js";
 import { emptyBatch, type ResultColumn } from "../query/index.js";
+import { concatRows } from "../query/vectors.js";
 import { arrowTypeOf } from "../sst/arrow-convert.js";
 import { DataType } from "../table/data-type.js";
 
@@ -64,14 +65,40 @@ export function resultToIpcStreams(
   for (const batch of batches) {
     const next = schemaSignature(batch);
     if (run.length > 0 && next !== signature) {
-      streams.push(encodeIpcStream(run));
+      streams.push(encodeIpcStream(joinSmallBatches(run)));
       run = [];
     }
     signature = next;
     run.push(batch);
   }
-  streams.push(encodeIpcStream(run));
+  streams.push(encodeIpcStream(joinSmallBatches(run)));
   return streams;
+}
+
+/**
+ * Record batches are joined up to at least this many rows. Each one costs a message and a set of
+ * buffers per column to write, and an Arrow Data per column to read; a filtered scan hands over a
+ * batch per series run, often of a few hundred rows.
+ */
+export const MIN_RECORD_BATCH_ROWS = 8192;
+
+/** Consecutive batches (of one layout) joined into batches of at least MIN_RECORD_BATCH_ROWS rows. */
+function joinSmallBatches(batches: readonly ColumnBatch[]): ColumnBatch[] {
+  if (batches.length < 2) return [...batches];
+  const joined: ColumnBatch[] = [];
+  let pending: ColumnBatch[] = [];
+  let rows = 0;
+  for (const batch of batches) {
+    pending.push(batch);
+    rows += batch.numRows;
+    if (rows >= MIN_RECORD_BATCH_ROWS) {
+      joined.push(concatRows(pending));
+      pending = [];
+      rows = 0;
+    }
+  }
+  if (pending.length > 0) joined.push(concatRows(pending));
+  return joined;
 }
 
 /**

@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { Column } from "../../src/batch/column.js";
 import type { ColumnBatch } from "../../src/batch/column-batch.js";
 import { resultToArrow, type ResultColumn } from "../../src/query/index.js";
-import { encodeIpcStream, resultToIpcStreams } from "../../src/server/arrow-ipc.js";
+import { encodeIpcStream, MIN_RECORD_BATCH_ROWS, resultToIpcStreams } from "../../src/server/arrow-ipc.js";
 import { DataType } from "../../src/table/data-type.js";
 
 /** What the encoder replaces: Arrow record batches from `resultToArrow`, one stream each. */
@@ -88,13 +88,31 @@ describe("resultToIpcStreams", () => {
     }
   });
 
-  it("puts every batch of a result in one stream, read back in order", () => {
+  it("puts every batch of a result in one stream, small ones joined, read back in order", () => {
     const batches = [everyType(5), everyType(11, 5), everyType(3, 16)];
     const columns = resultColumns(batches[0] as ColumnBatch);
     const streams = resultToIpcStreams(columns, batches);
     expect(streams).toHaveLength(1);
     const read = tableFromIPC(streams[0] as Uint8Array);
-    expect(read.batches.map((b) => b.numRows)).toEqual([5, 11, 3]);
+    expect(read.batches.map((b) => b.numRows)).toEqual([19]);
+    expect(contents(read)).toEqual(contents(concatenated(viaArrowWriter(columns, batches))));
+  });
+
+  it("joins batches into record batches of at least MIN_RECORD_BATCH_ROWS rows, in order", () => {
+    const sizes = [MIN_RECORD_BATCH_ROWS - 1, 2, MIN_RECORD_BATCH_ROWS + 3, 7, 1];
+    let offset = 0;
+    const batches = sizes.map((n) => {
+      const batch = everyType(n, offset);
+      offset += n;
+      return batch;
+    });
+    const columns = resultColumns(batches[0] as ColumnBatch);
+    const read = tableFromIPC(resultToIpcStreams(columns, batches)[0] as Uint8Array);
+    expect(read.batches.map((b) => b.numRows)).toEqual([
+      MIN_RECORD_BATCH_ROWS + 1,
+      MIN_RECORD_BATCH_ROWS + 3,
+      8,
+    ]);
     expect(contents(read)).toEqual(contents(concatenated(viaArrowWriter(columns, batches))));
   });
 

@@ -10,7 +10,7 @@
  * series' newest timestamp costs a step per series and chunk rather than per row.
  */
 import { allocateValues, type Column } from "../batch/column.js";
-import { ColumnGatherer, MemtableSnapshot, type MemtableChunk } from "../memtable/index.js";
+import { ColumnGatherer, MemtableSnapshot, type MemtableChunk, type RowSource } from "../memtable/index.js";
 import { growWords, hashWords, HIGH_WORD, LOW_WORD, wordsOf } from "../memtable/key-lanes.js";
 import { buildSortedView } from "../memtable/sorted-view.js";
 import { TSID_COLUMN } from "../table/schema.js";
@@ -26,17 +26,16 @@ const MAX_SHARE = 0.25;
  * The snapshot narrowed to the series that have a row passing the tag filter: every row of such a
  * tsid, also one whose tags fail the filter (two series hashing to one tsid), so that deduplication
  * by key sees every row it sees in the whole snapshot and keeps the same ones. The caller still
- * filters the rows read. It holds only `columns` and the key: read it with a projection of them.
- * With `range`, chunks holding no row in it are left out. Undefined when the table has no tsid or
- * the series hold more than a quarter of the rows: the whole snapshot is the better read then.
+ * filters the rows read. With `range`, chunks holding no row in it are left out. Undefined when the
+ * table has no tsid or the series hold more than a quarter of the rows: the whole snapshot is the
+ * better read then. Takes a snapshot of a memtable's own chunks (not a narrowed one).
  */
 export function narrowToSeries(
   snapshot: MemtableSnapshot,
   tagFilter: TagFilter,
-  columns: readonly string[],
   range?: TimeRange,
 ): MemtableSnapshot | undefined {
-  if (!snapshot.schema.hasTsid || snapshot.isEmpty) return undefined;
+  if (!snapshot.schema.hasTsid || snapshot.isEmpty || snapshot.rowSources !== undefined) return undefined;
   const filters = Object.entries(tagFilter).map(([name, allowed]) => ({ name, allowed: new Set(allowed) }));
   // A chunk with no row in the range holds no key a row in the range has (the timestamp is part of
   // the key), so leaving it out changes neither the rows read nor how they deduplicate.
@@ -59,7 +58,7 @@ export function narrowToSeries(
   }
   const limit = snapshot.numRows * MAX_SHARE;
   let total = 0;
-  const narrowed: MemtableChunk[] = [];
+  const narrowed: NarrowedChunk[] = [];
   if (wanted.size > 0) {
     for (const chunk of chunks) {
       const index = chunkSeries(chunk);
@@ -71,7 +70,7 @@ export function narrowToSeries(
       const rows = index.rowsOf(groups);
       total += rows.length;
       if (total > limit) return undefined;
-      narrowed.push(takeChunkRows(chunk, rows, columns));
+      narrowed.push(keyRowsOf(chunk, rows, undefined));
     }
   }
   return narrowedSnapshot(snapshot, narrowed);
@@ -80,13 +79,12 @@ export function narrowToSeries(
 /**
  * The snapshot narrowed to the rows of each series' newest timestamp in `range` (every row of that
  * key, so deduplication keeps the same one): the rows a lastPerSeries scan usually needs. Older
- * rows are left out; a caller that needs them reads the whole snapshot. It holds only `columns`
- * and the key: read it with a projection of them. Undefined when the table has no tsid.
+ * rows are left out; a caller that needs them reads the whole snapshot. Undefined when the table
+ * has no tsid. The snapshot may be a narrowed one (narrowToSeries).
  */
 export function narrowToNewest(
   snapshot: MemtableSnapshot,
   range: TimeRange | undefined,
-  columns: readonly string[],
 ): MemtableSnapshot | undefined {
   if (!snapshot.schema.hasTsid) return undefined;
   const start = range?.start ?? -Infinity;
@@ -109,8 +107,8 @@ export function narrowToNewest(
       }
     }
   }
-  const narrowed: MemtableChunk[] = [];
-  for (const chunk of snapshot.chunks) {
+  const narrowed: NarrowedChunk[] = [];
+  for (const [c, chunk] of snapshot.chunks.entries()) {
     const index = chunkSeries(chunk);
     const timestamps = chunkTimestamps(chunk);
     const rows: number[] = [];
@@ -122,17 +120,33 @@ export function narrowToNewest(
         if (timestamps[row] === t) rows.push(row);
       }
     }
-    if (rows.length > 0) narrowed.push(takeChunkRows(chunk, Uint32Array.from(rows).sort(), columns));
+    if (rows.length > 0) {
+      narrowed.push(keyRowsOf(chunk, Uint32Array.from(rows).sort(), snapshot.rowSources?.[c]));
+    }
   }
   return narrowedSnapshot(snapshot, narrowed);
 }
 
-function narrowedSnapshot(snapshot: MemtableSnapshot, chunks: MemtableChunk[]): MemtableSnapshot {
+/** Some rows of a snapshot's chunk: their key columns, and where the rows are. */
+interface NarrowedChunk {
+  /** The rows' key columns (primary key and timestamp); its other columns are left empty. */
+  readonly keys: MemtableChunk;
+  readonly source: RowSource;
+}
+
+/**
+ * A snapshot of the narrowed rows. They are sorted and deduplicated by their key columns alone,
+ * and every column is read out of the memtable's chunks (`rowSources`), so each value is copied
+ * once, by the read, rather than once more into the narrowed chunks.
+ */
+function narrowedSnapshot(snapshot: MemtableSnapshot, narrowed: readonly NarrowedChunk[]): MemtableSnapshot {
   const { schema, updateMode } = snapshot;
+  const chunks = narrowed.map(({ keys }) => keys);
   return new MemtableSnapshot({
     schema,
     updateMode,
     chunks,
+    rowSources: narrowed.map(({ source }) => source),
     sortedView: () => buildSortedView(chunks, schema, updateMode),
     table: snapshot.table,
     memtableId: snapshot.memtableId,
@@ -140,12 +154,13 @@ function narrowedSnapshot(snapshot: MemtableSnapshot, chunks: MemtableChunk[]): 
 }
 
 /**
- * The rows of a chunk at `rows` (ascending), as a chunk of its own holding `columns` and the key
- * (other columns are left empty: the narrowed snapshot is read for those columns only).
+ * The key columns (primary key and timestamp) of a chunk's rows at `rows` (ascending), as a chunk
+ * of their own to sort, with where the rows are: in `chunk`, or where `chunk`'s own rows are when
+ * it is itself narrowed (`from`).
  */
-function takeChunkRows(chunk: MemtableChunk, rows: Uint32Array, columns: readonly string[]): MemtableChunk {
+function keyRowsOf(chunk: MemtableChunk, rows: Uint32Array, from: RowSource | undefined): NarrowedChunk {
   const { batch, schema } = chunk;
-  const kept = new Set([...columns, ...schema.primaryKey, schema.timestampColumn]);
+  const kept = new Set([...schema.primaryKey, schema.timestampColumn]);
   const at = { chunk: new Uint32Array(rows.length), row: rows, count: rows.length };
   const sizes = [batch.numRows];
   // Typed gathers per column type: no BigInt per int64 value.
@@ -163,13 +178,18 @@ function takeChunkRows(chunk: MemtableChunk, rows: Uint32Array, columns: readonl
     if (t < min) min = t;
     if (t > max) max = t;
   }
-  return {
+  const keys: MemtableChunk = {
     batch: { names: batch.names, columns: taken, numRows: rows.length },
     schema,
     sequence: chunk.sequence,
     minTimestamp: min,
     maxTimestamp: max,
   };
+  const source: RowSource =
+    from === undefined
+      ? { chunk, rows }
+      : { chunk: from.chunk, rows: rows.map((r) => from.rows[r] as number) };
+  return { keys, source };
 }
 
 function chunkColumn(chunk: MemtableChunk, name: string): Column | undefined {

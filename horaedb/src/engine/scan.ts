@@ -703,9 +703,9 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     const { tagFilter } = this.#request;
     let memtable = this.#view.memtable;
     if (tagFilter !== undefined && Object.keys(tagFilter).length > 0)
-      memtable = narrowToSeries(memtable, tagFilter, needed, range) ?? memtable;
+      memtable = narrowToSeries(memtable, tagFilter, range) ?? memtable;
     if (newestOnly) {
-      const newest = narrowToNewest(memtable, range, needed);
+      const newest = narrowToNewest(memtable, range);
       if (newest === undefined) return undefined;
       memtable = newest;
     }
@@ -828,7 +828,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
   ): Iterable<ColumnBatch> {
     let memtable = this.#view.memtable;
     if (tagFilter !== undefined && Object.keys(tagFilter).length > 0)
-      memtable = narrowToSeries(memtable, tagFilter, columns, range) ?? memtable;
+      memtable = narrowToSeries(memtable, tagFilter, range) ?? memtable;
     return memtable.sortedBatches({
       projection: columns,
       batchSize,

@@ -28,8 +28,10 @@ export {
 export {
   DEFAULT_SCAN_BATCH_SIZE,
   MemtableSnapshot,
+  type ColumnReader,
   type MemtableScanOptions,
   type MemtableSnapshotInit,
+  type RowSource,
   type SnapshotSegment,
   type TimeRange,
 } from "./snapshot.js";

@@ -41,10 +41,26 @@ interface SegmentFill {
 /** Rows gathered per column at a time before being cut into output batches. */
 const GATHER_WINDOW_ROWS = 65536;
 
+/** Where the rows of a chunk are: its row `i` is row `rows[i]` of `chunk`. */
+export interface RowSource {
+  readonly chunk: MemtableChunk;
+  readonly rows: Uint32Array;
+}
+
+/** Reads one column's values at row locations of a snapshot (see `columnReaders`). */
+export interface ColumnReader {
+  gather(at: RowLocations): Column;
+}
+
 export interface MemtableSnapshotInit {
   readonly schema: TableSchema;
   readonly updateMode: UpdateMode;
   readonly chunks: readonly MemtableChunk[];
+  /**
+   * For a snapshot of some rows of other chunks, one per chunk: where its rows are. Such a chunk
+   * need hold only its rows' key columns (what sorting reads); the columns are read from the sources.
+   */
+  readonly rowSources?: readonly RowSource[] | undefined;
   /** Sorts the chunks (or returns a cached sort of exactly these chunks). */
   readonly sortedView: () => SortedView;
   /** The same in steps (see `sortedViewSteps`); without it `sort` sorts in one go. */
@@ -67,6 +83,8 @@ export class MemtableSnapshot {
   readonly table: string | undefined;
   /** The memtable this snapshot was taken of; undefined for a snapshot across several. */
   readonly memtableId: number | undefined;
+  /** Where each chunk's rows are, for a snapshot of some rows of other chunks (see the init). */
+  readonly rowSources: readonly RowSource[] | undefined;
   /** Rows appended, before deduplication. */
   readonly numRows: number;
   readonly minSequence: number | undefined;
@@ -84,6 +102,10 @@ export class MemtableSnapshot {
     this.chunks = init.chunks;
     this.table = init.table;
     this.memtableId = init.memtableId;
+    this.rowSources = init.rowSources;
+    if (init.rowSources !== undefined && init.rowSources.length !== init.chunks.length) {
+      throw new RangeError(`${init.rowSources.length} row sources for ${init.chunks.length} chunks`);
+    }
     this.#sort = init.sortedView;
     this.#sortSteps = init.sortedViewSteps;
     let rows = 0;
@@ -217,18 +239,23 @@ export class MemtableSnapshot {
    * given locations into new arrays of exactly `rows.count` values, laid out as the snapshot's
    * schema (null where a chunk predates the column).
    */
-  columnReaders(names: readonly string[]): ColumnGatherer[] {
-    const chunkRows = this.chunks.map((c) => c.batch.numRows);
-    return names.map((name) => {
+  columnReaders(names: readonly string[]): ColumnReader[] {
+    const rowSources = this.rowSources;
+    const chunks = rowSources === undefined ? this.chunks : rowSources.map((source) => source.chunk);
+    const chunkRows = chunks.map((c) => c.batch.numRows);
+    const gatherers = names.map((name) => {
       const type = this.schema.column(name)?.type;
       if (type === undefined)
         throw new UnknownColumnError(`no column "${name}"`, { ...this.#context(), column: name });
-      const sources = this.chunks.map((chunk): Column | undefined => {
+      const sources = chunks.map((chunk): Column | undefined => {
         const i = chunk.schema.indexOf(name);
         return i === undefined ? undefined : chunk.batch.columns[i];
       });
       return new ColumnGatherer(type, sources, chunkRows);
     });
+    if (rowSources === undefined) return gatherers;
+    const locate = sourceLocator(rowSources);
+    return gatherers.map((gatherer) => ({ gather: (at: RowLocations) => gatherer.gather(locate(at)) }));
   }
 
   *#scan(names: readonly string[], batchSize: number, range: TimeRange | undefined): Generator<ColumnBatch> {
@@ -283,6 +310,28 @@ export class MemtableSnapshot {
   #context() {
     return { table: this.table, memtableId: this.memtableId };
   }
+}
+
+/**
+ * Maps row locations in a snapshot's chunks to their rows in the source chunks (same chunk
+ * positions). The readers of one scan are handed the same locations column after column, so the
+ * last mapping is kept.
+ */
+function sourceLocator(rowSources: readonly RowSource[]): (at: RowLocations) => RowLocations {
+  let last: RowLocations | undefined;
+  let lastCount = -1;
+  let mapped: RowLocations | undefined;
+  return (at) => {
+    if (at === last && at.count === lastCount && mapped !== undefined) return mapped;
+    const row = new Uint32Array(at.count);
+    for (let i = 0; i < at.count; i++) {
+      row[i] = (rowSources[at.chunk[i] as number] as RowSource).rows[at.row[i] as number] as number;
+    }
+    last = at;
+    lastCount = at.count;
+    mapped = { chunk: at.chunk, row, count: at.count };
+    return mapped;
+  };
 }
 
 /** Rows [first, last) of a column, copied so every output batch owns exactly its rows. */

@@ -14,7 +14,7 @@ import type { Column } from "../batch/column.js";
 import type { ColumnBatch } from "../batch/column-batch.js";
 import { emptyBatch, type ResultColumn } from "../query/index.js";
 import { concatRows } from "../query/vectors.js";
-import { arrowTypeOf } from "../sst/arrow-convert.js";
+import { arrowTypeOf, timestampsToInt64 } from "../sst/arrow-convert.js";
 import { DataType } from "../table/data-type.js";
 
 const CONTINUATION = 0xffffffff;
@@ -355,7 +355,7 @@ function writeValues(out: Buffer, at: number, numRows: number, plan: ColumnPlan)
   const values = plan.column.values;
   switch (plan.column.type) {
     case DataType.Timestamp:
-      writeTimestamps(values as Float64Array, numRows, out, at);
+      out.set(new Uint8Array(timestampsToInt64(values as Float64Array, numRows).buffer), at);
       return;
     case DataType.Double:
     case DataType.Float:
@@ -376,18 +376,6 @@ function writeValues(out: Buffer, at: number, numRows: number, plan: ColumnPlan)
       writeBinary(values as Uint8Array[], numRows, out, at);
       return;
   }
-}
-
-/** Float64 milliseconds as int64, in 32-bit halves (exact below 2^53; floor for negative values). */
-function writeTimestamps(ms: Float64Array, numRows: number, out: Buffer, at: number): void {
-  const words = new Int32Array(numRows * 2);
-  for (let i = 0; i < numRows; i++) {
-    const v = ms[i] as number;
-    const hi = Math.floor(v / TWO_POW_32);
-    words[2 * i] = (v - hi * TWO_POW_32) | 0;
-    words[2 * i + 1] = hi;
-  }
-  out.set(new Uint8Array(words.buffer), at);
 }
 
 /** Bytes that are 1 as bits, least significant first. */

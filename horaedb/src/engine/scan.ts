@@ -360,6 +360,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     try {
       const meta = sst.meta as SstMeta;
       const probeNames = this.#probeColumns(needed, tagFilter);
+      const rest = probeNames === undefined ? [] : needed.filter((name) => !probeNames.includes(name));
       for (const group of this.#selectRowGroups(reader, sst, range, tagFilter)) {
         if (probeNames !== undefined) {
           // The series runs and the filter's tags first: a row group whose statistics could not
@@ -374,7 +375,6 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
             this.metrics.rowsFromSsts += probe.numRows;
             const ranges = matchingRanges(sorted.runs, sorted.timestamps, range, checks);
             if (ranges.length === 0) continue;
-            const rest = needed.filter((name) => !probeNames.includes(name));
             const read = withColumnsOf(probe, await this.#rowGroup(reader, group, rest), needed);
             const batch = this.#withSeriesRuns(read, sorted.runs);
             yield* splitRows(takeRanges(projectKeepingRuns(batch, columns), ranges), batchSize);

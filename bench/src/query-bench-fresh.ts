@@ -24,7 +24,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import { openStandaloneEngine, prepareWrite, type StorageEngine } from "@horaedb/horaedb/engine";
+import { openStandaloneEngine, type StorageEngine } from "@horaedb/horaedb/engine";
 import { executeSelect, resultRowCount } from "@horaedb/horaedb/query";
 import { parseStatement, type SelectStatement } from "@horaedb/horaedb/sql";
 import {
@@ -35,13 +35,13 @@ import {
   tsbsQuery,
   tsbsQueryRandom,
   tsbsQuerySql,
-  tsbsWriteRows,
   type TsbsBatch,
   type TsbsQuery,
   type TsbsScale,
 } from "@horaedb/horaedb/testing";
 import { cleanupOnSignals, onCleanup, runCleanup } from "./cleanup.js";
 import { ProgressBar } from "./progress.js";
+import { writeTsbsBatches } from "./tsbs-engine-writes.js";
 import { emit, emitHostLoad, FlagError, median, percentile, positiveInteger, readFlags } from "./report.js";
 
 const TABLE = "cpu";
@@ -110,28 +110,6 @@ const { scale } = config;
 const dataEnd = scale.start + scale.durationMs;
 const random = tsbsQueryRandom(config.seed);
 
-/** Writes `batches` (creating the table on the first write); returns the rows written. */
-async function writeAll(
-  engine: StorageEngine,
-  batches: Iterable<TsbsBatch>,
-  progress: ProgressBar,
-): Promise<number> {
-  let rows = 0;
-  for (const batch of batches) {
-    const writeRows = tsbsWriteRows(batch);
-    if (engine.table("public", TABLE) === undefined) {
-      // TSBS timestamps are fixed dates in the past: keep them from expiring under the default TTL.
-      const policy = { autoCreateTable: true, autoAddColumns: true };
-      const { schema } = prepareWrite(TABLE, undefined, writeRows, policy);
-      await engine.createTable("public", TABLE, schema, { enable_ttl: "false" });
-    }
-    await engine.write("public", TABLE, writeRows);
-    rows += batch.numRows;
-    progress.tick(batch.numRows);
-  }
-  return rows;
-}
-
 /** The data set's rows from `from` on, with every field shifted by `shift` (a rewrite of them). */
 function* rewriteOf(from: number, shift: number): Generator<TsbsBatch> {
   for (const batch of tsbsBatches(scale, config.batchRows)) {
@@ -158,16 +136,25 @@ async function load(engine: StorageEngine): Promise<void> {
   const total = scale.hosts * Math.floor(scale.durationMs / scale.intervalMs);
   const rewriteRows = scale.hosts * Math.floor(config.rewriteMs / scale.intervalMs);
   const progress = new ProgressBar("loading", total + (config.flushedRewrites + 1) * rewriteRows, "rows");
-  emit("query_fresh.rows", await writeAll(engine, tsbsBatches(scale, config.batchRows), progress), "rows");
+  emit(
+    "query_fresh.rows",
+    await writeTsbsBatches(engine, TABLE, tsbsBatches(scale, config.batchRows), progress),
+    "rows",
+  );
   await engine.flush();
   await engine.compact("public", TABLE);
   engine.setCompactionPaused(true);
   const from = dataEnd - config.rewriteMs;
   for (let i = 0; i < config.flushedRewrites; i++) {
-    await writeAll(engine, rewriteOf(from, i + 1), progress);
+    await writeTsbsBatches(engine, TABLE, rewriteOf(from, i + 1), progress);
     await engine.flush();
   }
-  const memtableRows = await writeAll(engine, rewriteOf(from, config.flushedRewrites + 1), progress);
+  const memtableRows = await writeTsbsBatches(
+    engine,
+    TABLE,
+    rewriteOf(from, config.flushedRewrites + 1),
+    progress,
+  );
   progress.finish();
   await engine.decodedCacheWarmed();
   emit("query_fresh.ssts", engine.sstFiles("public", TABLE).length, "files");

@@ -22,7 +22,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import { openStandaloneEngine, prepareWrite, type StorageEngine } from "@horaedb/horaedb/engine";
+import { openStandaloneEngine, type StorageEngine } from "@horaedb/horaedb/engine";
 import {
   executeSelect,
   resultRowArrays,
@@ -39,12 +39,12 @@ import {
   tsbsExpectedRows,
   tsbsQueryRandom,
   tsbsQuerySql,
-  tsbsWriteRows,
   type TsbsQueryShape,
   type TsbsScale,
 } from "@horaedb/horaedb/testing";
 import { cleanupOnSignals, onCleanup, runCleanup } from "./cleanup.js";
 import { ProgressBar } from "./progress.js";
+import { writeTsbsBatches } from "./tsbs-engine-writes.js";
 import { emit, emitHostLoad, FlagError, median, percentile, positiveInteger, readFlags } from "./report.js";
 import { parseShapes } from "./tsbs-shapes.js";
 
@@ -127,18 +127,7 @@ async function load(dataDir: string): Promise<number> {
   const progress = new ProgressBar("loading", total, "rows");
   let rows = 0;
   try {
-    for (const batch of tsbsBatches(scale, config.batchRows)) {
-      const writeRows = tsbsWriteRows(batch);
-      if (engine.table("public", TABLE) === undefined) {
-        // TSBS timestamps are fixed dates in the past: keep them from expiring under the default TTL.
-        const policy = { autoCreateTable: true, autoAddColumns: true };
-        const { schema } = prepareWrite(TABLE, undefined, writeRows, policy);
-        await engine.createTable("public", TABLE, schema, { enable_ttl: "false" });
-      }
-      await engine.write("public", TABLE, writeRows);
-      rows += batch.numRows;
-      progress.tick(batch.numRows);
-    }
+    rows = await writeTsbsBatches(engine, TABLE, tsbsBatches(scale, config.batchRows), progress);
     progress.finish();
     await engine.flush();
     // Measure a settled table, as after background compaction caught up.

@@ -13,7 +13,16 @@ import type { CellValue } from "../../src/table/data-type.js";
 import type { TableSchema } from "../../src/table/schema.js";
 import { mulberry32 } from "../../src/testing/tsbs.js";
 import { tempEngineDir, type TempEngine } from "./engine-fixtures.js";
-import { COLUMNS, schemaOf, text, writeRows, type Row } from "./host-table.js";
+import {
+  applyRows,
+  COLUMNS,
+  lastPerGroup,
+  schemaOf,
+  subsets,
+  text,
+  writeRows,
+  type Row,
+} from "./host-table.js";
 
 const MINUTE = 60_000;
 type ColumnName = (typeof COLUMNS)[number];
@@ -49,19 +58,6 @@ function randomRow(table: TableCase, from: number, to: number): Row {
   return { host, region, ts, x, y };
 }
 
-function apply(table: TableCase, rows: readonly Row[]): void {
-  const keyOf = table.keyOf;
-  if (keyOf === undefined) {
-    table.model.push(...rows);
-    return;
-  }
-  for (const row of rows) {
-    const at = table.model.findIndex((r) => keyOf(r) === keyOf(row));
-    if (at >= 0) table.model.splice(at, 1);
-    table.model.push(row);
-  }
-}
-
 /**
  * Five rounds of writes over overlapping stretches of time, each flushed but the last: SSTs of
  * several generations and the memtable share the newest minutes.
@@ -85,7 +81,7 @@ async function load(engine: StorageEngine, table: TableCase): Promise<void> {
     for (let at = 0; at < rows.length; at += 37) {
       const chunk = rows.slice(at, at + 37);
       await engine.write("public", table.name, writeRows(chunk));
-      apply(table, chunk);
+      applyRows(table.model, table.keyOf, chunk);
     }
     if (i < rounds.length - 1) await engine.flush("public", table.name);
   }
@@ -137,30 +133,6 @@ async function scan(engine: StorageEngine, table: string, request: ScanRequest):
     }
   }
   return { rows, metrics: tableScan.metrics, batchSizes };
-}
-
-/** last() of `columns` per group of `keys`, as the query engine computes it from rows in order. */
-function lastPerGroup(rows: readonly Row[], keys: readonly string[], columns: readonly string[]): string[] {
-  const groups = new Map<string, Map<string, { ts: number; value: CellValue }>>();
-  for (const row of rows) {
-    const key = text(keys.map((k) => row[k as keyof Row]));
-    let best = groups.get(key);
-    if (best === undefined) {
-      best = new Map();
-      groups.set(key, best);
-    }
-    for (const c of columns) {
-      const v = row[c as keyof Row];
-      const current = best.get(c);
-      if (v !== null && (current === undefined || row.ts >= current.ts))
-        best.set(c, { ts: row.ts, value: v });
-    }
-  }
-  return [...groups].map(([key, best]) => text([key, columns.map((c) => best.get(c)?.value ?? null)])).sort();
-}
-
-function subsets<T>(items: readonly T[]): T[][] {
-  return items.reduce<T[][]>((all, item) => [...all, ...all.map((s) => [...s, item])], [[]]);
 }
 
 describe("scans over overlapping SSTs and the memtable", () => {

@@ -9,7 +9,7 @@ export {
 } from "./engine.js";
 export { WriteError, type WriteErrorKind } from "./errors.js";
 export { StorageLayout } from "./layout.js";
-export { filterRows, projectBatch, type TagFilter, type TimeRange } from "./row-filter.js";
+export { filterRows, projectBatch, type RowPredicate, type TagFilter, type TimeRange } from "./row-filter.js";
 export { TableScan, type ScanMetrics, type ScanRequest } from "./scan.js";
 export { ReplayError } from "./shard.js";
 export { openStandaloneEngine, STANDALONE_DEFAULTS, type StandaloneEngineOptions } from "./standalone.js";

@@ -11,6 +11,18 @@ export interface TimeRange {
 export type TagFilter = Readonly<Record<string, readonly string[]>>;
 
 /**
+ * A condition on some columns of a scan's rows that the scan may apply before it reads their other
+ * columns (a WHERE condition on fields, such as `usage_user > 90`). It must depend on a row's own
+ * values only, so that applying it to any subset of the rows keeps the same ones.
+ */
+export interface RowPredicate {
+  /** The columns it reads. */
+  readonly columns: readonly string[];
+  /** The rows of `batch` (which holds at least `columns`, by name) that pass, ascending. */
+  select(batch: ColumnBatch): Uint32Array;
+}
+
+/**
  * Keeps the rows of `batch` inside the time range whose tags match the filter. Returns the batch
  * itself when every row matches (the common case for pruned, sorted inputs), a view when the kept
  * rows are one range, else a copy. The input's arrays are never modified.

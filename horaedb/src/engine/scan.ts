@@ -25,7 +25,7 @@ import {
 import type { RowGroupMeta, SstMeta } from "../sst/sst-meta.js";
 import { UpdateMode } from "../table/options.js";
 import { TSID_COLUMN, type TableSchema } from "../table/schema.js";
-import { filterRows, projectBatch, type TagFilter, type TimeRange } from "./row-filter.js";
+import { filterRows, projectBatch, type RowPredicate, type TagFilter, type TimeRange } from "./row-filter.js";
 import {
   gatherRows,
   groupByTsid,
@@ -60,6 +60,14 @@ export interface ScanRequest {
    */
   readonly lastPerSeries?: LastPerSeries;
   /**
+   * A condition the caller applies to every row the scan returns; its columns must be in the
+   * projection. Rows read from an SST on their own (not merged with overlapping sources) are
+   * tested against it before their other columns are read: a row group where no row in the range
+   * and tag filter passes leaves those columns untouched, and of the others only the passing rows
+   * are copied. Rows of memtables and of merged sources come back untested. Not with lastPerSeries.
+   */
+  readonly predicate?: RowPredicate;
+  /**
    * Mark the batches read from SSTs in series order with their series runs (`ColumnBatch.seriesRuns`:
    * every TAG column of the projection one value per run, timestamps not decreasing inside it).
    * Batches from memtables and merged sources carry none.
@@ -90,6 +98,8 @@ export interface ScanMetrics {
    */
   rowsMerged: number;
   rowsReturned: number;
+  /** Rows inside the time range and tag filter that the predicate dropped before they were read whole. */
+  rowsDroppedByPredicate: number;
   bytesRead: number;
   /** SST column chunks (one column of one row group) found in the decoded column cache. */
   decodedCacheHits: number;
@@ -143,6 +153,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     rowsFromMemtables: 0,
     rowsMerged: 0,
     rowsReturned: 0,
+    rowsDroppedByPredicate: 0,
     bytesRead: 0,
     decodedCacheHits: 0,
     decodedCacheMisses: 0,
@@ -178,6 +189,12 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     const output = request.projection ?? schema.columns.map((c) => c.name);
     for (const name of request.lastPerSeries?.columns ?? []) {
       if (!output.includes(name)) throw new RangeError(`lastPerSeries column "${name}" is not projected`);
+    }
+    for (const name of request.predicate?.columns ?? []) {
+      if (!output.includes(name)) throw new RangeError(`predicate column "${name}" is not projected`);
+    }
+    if (request.predicate !== undefined && request.lastPerSeries !== undefined) {
+      throw new RangeError("a scan takes a predicate or lastPerSeries, not both");
     }
     this.#timeRange = clipToTtl(request.timeRange, view.expiredBefore);
     // The closure must not reference the scan, or the registry would keep it alive.
@@ -286,7 +303,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
       const batches =
         sst === undefined
           ? this.#readGroupFiltered(group, needed)
-          : this.#readSstFiltered(sst, needed, group.range, tagFilter, output);
+          : this.#readSstFiltered(sst, needed, group.range, tagFilter, output, this.#request.predicate);
       for await (const batch of batches) {
         if (batch.numRows === 0) continue;
         this.metrics.rowsReturned += batch.numRows;
@@ -345,7 +362,8 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
   /**
    * An SST's rows inside the time range and `tagFilter`, in key order, with at least the columns
    * `needed`. A row group sorted by series is cut into the row ranges of its matching runs (a view
-   * for one range, block copies of `columns` for several); others are filtered row by row.
+   * for one range, block copies of `columns` for several); others are filtered row by row. With
+   * `predicate`, rows failing it are left out, where possible before the other columns are read.
    */
   async *#readSstFiltered(
     sst: SstFileEntry,
@@ -353,18 +371,21 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     range: TimeRange | undefined,
     tagFilter: TagFilter | undefined,
     columns: readonly string[],
+    predicate?: RowPredicate,
   ): AsyncIterable<ColumnBatch> {
     const { schema } = this.#view;
     const batchSize = this.#request.batchSize ?? DEFAULT_BATCH_SIZE;
     const reader = this.#openSst(sst);
+    const passing = (batch: ColumnBatch) => this.#keepPassing(batch, predicate);
     try {
       const meta = sst.meta as SstMeta;
-      const probeNames = this.#probeColumns(needed, tagFilter);
+      const probeNames = this.#probeColumns(needed, tagFilter, predicate);
       const rest = probeNames === undefined ? [] : needed.filter((name) => !probeNames.includes(name));
       for (const group of this.#selectRowGroups(reader, sst, range, tagFilter)) {
         if (probeNames !== undefined) {
-          // The series runs and the filter's tags first: a row group whose statistics could not
-          // rule it out often holds no matching series, and then its other columns stay untouched.
+          // The series runs, the filter's tags and the predicate's columns first: a row group whose
+          // statistics could not rule it out often holds no matching row, and then its other
+          // columns stay untouched.
           const probe = await this.#rowGroup(reader, group, probeNames);
           const sorted = this.#runsOf(reader, group, probe);
           const checks =
@@ -375,9 +396,14 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
             this.metrics.rowsFromSsts += probe.numRows;
             const ranges = matchingRanges(sorted.runs, sorted.timestamps, range, checks);
             if (ranges.length === 0) continue;
+            const rows = predicate === undefined ? undefined : this.#passingRows(probe, ranges, predicate);
+            if (rows?.length === 0) continue;
             const read = withColumnsOf(probe, await this.#rowGroup(reader, group, rest), needed);
-            const batch = this.#withSeriesRuns(read, sorted.runs);
-            yield* splitRows(takeRanges(projectKeepingRuns(batch, columns), ranges), batchSize);
+            const batch = projectKeepingRuns(this.#withSeriesRuns(read, sorted.runs), columns);
+            yield* splitRows(
+              rows === undefined ? takeRanges(batch, ranges) : takeRows(batch, rows),
+              batchSize,
+            );
             continue;
           }
         }
@@ -386,14 +412,14 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
         const whole = tagFilter === undefined && within(meta.rowGroups[group]?.timeRange, range);
         if (whole && this.#request.seriesRuns !== true) {
           // Every row matches: the row group as it is.
-          yield* splitRows(read, batchSize);
+          yield* splitRows(passing(read), batchSize);
           continue;
         }
         const sorted = this.#runsOf(reader, group, read);
         // Views and range copies of a batch with runs keep them (rebased).
         const batch = sorted === undefined ? read : this.#withSeriesRuns(read, sorted.runs);
         if (whole) {
-          yield* splitRows(batch, batchSize);
+          yield* splitRows(passing(batch), batchSize);
           continue;
         }
         const checks =
@@ -401,13 +427,14 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
             ? undefined
             : runTagChecks(sorted.runs, tagFilter, (name) => columnNamed(batch, name));
         if (sorted === undefined || checks === undefined) {
-          yield* splitRows(filterRows(batch, schema.timestampColumn, range, tagFilter), batchSize);
+          const filtered = filterRows(batch, schema.timestampColumn, range, tagFilter);
+          yield* splitRows(passing(filtered), batchSize);
           continue;
         }
         const ranges = matchingRanges(sorted.runs, sorted.timestamps, range, checks);
         // Filtered already: only the columns wanted further on are copied.
         if (ranges.length > 0)
-          yield* splitRows(takeRanges(projectKeepingRuns(batch, columns), ranges), batchSize);
+          yield* splitRows(passing(takeRanges(projectKeepingRuns(batch, columns), ranges)), batchSize);
       }
     } finally {
       this.#closeSst(reader);
@@ -415,14 +442,64 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
   }
 
   /**
-   * The columns that decide which rows of a series-sorted row group match `tagFilter` (the key and
-   * the filter's tags), when there is a filter, every one of them is `needed`, and some other
-   * column is too; else undefined.
+   * The rows of the row group (numbered in it) in `ranges` that pass `predicate`, tested on the
+   * probe's columns alone; undefined when every row in the ranges passes.
    */
-  #probeColumns(needed: readonly string[], tagFilter: TagFilter | undefined): string[] | undefined {
+  #passingRows(
+    probe: ColumnBatch,
+    ranges: readonly number[],
+    predicate: RowPredicate,
+  ): Uint32Array | undefined {
+    const candidates = takeRanges(projectBatch(probe, predicate.columns), ranges);
+    const selected = predicate.select(candidates);
+    if (selected.length === candidates.numRows) return undefined;
+    this.metrics.rowsDroppedByPredicate += candidates.numRows - selected.length;
+    const rows = new Uint32Array(selected.length);
+    // Candidate rows are the ranges' rows one after another: map each back through its range.
+    let range = 0;
+    let before = 0;
+    for (let i = 0; i < selected.length; i++) {
+      const at = selected[i] as number;
+      for (;;) {
+        const length = (ranges[range + 1] as number) - (ranges[range] as number);
+        if (at < before + length) break;
+        before += length;
+        range += 2;
+      }
+      rows[i] = (ranges[range] as number) + at - before;
+    }
+    return rows;
+  }
+
+  /** The rows of `batch` that pass `predicate` (the batch itself when all do, or without one). */
+  #keepPassing(batch: ColumnBatch, predicate: RowPredicate | undefined): ColumnBatch {
+    if (predicate === undefined || batch.numRows === 0) return batch;
+    const selected = predicate.select(batch);
+    if (selected.length === batch.numRows) return batch;
+    this.metrics.rowsDroppedByPredicate += batch.numRows - selected.length;
+    return takeRows(batch, selected);
+  }
+
+  /**
+   * The columns that decide which rows of a series-sorted row group are read (the key, the tag
+   * filter's tags, the predicate's columns), when there is a tag filter or a predicate, every one
+   * of them is `needed`, and some other column is too; else undefined.
+   */
+  #probeColumns(
+    needed: readonly string[],
+    tagFilter: TagFilter | undefined,
+    predicate: RowPredicate | undefined,
+  ): string[] | undefined {
     const { schema } = this.#view;
-    if (tagFilter === undefined || !schema.hasTsid) return undefined;
-    const names = [...new Set([TSID_COLUMN, schema.timestampColumn, ...Object.keys(tagFilter)])];
+    if ((tagFilter === undefined && predicate === undefined) || !schema.hasTsid) return undefined;
+    const names = [
+      ...new Set([
+        TSID_COLUMN,
+        schema.timestampColumn,
+        ...Object.keys(tagFilter ?? {}),
+        ...(predicate?.columns ?? []),
+      ]),
+    ];
     if (names.some((name) => !needed.includes(name))) return undefined;
     return names.length < new Set(needed).size ? names : undefined;
   }

@@ -43,7 +43,10 @@ export function createOperators(
         if (node.clause === "WHERE" && node.input.kind === "scan") {
           const residual = residualPredicate(node.predicate, node.input);
           if (residual === undefined) return build(node.input, seriesRuns);
-          return new FilterOperator(build(node.input, seriesRuns), residual, node.clause);
+          // The scan also gets the rest, to skip reading rows that fail it where it can.
+          const predicate = node.input.lastPerSeries === undefined ? residual : undefined;
+          const scan = new ScanOperator(reader, node.input, options.batchSize, seriesRuns, predicate);
+          return new FilterOperator(scan, residual, node.clause);
         }
         return new FilterOperator(build(node.input), node.predicate, node.clause);
       }

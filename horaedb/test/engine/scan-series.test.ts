@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cellAt, type Column } from "../../src/batch/column.js";
 import type { ColumnBatch } from "../../src/batch/column-batch.js";
 import type { StorageEngine } from "../../src/engine/engine.js";
+import type { RowPredicate } from "../../src/engine/row-filter.js";
 import type { ScanRequest } from "../../src/engine/scan.js";
 import type { CellValue } from "../../src/table/data-type.js";
 import type { TableSchema } from "../../src/table/schema.js";
@@ -380,4 +381,105 @@ describe("table scans by series runs and the decoded column cache", () => {
       engine.scan("public", "ow", { projection: ["host", "ts"], lastPerSeries: { columns: ["x"] } }),
     ).toThrow(/not projected/);
   });
+
+  it("with a predicate, leaves out only rows failing it: the same rows once the caller filters", async () => {
+    const thresholds = [-1, 30, 90, 1000];
+    for (const table of tables) {
+      let dropped = 0;
+      for (const filter of FILTERS) {
+        for (const threshold of thresholds) {
+          const predicate = xAbove(threshold);
+          const request: ScanRequest = { ...filter, projection: ["host", "region", "ts", "x"], batchSize: 7 };
+          const plain = await scanRows(engine, table.name, request);
+          const scan = engine.scan("public", table.name, { ...request, predicate });
+          const filtered: Row[] = [];
+          for await (const batch of scan) {
+            for (const r of predicate.select(batch)) filtered.push(rowOf(batch, r));
+          }
+          const passes = (r: Row) => r.x !== null && r.x > threshold;
+          // The same rows in the same order as the plain scan filtered afterwards.
+          expect(filtered.map(text), `${table.name} ${text(request)} x > ${threshold}`).toEqual(
+            plain.filter(passes).map(text),
+          );
+          dropped += scan.metrics.rowsDroppedByPredicate;
+        }
+        // A predicate every row passes leaves every row in.
+        const everyRow: RowPredicate = {
+          columns: ["x"],
+          select: (b) => Uint32Array.from(b.columns[0]!.values.keys()),
+        };
+        const request: ScanRequest = { ...filter, projection: ["x", "host", "region", "ts"] };
+        const scan = engine.scan("public", table.name, { ...request, predicate: everyRow });
+        const all: Row[] = [];
+        for await (const batch of scan) for (let r = 0; r < batch.numRows; r++) all.push(rowOf(batch, r));
+        expect(all.map(text)).toEqual((await scanRows(engine, table.name, request)).map(text));
+        expect(scan.metrics.rowsDroppedByPredicate).toBe(0);
+      }
+      // Part of the data is in SSTs read on their own: there the predicate is applied.
+      expect(dropped, table.name).toBeGreaterThan(0);
+    }
+  });
+
+  it("reads the other columns only of row groups where a row passes the predicate", async () => {
+    // 40 series of 2 rows in row groups of 64, x the series' number: x > 38 holds in one row group.
+    await engine.createTable("public", "wide_predicate", schemaOf(), {
+      enable_ttl: "false",
+      num_rows_per_row_group: "64",
+    });
+    const hosts = Array.from({ length: 40 }, (_, h) => `w${h}`);
+    const rows = hosts.flatMap((host, h) =>
+      [0, STEP].map((ts): Row => ({ host, region: "r0", ts, x: h, y: null })),
+    );
+    await engine.write("public", "wide_predicate", writeRows(rows));
+    await engine.flush("public", "wide_predicate");
+    const scan = engine.scan("public", "wide_predicate", {
+      projection: ["host", "region", "ts", "x", "y"],
+      predicate: xAbove(38),
+    });
+    const found: Row[] = [];
+    for await (const batch of scan) for (let r = 0; r < batch.numRows; r++) found.push(rowOf(batch, r));
+    expect(found).toEqual(rows.slice(78));
+    const { rowGroupsTotal, rowGroupsPruned, decodedCacheHits, decodedCacheMisses } = scan.metrics;
+    const groupsRead = rowGroupsTotal - rowGroupsPruned;
+    expect(groupsRead).toBeGreaterThan(1);
+    // tsid, ts and x of every row group read; host, region and y of the one holding w39 only.
+    expect(decodedCacheHits + decodedCacheMisses).toBe(groupsRead * 3 + 3);
+    expect(scan.metrics.rowsDroppedByPredicate).toBe(78);
+  });
+
+  it("refuses a predicate on columns not projected, or with lastPerSeries", () => {
+    expect(() => engine.scan("public", "ow", { projection: ["host", "ts"], predicate: xAbove(1) })).toThrow(
+      /predicate column "x" is not projected/,
+    );
+    expect(() =>
+      engine.scan("public", "ow", {
+        projection: ["host", "ts", "x"],
+        predicate: xAbove(1),
+        lastPerSeries: { columns: ["x"] },
+      }),
+    ).toThrow(/not both/);
+  });
 });
+
+/** The predicate x > threshold (null never passes). */
+function xAbove(threshold: number): RowPredicate {
+  return {
+    columns: ["x"],
+    select(batch: ColumnBatch): Uint32Array {
+      const x = batch.columns[batch.names.indexOf("x")] as Column;
+      const rows: number[] = [];
+      for (let r = 0; r < batch.numRows; r++) {
+        const v = cellAt(x, r);
+        if (v !== null && (v as number) > threshold) rows.push(r);
+      }
+      return Uint32Array.from(rows);
+    },
+  };
+}
+
+/** Row `r` of a batch, as an object of its columns. */
+function rowOf(batch: ColumnBatch, r: number): Row {
+  const row: Record<string, CellValue> = {};
+  batch.names.forEach((name, c) => (row[name] = cellAt(batch.columns[c] as Column, r)));
+  return row as unknown as Row;
+}

@@ -1,9 +1,13 @@
-import type { ColumnBatch } from "../../batch/column-batch.js";
-import type { ScanMetrics, ScanRequest, TagFilter } from "../../engine/index.js";
+import { columnOf, type ColumnBatch } from "../../batch/column-batch.js";
+import type { Column } from "../../batch/column.js";
+import type { RowPredicate, ScanMetrics, ScanRequest, TagFilter } from "../../engine/index.js";
 import type { TimeExtent } from "../../engine/time-extent.js";
+import { referencedColumns, transformExpr, type BoundExpr } from "../bound-expr.js";
 import { formatTimestamp } from "../cast.js";
+import { evaluate } from "../evaluator.js";
 import type { ScanNode } from "../logical-plan.js";
 import type { QueryContext } from "../query-context.js";
+import { trueRows } from "../vectors.js";
 import { Operator } from "./operator.js";
 
 /** What a scan needs from the storage engine. */
@@ -21,19 +25,29 @@ export interface TableReader {
   timeExtent?(database: string, table: string, tagFilter?: TagFilter): TimeExtent | undefined;
 }
 
-/** Reads a table through the engine with the pushed-down time range, tag filter and projection. */
+/**
+ * Reads a table through the engine with the pushed-down time range, tag filter and projection,
+ * and the WHERE conditions left to a Filter above as the engine's row predicate (which it applies
+ * to some rows before reading their other columns; the Filter still checks every row).
+ */
 export class ScanOperator extends Operator {
   readonly children = [];
+  readonly #predicate: RowPredicate | undefined;
   #scanMetrics: ScanMetrics | undefined;
 
-  /** `seriesRuns`: ask the engine to mark batches read in series order with their runs. */
+  /**
+   * `seriesRuns`: ask the engine to mark batches read in series order with their runs.
+   * `predicate`: over the node's fields, what the Filter above keeps.
+   */
   constructor(
     readonly reader: TableReader,
     readonly node: ScanNode,
     readonly batchSize: number | undefined,
     readonly seriesRuns = false,
+    predicate?: BoundExpr,
   ) {
     super();
+    this.#predicate = predicate === undefined ? undefined : rowPredicate(predicate, node);
   }
 
   /** What the engine's scan did; undefined before the scan started. */
@@ -65,6 +79,7 @@ export class ScanOperator extends Operator {
       `rowsFromSsts=${m.rowsFromSsts} rowsFromMemtables=${m.rowsFromMemtables} bytesRead=${m.bytesRead}`,
     ];
     if (m.rowsMerged > 0) lines.push(`rowsMerged=${m.rowsMerged}`);
+    if (this.#predicate !== undefined) lines.push(`rowsDroppedByPredicate=${m.rowsDroppedByPredicate}`);
     if (m.decodedCacheHits > 0 || m.decodedCacheMisses > 0)
       lines.push(`decodedCacheHits=${m.decodedCacheHits} decodedCacheMisses=${m.decodedCacheMisses}`);
     return lines;
@@ -79,6 +94,7 @@ export class ScanOperator extends Operator {
       ...(node.lastPerSeries === undefined ? {} : { lastPerSeries: node.lastPerSeries }),
       ...(this.batchSize === undefined ? {} : { batchSize: this.batchSize }),
       ...(this.seriesRuns ? { seriesRuns: true } : {}),
+      ...(this.#predicate === undefined ? {} : { predicate: this.#predicate }),
     });
     this.#scanMetrics = scan.metrics;
     ctx.checkpoint();
@@ -87,6 +103,36 @@ export class ScanOperator extends Operator {
       yield batch;
     }
   }
+}
+
+/** `predicate` as the engine's row predicate: bound over its own columns, looked up by name. */
+function rowPredicate(predicate: BoundExpr, node: ScanNode): RowPredicate {
+  const used = [...referencedColumns(predicate)].sort((a, b) => a - b);
+  const columns = used.map((index) => {
+    const field = node.fields[index];
+    if (field === undefined)
+      throw new RangeError(`internal: the predicate reads column ${index} of ${node.table}`);
+    return field.name;
+  });
+  const position = new Map(used.map((index, i) => [index, i]));
+  const bound = transformExpr(predicate, (e) =>
+    e.kind === "column" ? { ...e, index: position.get(e.index) as number } : e,
+  );
+  return {
+    columns,
+    select(batch: ColumnBatch): Uint32Array {
+      const own: ColumnBatch = {
+        names: columns,
+        columns: columns.map((name) => {
+          const column: Column | undefined = columnOf(batch, name);
+          if (column === undefined) throw new RangeError(`internal: column "${name}" is not in the batch`);
+          return column;
+        }),
+        numRows: batch.numRows,
+      };
+      return trueRows(evaluate(bound, own), batch.numRows);
+    },
+  };
 }
 
 function describeTimeRange(start: number, end: number): string {

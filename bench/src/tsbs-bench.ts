@@ -372,33 +372,38 @@ function printTable(): void {
   for (const [message, count] of mismatches) console.error(`result size differs: ${message} (${count} runs)`);
 }
 
-async function main(): Promise<void> {
-  cleanupOnSignals();
-  emit("tsbs.rows", totalRows, "rows");
-  const batches = generate();
-
+/**
+ * Starts every system and loads the rows into each. The rows and their line-protocol bodies are
+ * not kept past this, so that the clients' process holds only what the queries need.
+ */
+async function ingestAll(batches: readonly TsbsBatch[]): Promise<QueryTarget[]> {
   const horaedb = await HoraeDb.start("cpu");
   await ingestHoraeDb(horaedb, batches);
   const targets: QueryTarget[] = [horaedb];
   await waitUntilIdle(targets);
-
-  if (config.peers.length > 0) {
-    const progress = new ProgressBar("line protocol", totalRows, "rows");
-    const bodies = batches.map((batch) => {
-      const body = tsbsLineProtocol(batch);
-      progress.tick(batch.numRows);
-      return body;
-    });
-    progress.finish();
-    const rowsPerBody = batches.map((batch) => batch.numRows);
-    for (const name of config.peers) {
-      const peer = await startPeer(name);
-      if (peer === undefined) continue;
-      await ingestPeer(peer, bodies, rowsPerBody);
-      targets.push(peer);
-      await waitUntilIdle(targets);
-    }
+  if (config.peers.length === 0) return targets;
+  const progress = new ProgressBar("line protocol", totalRows, "rows");
+  const bodies = batches.map((batch) => {
+    const body = tsbsLineProtocol(batch);
+    progress.tick(batch.numRows);
+    return body;
+  });
+  progress.finish();
+  const rowsPerBody = batches.map((batch) => batch.numRows);
+  for (const name of config.peers) {
+    const peer = await startPeer(name);
+    if (peer === undefined) continue;
+    await ingestPeer(peer, bodies, rowsPerBody);
+    targets.push(peer);
+    await waitUntilIdle(targets);
   }
+  return targets;
+}
+
+async function main(): Promise<void> {
+  cleanupOnSignals();
+  emit("tsbs.rows", totalRows, "rows");
+  const targets = await ingestAll(generate());
 
   await checkRows(targets);
   await waitUntilIdle(targets);

@@ -61,10 +61,10 @@ export interface ScanRequest {
   readonly lastPerSeries?: LastPerSeries;
   /**
    * A condition the caller applies to every row the scan returns; its columns must be in the
-   * projection. Rows read from an SST on their own (not merged with overlapping sources) are
-   * tested against it before their other columns are read: a row group where no row in the range
-   * and tag filter passes leaves those columns untouched, and of the others only the passing rows
-   * are copied. Rows of memtables and of merged sources come back untested. Not with lastPerSeries.
+   * projection. Rows read from an SST or the memtable on their own (not merged with overlapping
+   * sources) are tested against it before their other columns are read: a row group where no row
+   * in the range and tag filter passes leaves those columns untouched, and of the others only the
+   * passing rows are copied. Rows of merged sources come back untested. Not with lastPerSeries.
    */
   readonly predicate?: RowPredicate;
   /**
@@ -273,7 +273,8 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
       max: sst.timeRange.max,
       priority: sst.maxSequence,
       sst,
-      read: (range, tagFilter) => this.#readSstFiltered(sst, needed, range, tagFilter, needed),
+      read: (range, tagFilter, predicate) =>
+        this.#readSstFiltered(sst, needed, range, tagFilter, needed, predicate),
     }));
     if (!memtable.isEmpty && memtable.minTimestamp !== undefined && memtable.maxTimestamp !== undefined) {
       const inRange =
@@ -285,7 +286,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
           max: memtable.maxTimestamp,
           priority: MEMTABLE_PRIORITY,
           sst: undefined,
-          read: (range, tagFilter) => this.#readMemtable(needed, range, tagFilter),
+          read: (range, tagFilter, predicate) => this.#readMemtable(needed, range, tagFilter, predicate),
         });
       }
     }
@@ -317,8 +318,12 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     const { schema } = this.#view;
     const { sources, range } = group;
     const { tagFilter } = this.#request;
+    // A source read on its own takes the predicate; merged ones must not (a row dropped before the
+    // merge could no longer hide an older row with its key).
     const batches =
-      sources.length === 1 ? (sources[0] as Source).read(range, tagFilter) : this.#merge(group, needed);
+      sources.length === 1
+        ? (sources[0] as Source).read(range, tagFilter, this.#request.predicate)
+        : this.#merge(group, needed);
     for await (const batch of batches) {
       yield filterRows(batch, schema.timestampColumn, range, tagFilter);
     }
@@ -885,8 +890,10 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     columns: readonly string[],
     range: TimeRange | undefined,
     tagFilter: TagFilter | undefined,
+    predicate?: RowPredicate,
   ): AsyncIterable<ColumnBatch> {
-    for (const batch of this.#memtableBatches(columns, range, tagFilter, this.#request.batchSize)) {
+    const counted = predicate === undefined ? undefined : this.#countingDrops(predicate);
+    for (const batch of this.#memtableBatches(columns, range, tagFilter, this.#request.batchSize, counted)) {
       this.metrics.rowsFromMemtables += batch.numRows;
       yield batch;
     }
@@ -902,6 +909,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     range: TimeRange | undefined,
     tagFilter: TagFilter | undefined,
     batchSize = DEFAULT_BATCH_SIZE,
+    predicate?: RowPredicate,
   ): Iterable<ColumnBatch> {
     let memtable = this.#view.memtable;
     if (tagFilter !== undefined && Object.keys(tagFilter).length > 0)
@@ -910,7 +918,21 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
       projection: columns,
       batchSize,
       ...(range === undefined ? {} : { timeRange: range }),
+      ...(predicate === undefined ? {} : { predicate }),
     });
+  }
+
+  /** `predicate`, counting the rows it drops in the scan's metrics. */
+  #countingDrops(predicate: RowPredicate): RowPredicate {
+    const metrics = this.metrics;
+    return {
+      columns: predicate.columns,
+      select(batch: ColumnBatch): Uint32Array {
+        const selected = predicate.select(batch);
+        metrics.rowsDroppedByPredicate += batch.numRows - selected.length;
+        return selected;
+      },
+    };
   }
 
   /**
@@ -988,8 +1010,13 @@ interface Source {
    * Its rows that may lie in `range`, in key order (the caller filters). Rows that fail `tagFilter`
    * may be left out (the caller drops them); it is given only where the filter may apply before
    * merging: with an explicit primary key, a row that fails it could hide an older one that passes.
+   * Rows failing `predicate` are left out; it is given only for a source read on its own.
    */
-  read(range: TimeRange | undefined, tagFilter?: TagFilter): AsyncIterable<ColumnBatch>;
+  read(
+    range: TimeRange | undefined,
+    tagFilter?: TagFilter,
+    predicate?: RowPredicate,
+  ): AsyncIterable<ColumnBatch>;
 }
 
 /** Sources read together: merged when several, over a time range none of them extends past. */

@@ -1,5 +1,6 @@
 import type { Column, ColumnValues } from "../batch/column.js";
 import type { ColumnBatch } from "../batch/column-batch.js";
+import type { RowPredicate } from "../batch/row-predicate.js";
 import type { UpdateMode } from "../table/options.js";
 import type { TableSchema } from "../table/schema.js";
 import { InvalidScanOptionsError, UnknownColumnError } from "./errors.js";
@@ -20,6 +21,11 @@ export interface MemtableScanOptions {
   readonly projection?: readonly string[];
   /** Rows per output batch (the last batch may be shorter); default 8192. */
   readonly batchSize?: number;
+  /**
+   * Only rows that pass it (its columns must be projected): they are tested on its columns, and
+   * only the passing ones have their other columns read.
+   */
+  readonly predicate?: RowPredicate;
 }
 
 export const DEFAULT_SCAN_BATCH_SIZE = 8192;
@@ -172,7 +178,12 @@ export class MemtableSnapshot {
         throw new UnknownColumnError(`no column "${name}" to project`, { ...this.#context(), column: name });
       }
     }
-    return this.#scan([...names], batchSize, range);
+    for (const name of options.predicate?.columns ?? []) {
+      if (!names.includes(name)) {
+        throw new InvalidScanOptionsError(`predicate column "${name}" is not projected`, this.#context());
+      }
+    }
+    return this.#scan([...names], batchSize, range, options.predicate);
   }
 
   /**
@@ -258,7 +269,12 @@ export class MemtableSnapshot {
     return gatherers.map((gatherer) => ({ gather: (at: RowLocations) => gatherer.gather(locate(at)) }));
   }
 
-  *#scan(names: readonly string[], batchSize: number, range: TimeRange | undefined): Generator<ColumnBatch> {
+  *#scan(
+    names: readonly string[],
+    batchSize: number,
+    range: TimeRange | undefined,
+    predicate: RowPredicate | undefined,
+  ): Generator<ColumnBatch> {
     if (this.minTimestamp === undefined || this.maxTimestamp === undefined) return;
     let filter = false;
     if (range !== undefined) {
@@ -269,6 +285,7 @@ export class MemtableSnapshot {
     const end = range?.end ?? Infinity;
     const view = this.#sortedView();
     const gatherers = this.columnReaders(names);
+    const tested = predicate === undefined ? undefined : this.columnReaders(predicate.columns);
     const total = view.chunk.length;
     // Gathering several batches' worth of rows one column at a time keeps that column's source
     // cache lines warm while consecutive series revisit them (rows arrive interleaved by series).
@@ -294,6 +311,16 @@ export class MemtableSnapshot {
         }
         if (count === 0) return;
         at = { chunk: scratch.chunk, row: scratch.row, count };
+      }
+      if (predicate !== undefined && tested !== undefined) {
+        const names = predicate.columns;
+        const selected = predicate.select({
+          names,
+          columns: tested.map((g) => g.gather(at)),
+          numRows: at.count,
+        });
+        if (selected.length === 0) continue;
+        if (selected.length < at.count) at = pickLocations(at, selected);
       }
       const columns = gatherers.map((g) => g.gather(at));
       if (at.count <= batchSize) {
@@ -339,4 +366,16 @@ function sliceColumn(column: Column, first: number, last: number): Column {
   // Every ColumnValues variant has slice(start, end) returning the same kind of array.
   const values = (column.values as Float64Array).slice(first, last) as unknown as ColumnValues;
   return { type: column.type, values, validity: column.validity?.slice(first, last) ?? null };
+}
+
+/** The locations at `indices` (ascending) of `at`, in new arrays (`at`'s may be reused). */
+function pickLocations(at: RowLocations, indices: Uint32Array): RowLocations {
+  const chunk = new Uint32Array(indices.length);
+  const row = new Uint32Array(indices.length);
+  for (let i = 0; i < indices.length; i++) {
+    const from = indices[i] as number;
+    chunk[i] = at.chunk[from] as number;
+    row[i] = at.row[from] as number;
+  }
+  return { chunk, row, count: indices.length };
 }

@@ -115,6 +115,46 @@ describe("Memtable append and statistics", () => {
 });
 
 describe("Memtable sorted reads", () => {
+  it("with a predicate, tests its columns first and returns only the rows that pass", () => {
+    const random = seededRandom(11);
+    const memtable = new Memtable({ schema });
+    for (let chunk = 0; chunk < 6; chunk++) {
+      const rows: CellValue[][] = [];
+      for (let i = 0; i < 50; i++) {
+        const id = BigInt(1 + Math.floor(random() * 4));
+        // Timestamps repeat across chunks: later rows overwrite earlier ones.
+        rows.push([id, Math.floor(random() * 100), `h${id}`, random() < 0.2 ? null : random() * 100, null]);
+      }
+      memtable.append(batch(rows), chunk + 1);
+    }
+    const seen: string[][] = [];
+    const above = (threshold: number) => ({
+      columns: ["cpu"],
+      select(b: ColumnBatch): Uint32Array {
+        seen.push([...b.names]);
+        const cpu = b.columns[0]!;
+        const rows: number[] = [];
+        for (let r = 0; r < b.numRows; r++) {
+          if (cpu.validity?.[r] !== 0 && (cpu.values as Float64Array)[r]! > threshold) rows.push(r);
+        }
+        return Uint32Array.from(rows);
+      },
+    });
+    for (const threshold of [-1, 50, 99, 200]) {
+      for (const timeRange of [undefined, { start: 20, end: 70 }]) {
+        const options = { projection: ALL, batchSize: 7, ...(timeRange === undefined ? {} : { timeRange }) };
+        const expected = read(memtable, options).filter((r) => r[3] !== null && (r[3] as number) > threshold);
+        expect(read(memtable, { ...options, predicate: above(threshold) })).toEqual(expected);
+      }
+    }
+    // The predicate was handed its own column alone: the others are read after it.
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((names) => names.length === 1 && names[0] === "cpu")).toBe(true);
+    expect(() => memtable.sortedBatches({ projection: ["ts", "host"], predicate: above(1) })).toThrow(
+      InvalidScanOptionsError,
+    );
+  });
+
   it("sorts by (tsid, timestamp) with tsid unsigned", () => {
     const memtable = new Memtable({ schema });
     const big = 2n ** 63n + 5n;

@@ -1,0 +1,13 @@
+import type { ColumnBatch } from "./column-batch.js";
+
+/**
+ * A condition on some columns of a scan's rows that the scan may apply before it reads their other
+ * columns (a WHERE condition on fields, such as `usage_user > 90`). It must depend on a row's own
+ * values only, so that applying it to any subset of the rows keeps the same ones.
+ */
+export interface RowPredicate {
+  /** The columns it reads. */
+  readonly columns: readonly string[];
+  /** The rows of `batch` (which holds at least `columns`, by name) that pass, ascending. */
+  select(batch: ColumnBatch): Uint32Array;
+}

@@ -22,7 +22,7 @@
  *      with the next system), so every query follows another system's.
  *    Result sizes are compared with the expected ones. Latencies are those of a server in steady
  *    state, as TSBS measures them over thousands of queries: a just-started Node.js server compiles
- *    its hot paths over its first few hundred queries (a server in Go or Rust starts compiled), so
+ *    its hot paths over its first few thousand queries (a server in Go or Rust starts compiled), so
  *    the warm-up queries, the same for every system, are not timed.
  * 5. Prints one JSON object per figure on stdout, then a side-by-side table on stderr.
  *
@@ -95,7 +95,7 @@ const config = readFlags(() => {
       hours: { type: "string", default: "24" },
       batch: { type: "string", default: "5000" },
       concurrency: { type: "string", default: "4" },
-      warmup: { type: "string", default: "100" },
+      warmup: { type: "string", default: "500" },
       repeat: { type: "string", default: "100" },
       order: { type: "string", default: "tsbs" },
       queries: { type: "string", default: TSBS_QUERY_SHAPES.join(",") },

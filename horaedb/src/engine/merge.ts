@@ -15,6 +15,7 @@
  */
 import { viewColumn, type Column } from "../batch/column.js";
 import type { ColumnBatch } from "../batch/column-batch.js";
+import type { RowPredicate } from "../batch/row-predicate.js";
 import { ColumnGatherer } from "../memtable/index.js";
 import { compareKeyValues, keyView, type KeyView } from "./key-view.js";
 import { DataType } from "../table/data-type.js";
@@ -43,6 +44,11 @@ export interface MergeOptions {
   readonly updateMode: UpdateMode;
   /** Rows per output batch at most. */
   readonly batchSize: number;
+  /**
+   * Only the rows that pass it are output. It is tested on the rows the merge keeps (after
+   * deduplication), on its columns alone, and only the passing rows have the others gathered.
+   */
+  readonly predicate?: RowPredicate | undefined;
 }
 
 /**
@@ -60,7 +66,7 @@ export async function* mergeSortedSources(
   options: MergeOptions,
 ): AsyncGenerator<ColumnBatch, undefined> {
   const overwrite = options.updateMode === UpdateMode.Overwrite;
-  const out = new OutputWindow(options.columns, options.batchSize);
+  const out = new OutputWindow(options.columns, options.batchSize, options.predicate);
   const compare = comparatorFor(options.key);
   // Rank: ascending priority, ties in the order given (a stable sort).
   const ranked = [...sources.entries()].sort(([i, a], [j, b]) => a.priority - b.priority || i - j);
@@ -131,7 +137,7 @@ export async function* mergeSortedSources(
             } else {
               for (let r = c.row; r < end; r++) {
                 out.push(out.slotOf(c), r);
-                if (out.room === 0) yield out.take();
+                if (out.room === 0) yield* out.takeRows();
               }
             }
             c.row = end;
@@ -145,9 +151,9 @@ export async function* mergeSortedSources(
         }
         if (keptBatch !== undefined) out.push(out.slotOfBatch(keptBatch), keptRow);
       }
-      if (out.room === 0) yield out.take();
+      if (out.room === 0) yield* out.takeRows();
     }
-    if (out.count > 0) yield out.take();
+    if (out.count > 0) yield* out.takeRows();
   } finally {
     await Promise.allSettled(
       cursors.map(async (c) => {
@@ -287,6 +293,9 @@ function compareKeys(a: readonly KeyView[], ra: number, b: readonly KeyView[], r
 /** Output rows collected as (source batch, row) locations, gathered into one batch when taken. */
 class OutputWindow {
   readonly #columns: readonly ColumnSpec[];
+  readonly #predicate: RowPredicate | undefined;
+  /** The predicate's columns, gathered first. */
+  readonly #tested: readonly ColumnSpec[];
   readonly #slots: Uint32Array;
   readonly #rows: Uint32Array;
   /** The batches rows were taken from since the last take, by slot. */
@@ -294,10 +303,16 @@ class OutputWindow {
   #generation = 0;
   count = 0;
 
-  constructor(columns: readonly ColumnSpec[], size: number) {
+  constructor(columns: readonly ColumnSpec[], size: number, predicate?: RowPredicate) {
     if (!Number.isSafeInteger(size) || size < 1)
       throw new RangeError(`batch size must be positive, not ${size}`);
     this.#columns = columns;
+    this.#predicate = predicate;
+    this.#tested = (predicate?.columns ?? []).map((name) => {
+      const spec = columns.find((c) => c.name === name);
+      if (spec === undefined) throw new RangeError(`predicate column "${name}" is not merged`);
+      return spec;
+    });
     this.#slots = new Uint32Array(size);
     this.#rows = new Uint32Array(size);
   }
@@ -342,15 +357,30 @@ class OutputWindow {
     this.count--;
   }
 
-  /** The rows added, as one batch; the window starts over. */
+  /** The rows added, as one batch unless the predicate left none; the window starts over. */
+  *takeRows(): Generator<ColumnBatch> {
+    const batch = this.take();
+    if (batch.numRows > 0) yield batch;
+  }
+
+  /** The rows added (that pass the predicate), as one batch; the window starts over. */
   take(): ColumnBatch {
-    const count = this.count;
+    let count = this.count;
     const batches = this.#batches;
-    const slots = this.#slots.subarray(0, count);
-    const rows = this.#rows.subarray(0, count);
+    let slots = this.#slots.subarray(0, count);
+    let rows = this.#rows.subarray(0, count);
     this.count = 0;
     this.#batches = [];
     this.#generation++;
+    if (this.#predicate !== undefined && count > 0) {
+      const selected = this.#predicate.select(gatherRows(this.#tested, batches, slots, rows));
+      if (selected.length < count) {
+        slots = pick(slots, selected);
+        rows = pick(rows, selected);
+        count = selected.length;
+      }
+    }
+    if (count === 0) return gatherRows(this.#columns, batches, slots, rows);
     if (batches.length === 1 && isConsecutive(rows)) {
       // One source's rows in a row (a stretch only it covers): views, no copies.
       const batch = batches[0] as ColumnBatch;
@@ -363,6 +393,13 @@ class OutputWindow {
     }
     return gatherRows(this.#columns, batches, slots, rows);
   }
+}
+
+/** The values of `array` at `indices`. */
+function pick(array: Uint32Array, indices: Uint32Array): Uint32Array {
+  const picked = new Uint32Array(indices.length);
+  for (let i = 0; i < indices.length; i++) picked[i] = array[indices[i] as number] as number;
+  return picked;
 }
 
 function isConsecutive(rows: Uint32Array): boolean {

@@ -61,10 +61,12 @@ export interface ScanRequest {
   readonly lastPerSeries?: LastPerSeries;
   /**
    * A condition the caller applies to every row the scan returns; its columns must be in the
-   * projection. Rows read from an SST or the memtable on their own (not merged with overlapping
-   * sources) are tested against it before their other columns are read: a row group where no row
-   * in the range and tag filter passes leaves those columns untouched, and of the others only the
-   * passing rows are copied. Rows of merged sources come back untested. Not with lastPerSeries.
+   * projection. The scan tests rows against it before reading their other columns: in an SST, the
+   * rows in the range and tag filter (a row group where none passes leaves those columns untouched,
+   * and of the others only the passing rows are copied); in the memtable, the rows it reads; where
+   * sources overlap, the rows the merge keeps. With a tag filter on a table with an explicit
+   * primary key, only SST rows are tested (elsewhere the tag filter applies after it). Rows failing
+   * it are left out. Not with lastPerSeries.
    */
   readonly predicate?: RowPredicate;
   /**
@@ -165,6 +167,8 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
   /** The request's time range, clipped to the rows not past the TTL. */
   readonly #timeRange: TimeRange | undefined;
   readonly #release: () => void;
+  /** The request's predicate, counting the rows it drops. */
+  readonly #predicate: RowPredicate | undefined;
   #state: "new" | "iterating" | "done" = "new";
 
   /** Validates the request; `release` (if any) is called once the scan no longer reads files. */
@@ -197,6 +201,8 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
       throw new RangeError("a scan takes a predicate or lastPerSeries, not both");
     }
     this.#timeRange = clipToTtl(request.timeRange, view.expiredBefore);
+    this.#predicate =
+      request.predicate === undefined ? undefined : TableScan.#countingDrops(request.predicate, this.metrics);
     // The closure must not reference the scan, or the registry would keep it alive.
     const token = {};
     let released = release === undefined;
@@ -304,7 +310,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
       const batches =
         sst === undefined
           ? this.#readGroupFiltered(group, needed)
-          : this.#readSstFiltered(sst, needed, group.range, tagFilter, output, this.#request.predicate);
+          : this.#readSstFiltered(sst, needed, group.range, tagFilter, output, this.#predicate);
       for await (const batch of batches) {
         if (batch.numRows === 0) continue;
         this.metrics.rowsReturned += batch.numRows;
@@ -319,10 +325,10 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     const { sources, range } = group;
     const { tagFilter } = this.#request;
     // A source read on its own takes the predicate; merged ones must not (a row dropped before the
-    // merge could no longer hide an older row with its key).
+    // merge could no longer hide an older row with its key): the merge applies it to what it keeps.
     const batches =
       sources.length === 1
-        ? (sources[0] as Source).read(range, tagFilter, this.#request.predicate)
+        ? (sources[0] as Source).read(range, tagFilter, this.#earlyPredicate())
         : this.#merge(group, needed);
     for await (const batch of batches) {
       yield filterRows(batch, schema.timestampColumn, range, tagFilter);
@@ -458,7 +464,6 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     const candidates = takeRanges(projectBatch(probe, predicate.columns), ranges);
     const selected = predicate.select(candidates);
     if (selected.length === candidates.numRows) return undefined;
-    this.metrics.rowsDroppedByPredicate += candidates.numRows - selected.length;
     const rows = new Uint32Array(selected.length);
     // Candidate rows are the ranges' rows one after another: map each back through its range.
     let range = 0;
@@ -481,7 +486,6 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     if (predicate === undefined || batch.numRows === 0) return batch;
     const selected = predicate.select(batch);
     if (selected.length === batch.numRows) return batch;
-    this.metrics.rowsDroppedByPredicate += batch.numRows - selected.length;
     return takeRows(batch, selected);
   }
 
@@ -892,8 +896,13 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     tagFilter: TagFilter | undefined,
     predicate?: RowPredicate,
   ): AsyncIterable<ColumnBatch> {
-    const counted = predicate === undefined ? undefined : this.#countingDrops(predicate);
-    for (const batch of this.#memtableBatches(columns, range, tagFilter, this.#request.batchSize, counted)) {
+    for (const batch of this.#memtableBatches(
+      columns,
+      range,
+      tagFilter,
+      this.#request.batchSize,
+      predicate,
+    )) {
       this.metrics.rowsFromMemtables += batch.numRows;
       yield batch;
     }
@@ -923,8 +932,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
   }
 
   /** `predicate`, counting the rows it drops in the scan's metrics. */
-  #countingDrops(predicate: RowPredicate): RowPredicate {
-    const metrics = this.metrics;
+  static #countingDrops(predicate: RowPredicate, metrics: ScanMetrics): RowPredicate {
     return {
       columns: predicate.columns,
       select(batch: ColumnBatch): Uint32Array {
@@ -956,7 +964,18 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
       columns: this.#columnSpecs(columns),
       updateMode,
       batchSize: this.#request.batchSize ?? DEFAULT_BATCH_SIZE,
+      predicate: this.#earlyPredicate(),
     });
+  }
+
+  /**
+   * The request's predicate, counting what it drops, for reads whose rows have passed the tag
+   * filter already (by series, in a table keyed by tsid), so that it is evaluated on no more rows
+   * than the Filter above would see; undefined otherwise.
+   */
+  #earlyPredicate(): RowPredicate | undefined {
+    if (this.#request.tagFilter !== undefined && !this.#view.schema.hasTsid) return undefined;
+    return this.#predicate;
   }
 
   /** A source's rows in `range` (and `tagFilter`) as they go into a merge, counted as merged. */

@@ -309,6 +309,57 @@ describe("mergeSortedSources", () => {
     }
   }
 
+  for (const updateMode of [UpdateMode.Overwrite, UpdateMode.Append]) {
+    it(`with a predicate, keeps the merged rows that pass it, tested after deduplication: ${updateMode}`, async () => {
+      const keyCase = KEY_CASES[0] as KeyCase;
+      const random = mulberry32(updateMode === UpdateMode.Append ? 91 : 90);
+      const columns: ColumnSpec[] = [...keyCase.key.map(({ name, type }) => ({ name, type })), ...VALUES];
+      const v = columns.findIndex((c) => c.name === "v");
+      const above = (value: CellValue) => value !== null && (value as number) > 12;
+      const passes = (row: Row) => above(row[v] as CellValue);
+      const handed: string[][] = [];
+      const predicate = {
+        columns: ["v"],
+        select(batch: ColumnBatch): Uint32Array {
+          handed.push([...batch.names]);
+          const rows: number[] = [];
+          for (let r = 0; r < batch.numRows; r++)
+            if (above(cellAt(batch.columns[0] as Column, r))) rows.push(r);
+          return Uint32Array.from(rows);
+        },
+      };
+      let dropped = 0;
+      for (let round = 0; round < 60; round++) {
+        const sources = randomSources(keyCase, columns, random, {
+          repeatsInSource: updateMode === UpdateMode.Append,
+        });
+        const out: Row[] = [];
+        for await (const batch of mergeSortedSources(
+          sources.map((s) => ({ priority: s.priority, batches: yieldAll(s.batches) })),
+          {
+            key: keyCase.key.map(({ name, type }) => ({ name, type })),
+            columns,
+            updateMode,
+            batchSize: 1 + Math.floor(random() * 12),
+            predicate,
+          },
+        )) {
+          expect(batch.numRows).toBeGreaterThan(0);
+          out.push(...rowsOf(batch));
+        }
+        // Deduplicated first: a key whose kept row fails is left out even if an older row passes.
+        const merged = referenceMerge(keyCase.key.length, sources, updateMode === UpdateMode.Overwrite);
+        const expected = merged.map((r) => r.row).filter(passes);
+        expect(out.map(text), `round ${round}`).toEqual(expected.map(text));
+        dropped += merged.length - expected.length;
+      }
+      expect(dropped).toBeGreaterThan(50);
+      // The predicate is handed its own column alone: the others are gathered for passing rows.
+      expect(handed.length).toBeGreaterThan(0);
+      expect(handed.every((names) => names.length === 1 && names[0] === "v")).toBe(true);
+    });
+  }
+
   it("closes the sources it did not read to the end when the merge stops early", async () => {
     const columns: ColumnSpec[] = [
       { name: "ts", type: DataType.Timestamp },

@@ -281,6 +281,8 @@ async function runQueries(targets: readonly QueryTarget[]): Promise<Map<string, 
   if (config.order === "tsbs") {
     // One system at a time: its warm-up queries of every shape, then its timed ones shape by shape.
     for (const target of targets) {
+      // What the previous system still does after its queries must not slow this one down.
+      await waitUntilIdle(targets);
       for (const shape of shapes)
         for (let index = 0; index < warmupRounds; index++) await run(target, shape, index);
       for (const shape of shapes) {

@@ -260,19 +260,27 @@ describe("table scans by series runs and the decoded column cache", () => {
     expect(last.metrics.rowsFromSsts).toBeLessThan(full.metrics.rowsFromSsts / 4);
   });
 
-  it("reads the other columns only of row groups where a series matches the tag filter", async () => {
-    // 40 series of 2 rows in row groups of 64: the first group holds 32 series, too many for its
-    // statistics to list them, so a filter on any series reads it.
-    await engine.createTable("public", "wide", schemaOf(), {
+  /**
+   * A table of 40 series (w0..w39) of 2 rows each, x the series' number, flushed into row groups
+   * of 64: the first group holds 32 series, too many for its statistics to list them.
+   */
+  async function loadWideTable(name: string): Promise<{ hosts: string[]; rows: Row[] }> {
+    await engine.createTable("public", name, schemaOf(), {
       enable_ttl: "false",
       num_rows_per_row_group: "64",
     });
     const hosts = Array.from({ length: 40 }, (_, h) => `w${h}`);
     const rows = hosts.flatMap((host, h) =>
-      [0, STEP].map((ts) => ({ host, region: "r0", ts, x: h, y: null })),
+      [0, STEP].map((ts): Row => ({ host, region: "r0", ts, x: h, y: null })),
     );
-    await engine.write("public", "wide", writeRows(rows));
-    await engine.flush("public", "wide");
+    await engine.write("public", name, writeRows(rows));
+    await engine.flush("public", name);
+    return { hosts, rows };
+  }
+
+  it("reads the other columns only of row groups where a series matches the tag filter", async () => {
+    // The first row group's statistics cannot rule out any series, so a filter on any one reads it.
+    const { hosts, rows } = await loadWideTable("wide");
     let readWithoutMatch = 0;
     for (const [h, host] of hosts.entries()) {
       const scan = engine.scan("public", "wide", { tagFilter: { host: [host] } });
@@ -421,17 +429,8 @@ describe("table scans by series runs and the decoded column cache", () => {
   });
 
   it("reads the other columns only of row groups where a row passes the predicate", async () => {
-    // 40 series of 2 rows in row groups of 64, x the series' number: x > 38 holds in one row group.
-    await engine.createTable("public", "wide_predicate", schemaOf(), {
-      enable_ttl: "false",
-      num_rows_per_row_group: "64",
-    });
-    const hosts = Array.from({ length: 40 }, (_, h) => `w${h}`);
-    const rows = hosts.flatMap((host, h) =>
-      [0, STEP].map((ts): Row => ({ host, region: "r0", ts, x: h, y: null })),
-    );
-    await engine.write("public", "wide_predicate", writeRows(rows));
-    await engine.flush("public", "wide_predicate");
+    // x > 38 holds in one row group only.
+    const { rows } = await loadWideTable("wide_predicate");
     const scan = engine.scan("public", "wide_predicate", {
       projection: ["host", "region", "ts", "x", "y"],
       predicate: xAbove(38),

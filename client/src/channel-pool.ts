@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { loadStorageProto, type storage } from "@horaedb/proto";
+import { loadStorageProto, storageServiceDefinition, type storage } from "@horaedb/proto";
 import {
   HoraeDBClosedError,
   HoraeDBTransportError,
@@ -7,16 +7,29 @@ import {
   type HoraeDBError,
 } from "./errors.js";
 import { Semaphore } from "./semaphore.js";
+import { Http2UnaryTransport, type UnaryTransportOptions } from "./unary-transport.js";
 
 /** The StorageService methods, by the name errors report. */
 export type StorageMethod = "Route" | "Write" | "SqlQuery" | "StreamSqlQuery";
 
-/** What a unary call needs from its caller: the stub to call it on, its deadline, the callback. */
-export type UnaryInvocation<Res> = (
-  stub: storage.StorageServiceClient,
-  options: grpc.CallOptions,
-  callback: grpc.requestCallback<Res>,
-) => grpc.ClientUnaryCall;
+/** The unary StorageService methods and their responses. */
+export interface UnaryResponses {
+  Route: storage.RouteResponse__Output;
+  Write: storage.WriteResponse__Output;
+  SqlQuery: storage.SqlQueryResponse__Output;
+}
+
+/** The unary StorageService methods and their requests. */
+export interface UnaryRequests {
+  Route: storage.RouteRequest;
+  Write: storage.WriteRequest;
+  SqlQuery: storage.SqlQueryRequest;
+}
+
+/** A request message encoded already (the SDK encodes write requests itself, see series-encoder.ts). */
+export interface EncodedRequest {
+  readonly encoded: Uint8Array;
+}
 
 /** A server-streaming call in progress, with the permit it holds on its endpoint. */
 export interface OpenStream<Res> {
@@ -26,23 +39,28 @@ export interface OpenStream<Res> {
 }
 
 interface Channel {
-  readonly stub: storage.StorageServiceClient;
+  /** The grpc-js client of streaming calls, created on the first one. */
+  stub: storage.StorageServiceClient | undefined;
+  readonly unary: Http2UnaryTransport;
   readonly permits: Semaphore;
 }
 
 /**
- * One gRPC channel per endpoint, created on first use and reused by every call, with a bound on the
- * calls in flight per endpoint (further calls wait for a permit). Failed calls reject with
- * HoraeDBTransportError, or HoraeDBUnsupportedError for gRPC UNIMPLEMENTED.
+ * The connections to each endpoint, created on first use and reused by every call, with a bound on
+ * the calls in flight per endpoint (further calls wait for a permit): unary calls go over the SDK's
+ * own HTTP/2 session (see unary-transport.ts), streaming calls over a grpc-js channel. Failed calls
+ * reject with HoraeDBTransportError, or HoraeDBUnsupportedError for gRPC UNIMPLEMENTED.
  */
 export class ChannelPool {
   readonly #channels = new Map<string, Channel>();
   readonly #channelOptions: grpc.ChannelOptions;
+  readonly #unaryOptions: UnaryTransportOptions;
   readonly #maxInFlightPerEndpoint: number;
   #closed = false;
 
   constructor(channelOptions: grpc.ChannelOptions, maxInFlightPerEndpoint: number) {
     this.#channelOptions = channelOptions;
+    this.#unaryOptions = unaryTransportOptions(channelOptions);
     this.#maxInFlightPerEndpoint = maxInFlightPerEndpoint;
   }
 
@@ -51,26 +69,41 @@ export class ChannelPool {
     return [...this.#channels.keys()];
   }
 
-  /** Runs one unary call on `endpoint`'s channel once a permit is free. */
-  async unary<Res>(
+  /**
+   * Runs one unary call on `endpoint` once a permit is free; `deadline` is a clock time in ms.
+   * The request is a message to encode, or one encoded already.
+   */
+  async unary<M extends keyof UnaryResponses>(
     endpoint: string,
-    method: StorageMethod,
+    method: M,
     deadline: number,
-    invoke: UnaryInvocation<Res>,
-  ): Promise<Res> {
+    request: UnaryRequests[M] | EncodedRequest,
+  ): Promise<UnaryResponses[M]> {
     const channel = this.#channel(endpoint);
+    const definition = storageServiceDefinition()[method];
+    const encoded =
+      "encoded" in request
+        ? request.encoded
+        : (definition.requestSerialize as (message: UnaryRequests[M]) => Buffer)(request);
     const release = await channel.permits.acquire();
+    let bytes: Buffer;
     try {
       if (this.#closed) throw new HoraeDBClosedError("client");
-      return await new Promise<Res>((resolve, reject) => {
-        invoke(channel.stub, { deadline }, (error, response) => {
-          if (error !== null) reject(grpcCallError(error, endpoint, method));
-          else if (response === undefined) reject(emptyResponse(endpoint, method));
-          else resolve(response);
-        });
-      });
+      bytes = await channel.unary.call(definition.path, encoded, deadline);
+    } catch (error) {
+      throw isStatusError(error) ? grpcCallError(error, endpoint, method) : error;
     } finally {
       release();
+    }
+    try {
+      return definition.responseDeserialize(bytes) as UnaryResponses[M];
+    } catch (error) {
+      throw new HoraeDBTransportError(
+        grpc.status.INTERNAL,
+        `the ${method} response could not be decoded: ${error instanceof Error ? error.message : String(error)}`,
+        endpoint,
+        method,
+      );
     }
   }
 
@@ -86,13 +119,16 @@ export class ChannelPool {
       release();
       throw new HoraeDBClosedError("client");
     }
-    return { call: channel.stub.streamSqlQuery(request, { deadline }), release };
+    return { call: this.#stub(channel, endpoint).streamSqlQuery(request, { deadline }), release };
   }
 
   /** Closes every channel; calls in flight fail with gRPC CANCELLED or UNAVAILABLE. */
   close(): void {
     this.#closed = true;
-    for (const channel of this.#channels.values()) channel.stub.close();
+    for (const channel of this.#channels.values()) {
+      channel.stub?.close();
+      channel.unary.close();
+    }
     this.#channels.clear();
   }
 
@@ -100,34 +136,60 @@ export class ChannelPool {
     if (this.#closed) throw new HoraeDBClosedError("client");
     let channel = this.#channels.get(endpoint);
     if (channel === undefined) {
-      const { StorageService } = loadStorageProto().horaedb.storage.v1;
       channel = {
-        stub: new StorageService(endpoint, grpc.credentials.createInsecure(), this.#channelOptions),
+        stub: undefined,
+        unary: new Http2UnaryTransport(endpoint, this.#unaryOptions),
         permits: new Semaphore(this.#maxInFlightPerEndpoint),
       };
       this.#channels.set(endpoint, channel);
     }
     return channel;
   }
+
+  #stub(channel: Channel, endpoint: string): storage.StorageServiceClient {
+    if (channel.stub === undefined) {
+      const { StorageService } = loadStorageProto().horaedb.storage.v1;
+      channel.stub = new StorageService(endpoint, grpc.credentials.createInsecure(), this.#channelOptions);
+    }
+    return channel.stub;
+  }
+}
+
+/** grpc-js's defaults for the channel options unary calls honour. */
+const DEFAULT_MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
+const DEFAULT_FLOW_CONTROL_WINDOW_BYTES = 65_535;
+
+/** The settings of unary calls out of the channel options that apply to them. */
+export function unaryTransportOptions(options: grpc.ChannelOptions): UnaryTransportOptions {
+  const number = (name: string, fallback: number) => {
+    const value: unknown = options[name];
+    return typeof value === "number" ? value : fallback;
+  };
+  return {
+    flowControlWindowBytes: number("grpc-node.flow_control_window", DEFAULT_FLOW_CONTROL_WINDOW_BYTES),
+    maxReceiveMessageBytes: number("grpc.max_receive_message_length", DEFAULT_MAX_RECEIVE_MESSAGE_BYTES),
+    maxSendMessageBytes: number("grpc.max_send_message_length", -1),
+  };
+}
+
+/** A gRPC status carried by an error (grpc-js's ServiceError, the unary transport's error). */
+export interface StatusError {
+  readonly code: grpc.status;
+  readonly details: string;
+}
+
+function isStatusError(error: unknown): error is StatusError {
+  return (
+    error instanceof Error &&
+    typeof (error as { code?: unknown }).code === "number" &&
+    typeof (error as { details?: unknown }).details === "string"
+  );
 }
 
 /** The typed error for a failed gRPC call. */
-export function grpcCallError(
-  error: grpc.ServiceError,
-  endpoint: string,
-  method: StorageMethod,
-): HoraeDBError {
+export function grpcCallError(error: StatusError, endpoint: string, method: StorageMethod): HoraeDBError {
   if (error.code === grpc.status.UNIMPLEMENTED) {
     return new HoraeDBUnsupportedError(error.details, method, endpoint);
   }
   return new HoraeDBTransportError(error.code, error.details, endpoint, method);
-}
-
-function emptyResponse(endpoint: string, method: StorageMethod): HoraeDBError {
-  return new HoraeDBTransportError(
-    grpc.status.INTERNAL,
-    "the call ended without a response",
-    endpoint,
-    method,
-  );
 }

@@ -98,11 +98,11 @@ export class QueryExecutor {
     return this.#withRetries<QueryResult>(call, async (endpoint) => {
       let response: storage.SqlQueryResponse__Output;
       try {
-        response = await this.#options.channels.unary<storage.SqlQueryResponse__Output>(
+        response = await this.#options.channels.unary(
           endpoint,
           "SqlQuery",
           call.grpcDeadline(),
-          (stub, grpcOptions, callback) => stub.sqlQuery(call.request(), grpcOptions, callback),
+          call.request(),
         );
       } catch (error) {
         return this.#transportFailure(error, call);

@@ -86,11 +86,11 @@ export class Router {
       this.#routeCalls++;
       let response: storage.RouteResponse__Output;
       try {
-        response = await channels.unary<storage.RouteResponse__Output>(
+        response = await channels.unary(
           endpoint,
           "Route",
           Math.min(deadline, Date.now() + requestTimeoutMs),
-          (stub, options, callback) => stub.route({ context: { database }, tables }, options, callback),
+          { context: { database }, tables },
         );
       } catch (error) {
         if (!(error instanceof HoraeDBTransportError)) throw error;

@@ -1,4 +1,4 @@
-import { StatusCode, isRetryableStatus, storageServiceDefinition, type storage } from "@horaedb/proto";
+import { StatusCode, isRetryableStatus, type storage } from "@horaedb/proto";
 import type { ChannelPool } from "./channel-pool.js";
 import type { EndpointRotation } from "./endpoint-rotation.js";
 import {
@@ -236,16 +236,14 @@ export class WriteExecutor {
       database,
       pack.map((a) => a.write),
     );
-    const method = storageServiceDefinition().Write;
     let response: storage.WriteResponse__Output;
     try {
-      response = await channels.unary<storage.WriteResponse__Output>(
+      response = await channels.unary(
         endpoint,
         "Write",
         Math.min(deadline, Date.now() + requestTimeoutMs),
-        // The request is encoded already (see series-encoder.ts); gRPC sends the bytes as they are.
-        (stub, options, callback) =>
-          stub.makeUnaryRequest(method.path, sendAsIs, method.responseDeserialize, body, options, callback),
+        // The request is encoded already (see series-encoder.ts) and goes out as it is.
+        { encoded: body },
       );
     } catch (error) {
       if (!(error instanceof HoraeDBError) || error instanceof HoraeDBClosedError) throw error;
@@ -289,10 +287,6 @@ export class WriteExecutor {
       record(attempt, status.code, status.message, status.retryAfterMs, isRetryableStatus(status.code));
     });
   }
-}
-
-function sendAsIs(body: Buffer): Buffer {
-  return body;
 }
 
 function tableKey(database: string, table: string): string {

@@ -3,6 +3,8 @@ import {
   type Data,
   type DataType,
   type Field,
+  type Float,
+  type Int,
   makeData,
   Message,
   MessageHeader,
@@ -81,13 +83,14 @@ function cachedSchema(metadata: Uint8Array): Schema | undefined {
 /**
  * Reads an IPC stream of flat columns (the types of FLAT_TYPES, as query results are) into a table
  * whose columns are views of the stream's bytes, building the same Arrow data as `tableFromIPC`
- * without its general reader; the bytes are copied once, whole, only when they are not 8-byte
- * aligned. Returns undefined for any stream it does not read that way (dictionaries, compressed
+ * without its general reader. A typed array views its bytes only at a multiple of its element
+ * size, so a buffer that does not start at one (the stream sits wherever the response put it) is
+ * copied, on its own; byte buffers (validity, string data) never are. Returns undefined for any stream it does not read that way (dictionaries, compressed
  * bodies, nested types, the pre-1.0 format, no record batch, a truncated stream), which
  * `tableFromIPC` then reads, or rejects with its own error.
  */
 export function readFlatStream(input: Uint8Array): Table | undefined {
-  const bytes = input.byteOffset % 8 === 0 ? input : alignedCopy(input);
+  const bytes = input;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let schema: Schema | undefined;
   const batches: RecordBatch[] = [];
@@ -129,12 +132,6 @@ export function readFlatStream(input: Uint8Array): Table | undefined {
   return new Table(batches);
 }
 
-function alignedCopy(input: Uint8Array): Uint8Array {
-  const copy = new Uint8Array(input.byteLength);
-  copy.set(input);
-  return copy;
-}
-
 function flatRecordBatch(
   schema: Schema,
   message: Message<MessageHeader.RecordBatch>,
@@ -145,18 +142,20 @@ function flatRecordBatch(
   if (header.compression !== null || header.nodes.length !== schema.fields.length) return undefined;
   const body = bytes.subarray(bodyStart, bodyStart + Number(message.bodyLength));
   let nextBuffer = 0;
-  const buffer = (): Uint8Array | undefined => {
+  const buffer = (alignment: number): Uint8Array | undefined => {
     const region = header.buffers[nextBuffer++];
     if (region === undefined || region.offset + region.length > body.byteLength) return undefined;
-    return body.subarray(region.offset, region.offset + region.length);
+    const view = body.subarray(region.offset, region.offset + region.length);
+    // A new Uint8Array made from a view is a copy in an ArrayBuffer of its own, at offset 0.
+    return view.byteOffset % alignment === 0 ? view : new Uint8Array(view);
   };
   const children: Data[] = [];
   for (let i = 0; i < schema.fields.length; i++) {
     const field = schema.fields[i] as Field;
     const node = header.nodes[i] as { length: number; nullCount: number };
-    const validity = buffer();
-    const offsets = field.typeId === Type.Utf8 || field.typeId === Type.Binary ? buffer() : undefined;
-    const values = buffer();
+    const validity = buffer(1);
+    const offsets = field.typeId === Type.Utf8 || field.typeId === Type.Binary ? buffer(4) : undefined;
+    const values = buffer(valuesAlignment(field.type as DataType));
     if (validity === undefined || values === undefined) return undefined;
     // As Arrow's reader: a column without nulls gets an empty bitmap.
     const nullBitmap = node.nullCount > 0 ? validity : new Uint8Array(0);
@@ -177,6 +176,23 @@ function flatRecordBatch(
   if (nextBuffer !== header.buffers.length) return undefined;
   const data = makeData({ type: new Struct(schema.fields), length: header.length, children });
   return new RecordBatch(schema, data, message.metadata);
+}
+
+/** The alignment a column's values buffer needs to be viewed as its typed array. */
+function valuesAlignment(type: DataType): number {
+  switch (type.typeId) {
+    case Type.Bool:
+    case Type.Utf8:
+    case Type.Binary:
+      return 1;
+    case Type.Int:
+      return (type as Int).bitWidth / 8;
+    case Type.Float:
+      return [2, 4, 8][(type as Float).precision] ?? 8;
+    default:
+      // Timestamps, dates and times: 64-bit, or 32-bit ones for which 8 is merely stricter.
+      return 8;
+  }
 }
 
 /** Largest decompressed result stream: a stream this large could not be one gRPC message anyway. */

@@ -157,6 +157,13 @@ describe("readFlatStream", () => {
     }
     const values = (readFlatStream(ipc) as Table).getChild("f64")?.data[0]?.values as Float64Array;
     expect(values.buffer).toBe(ipc.buffer);
+    // Unaligned: only the buffers a typed array cannot view there are copied; bytes stay views.
+    const shifted = unaligned(ipc, 1);
+    const read = readFlatStream(shifted) as Table;
+    const bufferOf = (name: string) => (read.getChild(name)?.data[0]?.values as Uint8Array).buffer;
+    expect(bufferOf("f64")).not.toBe(shifted.buffer);
+    expect(bufferOf("s")).toBe(shifted.buffer);
+    expect(bufferOf("ok")).toBe(shifted.buffer);
   });
 
   it("decodes a schema message once, and tells schemas apart by their bytes", () => {

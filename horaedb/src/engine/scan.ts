@@ -60,13 +60,14 @@ export interface ScanRequest {
    */
   readonly lastPerSeries?: LastPerSeries;
   /**
-   * A condition the caller applies to every row the scan returns; its columns must be in the
-   * projection. The scan tests rows against it before reading their other columns: in an SST, the
-   * rows in the range and tag filter (a row group where none passes leaves those columns untouched,
-   * and of the others only the passing rows are copied); in the memtable, the rows it reads; where
-   * sources overlap, the rows the merge keeps. With a tag filter on a table with an explicit
-   * primary key, only SST rows are tested (elsewhere the tag filter applies after it). Rows failing
-   * it are left out. Not with lastPerSeries.
+   * A condition every row the scan returns passes; its columns must be in the projection. It is
+   * tested only on rows inside the time range and tag filter (so an error it raises is one a filter
+   * over the scan's output would raise too), where possible before their other columns are read: in
+   * an SST, before the row group's other columns (a row group where none passes leaves them
+   * untouched, and of the others only the passing rows are copied); in the memtable, before the
+   * rows' other columns are gathered; where sources overlap, on the rows the merge keeps. With a
+   * tag filter on a table with an explicit primary key, rows outside SSTs are tested once the tag
+   * filter has been applied. Not with lastPerSeries.
    */
   readonly predicate?: RowPredicate;
   /**
@@ -326,12 +327,15 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     const { tagFilter } = this.#request;
     // A source read on its own takes the predicate; merged ones must not (a row dropped before the
     // merge could no longer hide an older row with its key): the merge applies it to what it keeps.
+    const early = this.#earlyPredicate();
     const batches =
       sources.length === 1
-        ? (sources[0] as Source).read(range, tagFilter, this.#earlyPredicate())
+        ? (sources[0] as Source).read(range, tagFilter, early)
         : this.#merge(group, needed);
+    // Not applied early: applied here, to the rows in the tag filter.
+    const late = early === undefined ? this.#predicate : undefined;
     for await (const batch of batches) {
-      yield filterRows(batch, schema.timestampColumn, range, tagFilter);
+      yield this.#keepPassing(filterRows(batch, schema.timestampColumn, range, tagFilter), late);
     }
   }
 

@@ -43,10 +43,12 @@ export function createOperators(
         if (node.clause === "WHERE" && node.input.kind === "scan") {
           const residual = residualPredicate(node.predicate, node.input);
           if (residual === undefined) return build(node.input, seriesRuns);
-          // The scan also gets the rest, to skip reading rows that fail it where it can.
-          const predicate = node.input.lastPerSeries === undefined ? residual : undefined;
-          const scan = new ScanOperator(reader, node.input, options.batchSize, seriesRuns, predicate);
-          return new FilterOperator(scan, residual, node.clause);
+          // The scan applies the rest too (testing rows before reading their other columns), except
+          // with lastPerSeries, which must see every row to know each series' last one.
+          if (node.input.lastPerSeries !== undefined) {
+            return new FilterOperator(build(node.input, seriesRuns), residual, node.clause);
+          }
+          return new ScanOperator(reader, node.input, options.batchSize, seriesRuns, residual);
         }
         return new FilterOperator(build(node.input), node.predicate, node.clause);
       }

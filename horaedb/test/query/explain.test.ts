@@ -23,9 +23,9 @@ describe("EXPLAIN", () => {
       "  TopN: fetch=1 peak DESC NULLS FIRST",
       "    Projection: host, max(usage_user) AS peak",
       "      Aggregate: groupBy=[host] aggregates=[max(usage_user)]",
-      // region = 'us' is in the scan's tag filter, which applies it exactly.
-      "        Filter (WHERE): usage_user > 1",
-      "          Scan: public.cpu projection=[host, region, usage_user] tagFilter=[region IN ('us')]",
+      // region = 'us' is in the scan's tag filter, which applies it exactly; the rest of WHERE is the
+      // scan's predicate, so no Filter is left above it.
+      "        Scan: public.cpu projection=[host, region, usage_user] tagFilter=[region IN ('us')] predicate=[usage_user > 1]",
     ]);
   });
 
@@ -33,16 +33,17 @@ describe("EXPLAIN", () => {
     const lines = await f.explainLines(
       "EXPLAIN SELECT ts FROM cpu WHERE ts > now() - INTERVAL '1 minute' OR cores > 2 * 2",
     );
-    expect(lines[1]).toBe("  Filter (WHERE): (ts > TIMESTAMP '2024-01-01T00:02:00.000Z') OR (cores > 4)");
+    expect(lines[1]).toBe(
+      "  Scan: public.cpu projection=[ts, cores] predicate=[(ts > TIMESTAMP '2024-01-01T00:02:00.000Z') OR (cores > 4)]",
+    );
   });
 
-  it("leaves out of the Filter the conditions the scan's time range and tag filter apply", async () => {
+  it("leaves out of the scan's predicate the conditions its time range and tag filter apply", async () => {
     const lines = await f.explainLines(
       "EXPLAIN SELECT ts FROM cpu WHERE ts > now() - INTERVAL '1 minute' AND host IN ('a', 'b') AND cores > 2",
     );
     expect(lines.slice(1)).toEqual([
-      "  Filter (WHERE): cores > 2",
-      "    Scan: public.cpu projection=[host, ts, cores] timeRange=[2024-01-01T00:02:00.001Z, +inf) tagFilter=[host IN ('a', 'b')]",
+      "  Scan: public.cpu projection=[host, ts, cores] timeRange=[2024-01-01T00:02:00.001Z, +inf) tagFilter=[host IN ('a', 'b')] predicate=[cores > 2]",
     ]);
     const pushedOnly = await f.explainLines(
       "EXPLAIN SELECT ts FROM cpu WHERE ts >= TIMESTAMP '2024-01-01' AND ts < TIMESTAMP '2024-01-02' AND host = 'a'",
@@ -63,8 +64,9 @@ describe("EXPLAIN ANALYZE", () => {
     expect(rowsOf("Limit:")).toBe(1);
     expect(rowsOf("TopN:")).toBe(1);
     expect(rowsOf("Aggregate:")).toBe(2);
-    expect(rowsOf("Filter (WHERE):")).toBe(10); // host b has a NULL and a 0.5
-    // The scan tests usage_user > 1 itself, before reading the rows' other columns.
+    // The scan tests usage_user > 1 itself, before reading the rows' other columns, and returns only
+    // the rows that pass (host b has a NULL and a 0.5): no Filter above it.
+    expect(lines.some((l) => l.trimStart().startsWith("Filter"))).toBe(false);
     expect(rowsOf("Scan:")).toBe(10);
     expect(lines.some((l) => /^\s+rowsDroppedByPredicate=2$/.test(l))).toBe(true);
     expect(lines.some((l) => /^\s+ssts=2 sstsPruned=0 rowGroups=\d+ rowGroupsPruned=\d+$/.test(l))).toBe(

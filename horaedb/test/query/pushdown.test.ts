@@ -133,7 +133,7 @@ describe("pushdown effect", () => {
       "EXPLAIN SELECT sensor FROM readings WHERE ts >= TIMESTAMP '2024-01-02' AND sensor IN ('s1', 's0') AND value > 1",
     );
     expect(lines.at(-1)?.trim()).toBe(
-      "Scan: public.readings projection=[sensor, ts, value] timeRange=[2024-01-02T00:00:00.000Z, +inf) tagFilter=[sensor IN ('s0', 's1')]",
+      "Scan: public.readings projection=[sensor, ts, value] timeRange=[2024-01-02T00:00:00.000Z, +inf) tagFilter=[sensor IN ('s0', 's1')] predicate=[value > 1]",
     );
   });
 });

@@ -5,6 +5,7 @@ import type { TimeExtent } from "../../engine/time-extent.js";
 import { referencedColumns, transformExpr, type BoundExpr } from "../bound-expr.js";
 import { formatTimestamp } from "../cast.js";
 import { evaluate } from "../evaluator.js";
+import { describeExpr } from "../expr-format.js";
 import type { ScanNode } from "../logical-plan.js";
 import type { QueryContext } from "../query-context.js";
 import { trueRows } from "../vectors.js";
@@ -27,17 +28,18 @@ export interface TableReader {
 
 /**
  * Reads a table through the engine with the pushed-down time range, tag filter and projection,
- * and the WHERE conditions left to a Filter above as the engine's row predicate (which it applies
- * to some rows before reading their other columns; the Filter still checks every row).
+ * and the WHERE conditions they do not cover as the engine's row predicate: the engine returns only
+ * rows where it is TRUE, testing them before reading their other columns where it can.
  */
 export class ScanOperator extends Operator {
   readonly children = [];
   readonly #predicate: RowPredicate | undefined;
+  readonly #predicateExpr: BoundExpr | undefined;
   #scanMetrics: ScanMetrics | undefined;
 
   /**
    * `seriesRuns`: ask the engine to mark batches read in series order with their runs.
-   * `predicate`: over the node's fields, what the Filter above keeps.
+   * `predicate`: over the node's fields, the condition every row returned meets (WHERE's).
    */
   constructor(
     readonly reader: TableReader,
@@ -48,6 +50,7 @@ export class ScanOperator extends Operator {
   ) {
     super();
     this.#predicate = predicate === undefined ? undefined : rowPredicate(predicate, node);
+    this.#predicateExpr = predicate;
   }
 
   /** What the engine's scan did; undefined before the scan started. */
@@ -68,6 +71,7 @@ export class ScanOperator extends Operator {
     }
     if (node.lastPerSeries !== undefined)
       parts.push(`lastPerSeries=[${node.lastPerSeries.columns.join(", ")}]`);
+    if (this.#predicateExpr !== undefined) parts.push(`predicate=[${describeExpr(this.#predicateExpr)}]`);
     return parts.join(" ");
   }
 

@@ -21,10 +21,16 @@ export interface SstPruneOptions {
 /** Indices of the row groups that may hold matching rows, ascending. */
 export function selectRowGroups(meta: SstMeta, options: SstPruneOptions): number[] {
   const selected: number[] = [];
-  if (!fileMayMatch(meta, options)) return selected;
-  meta.rowGroups.forEach((group, i) => {
-    if (rowGroupMayMatch(meta, group, options)) selected.push(i);
-  });
+  const checks = tagChecksOf(meta, options.tagFilter);
+  if (checks === undefined || !fileMayMatch(meta, options)) return selected;
+  // The filter is resolved against the file's columns once, not once per row group.
+  const { timeRange } = options;
+  const groups = meta.rowGroups;
+  for (let i = 0; i < groups.length; i++) {
+    const group = groups[i] as RowGroupMeta;
+    if (timeRange !== undefined && !overlaps(group.timeRange, timeRange)) continue;
+    if (groupMayHold(group, checks)) selected.push(i);
+  }
   return selected;
 }
 
@@ -41,13 +47,45 @@ export function fileMayMatch(meta: SstMeta, options: SstPruneOptions): boolean {
 
 export function rowGroupMayMatch(meta: SstMeta, group: RowGroupMeta, options: SstPruneOptions): boolean {
   if (options.timeRange !== undefined && !overlaps(group.timeRange, options.timeRange)) return false;
-  for (const [column, wanted] of Object.entries(options.tagFilter ?? {})) {
-    if (wanted.length === 0) return false;
+  const checks = tagChecksOf(meta, options.tagFilter);
+  return checks !== undefined && groupMayHold(group, checks);
+}
+
+/** A filtered TAG column whose row-group statistics can prune, and the values wanted of it. */
+interface TagCheck {
+  readonly column: string;
+  readonly wanted: readonly string[];
+}
+
+/**
+ * The filter's conditions that row-group statistics can decide; undefined when no row of the file
+ * can match (a condition wants no value, or names a column the file lacks).
+ */
+function tagChecksOf(meta: SstMeta, tagFilter: TagFilter | undefined): TagCheck[] | undefined {
+  const checks: TagCheck[] = [];
+  if (tagFilter === undefined) return checks;
+  for (const [column, wanted] of Object.entries(tagFilter)) {
+    if (wanted.length === 0) return undefined;
     const declared = meta.columns.find((c) => c.name === column);
-    if (declared === undefined) return false;
+    if (declared === undefined) return undefined;
     // Only TAG statistics are strings compared like the filter's values; others cannot prune.
-    if (!declared.isTag || !Object.hasOwn(group.columns, column)) continue;
-    if (!wanted.some((value) => mayHold(group.columns[column] as ColumnStats, value))) return false;
+    if (declared.isTag) checks.push({ column, wanted });
+  }
+  return checks;
+}
+
+function groupMayHold(group: RowGroupMeta, checks: readonly TagCheck[]): boolean {
+  for (const { column, wanted } of checks) {
+    if (!Object.hasOwn(group.columns, column)) continue;
+    const stats = group.columns[column] as ColumnStats;
+    let any = false;
+    for (const value of wanted) {
+      if (mayHold(stats, value)) {
+        any = true;
+        break;
+      }
+    }
+    if (!any) return false;
   }
   return true;
 }

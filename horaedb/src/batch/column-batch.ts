@@ -1,10 +1,12 @@
 import {
+  allocateColumns,
   columnByteSize,
   nullColumn,
-  takeColumn,
+  takeColumnInto,
   takeColumnRanges,
   viewColumn,
   type Column,
+  type ColumnStorage,
 } from "./column.js";
 import type { TableSchema } from "../table/schema.js";
 
@@ -36,11 +38,18 @@ export function columnOf(batch: ColumnBatch, name: string): Column | undefined {
 export function takeRows(batch: ColumnBatch, indices: ArrayLike<number>): ColumnBatch {
   const taken: ColumnBatch = {
     names: batch.names,
-    columns: batch.columns.map((c) => takeColumn(c, indices)),
+    columns: takeColumns(batch.columns, indices),
     numRows: indices.length,
   };
   const runs = batch.seriesRuns === undefined ? undefined : seriesRunsOfRows(batch.seriesRuns, indices);
   return runs === undefined ? taken : withSeriesRuns(taken, runs);
+}
+
+/** The rows at `indices` of each column, in one allocation for all of them (see allocateColumns). */
+function takeColumns(columns: readonly Column[], indices: ArrayLike<number>): Column[] {
+  const shapes = columns.map((c) => ({ type: c.type, hasNulls: c.validity !== null }));
+  const storage = allocateColumns(shapes, indices.length);
+  return columns.map((column, i) => takeColumnInto(column, indices, storage[i] as ColumnStorage));
 }
 
 /** Returns rows [start, end). */

@@ -1,4 +1,4 @@
-import { DataType, type CellValue } from "../table/data-type.js";
+import { DataType, fixedByteWidth, type CellValue } from "../table/data-type.js";
 import { stringDictionary } from "./string-dictionary.js";
 
 /**
@@ -65,22 +65,142 @@ export function cellAt(column: Column, row: number): CellValue {
 /** Returns a column holding the rows at `indices`, in that order. */
 export function takeColumn(column: Column, indices: ArrayLike<number>): Column {
   const n = indices.length;
+  const values = allocateValues(column.type, n);
+  const validity = column.validity === null ? null : new Uint8Array(n);
+  return takeColumnInto(column, indices, { values, validity });
+}
+
+/** Storage for one column's rows: its values and, for a column that has nulls, its validity. */
+export interface ColumnStorage {
+  readonly values: ColumnValues;
+  readonly validity: Uint8Array | null;
+}
+
+/** What storage a column needs: its type, and whether it has nulls (a validity array). */
+export interface ColumnShape {
+  readonly type: DataType;
+  readonly hasNulls: boolean;
+}
+
+/**
+ * Zeroed storage for `length` rows of each column (a validity array for each that has nulls), the
+ * typed arrays carved out of one ArrayBuffer. A typed array of more than a few values has a
+ * backing store of its own, whose allocation costs more than copying a few hundred values and
+ * counts towards the memory that makes the collector run; a batch's columns live and die together.
+ */
+export function allocateColumns(columns: readonly ColumnShape[], length: number): ColumnStorage[] {
+  let bytes = 0;
+  for (const column of columns) {
+    bytes += align8(fixedByteWidth(column.type) * length);
+    if (column.hasNulls) bytes += align8(length);
+  }
+  const buffer = new ArrayBuffer(bytes);
+  let at = 0;
+  return columns.map((column) => {
+    const width = fixedByteWidth(column.type);
+    let values: ColumnValues;
+    if (width === 0) {
+      values = allocateValues(column.type, length);
+    } else {
+      values = typedView(column.type, buffer, at, length);
+      at += align8(width * length);
+    }
+    let validity: Uint8Array | null = null;
+    if (column.hasNulls) {
+      validity = new Uint8Array(buffer, at, length);
+      at += align8(length);
+    }
+    return { values, validity };
+  });
+}
+
+/** Copies the rows at `indices` of `column`, in that order, into `into` (sized for them). */
+export function takeColumnInto(column: Column, indices: ArrayLike<number>, into: ColumnStorage): Column {
+  const n = indices.length;
   const src = column.values;
-  const out = allocateValues(column.type, n);
-  if (Array.isArray(src)) {
-    const dst = out as unknown[];
-    for (let i = 0; i < n; i++) dst[i] = src[indices[i] as number];
-  } else {
-    const s = src as unknown as { [i: number]: number | bigint };
-    const d = out as unknown as { [i: number]: number | bigint };
-    for (let i = 0; i < n; i++) d[i] = s[indices[i] as number] as number | bigint;
+  const out = into.values;
+  // One loop per array kind: a loop that meets several kinds reads and writes through slow,
+  // generic element accesses.
+  switch (column.type) {
+    case DataType.Timestamp:
+    case DataType.Double:
+      gatherFloat64(out as Float64Array, src as Float64Array, indices, n);
+      break;
+    case DataType.Float:
+      gatherFloat32(out as Float32Array, src as Float32Array, indices, n);
+      break;
+    case DataType.Int32:
+      gatherInt32(out as Int32Array, src as Int32Array, indices, n);
+      break;
+    case DataType.Int64:
+    case DataType.UInt64:
+      gatherBigInt64(out as BigInt64Array, src as BigInt64Array, indices, n);
+      break;
+    case DataType.Boolean:
+      gatherUint8(out as Uint8Array, src as Uint8Array, indices, n);
+      break;
+    case DataType.String:
+    case DataType.Varbinary: {
+      const dst = out as unknown[];
+      const from = src as unknown[];
+      for (let i = 0; i < n; i++) dst[i] = from[indices[i] as number];
+      break;
+    }
   }
-  let validity: Uint8Array | null = null;
-  if (column.validity !== null) {
-    validity = new Uint8Array(n);
-    for (let i = 0; i < n; i++) validity[i] = column.validity[indices[i] as number] as number;
+  const validity = into.validity;
+  if (column.validity !== null && validity !== null) gatherUint8(validity, column.validity, indices, n);
+  return { type: column.type, values: out, validity: column.validity === null ? null : validity };
+}
+
+function gatherFloat64(dst: Float64Array, src: Float64Array, indices: ArrayLike<number>, n: number): void {
+  for (let i = 0; i < n; i++) dst[i] = src[indices[i] as number] as number;
+}
+
+function gatherFloat32(dst: Float32Array, src: Float32Array, indices: ArrayLike<number>, n: number): void {
+  for (let i = 0; i < n; i++) dst[i] = src[indices[i] as number] as number;
+}
+
+function gatherInt32(dst: Int32Array, src: Int32Array, indices: ArrayLike<number>, n: number): void {
+  for (let i = 0; i < n; i++) dst[i] = src[indices[i] as number] as number;
+}
+
+/** Int64 and UInt64 alike: the 64 bits are copied as they are. */
+function gatherBigInt64(dst: BigInt64Array, src: BigInt64Array, indices: ArrayLike<number>, n: number): void {
+  // Through 32-bit halves: a BigInt per value would be allocated otherwise.
+  const d = new Int32Array(dst.buffer, dst.byteOffset, n * 2);
+  const s = new Int32Array(src.buffer, src.byteOffset, src.length * 2);
+  for (let i = 0; i < n; i++) {
+    const from = (indices[i] as number) * 2;
+    d[i * 2] = s[from] as number;
+    d[i * 2 + 1] = s[from + 1] as number;
   }
-  return { type: column.type, values: out, validity };
+}
+
+function gatherUint8(dst: Uint8Array, src: Uint8Array, indices: ArrayLike<number>, n: number): void {
+  for (let i = 0; i < n; i++) dst[i] = src[indices[i] as number] as number;
+}
+
+/** A typed array of `length` values of `type` (a fixed-width one) at `offset` in `buffer`. */
+function typedView(type: DataType, buffer: ArrayBuffer, offset: number, length: number): ColumnValues {
+  switch (type) {
+    case DataType.Timestamp:
+    case DataType.Double:
+      return new Float64Array(buffer, offset, length);
+    case DataType.Float:
+      return new Float32Array(buffer, offset, length);
+    case DataType.Int32:
+      return new Int32Array(buffer, offset, length);
+    case DataType.Int64:
+      return new BigInt64Array(buffer, offset, length);
+    case DataType.UInt64:
+      return new BigUint64Array(buffer, offset, length);
+    default:
+      return new Uint8Array(buffer, offset, length);
+  }
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
 }
 
 /**

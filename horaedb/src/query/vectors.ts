@@ -2,7 +2,13 @@
  * Small building blocks over `Column`s and `ColumnBatch`es used by every kernel and operator:
  * broadcasting a value to a column, combining validity, selections, concatenation.
  */
-import { allocateValues, type Column, type ColumnValues } from "../batch/column.js";
+import {
+  allocateColumns,
+  allocateValues,
+  type Column,
+  type ColumnStorage,
+  type ColumnValues,
+} from "../batch/column.js";
 import type { ColumnBatch } from "../batch/column-batch.js";
 import { DataType } from "../table/data-type.js";
 import type { ScalarValue } from "./types.js";
@@ -61,10 +67,13 @@ export function concatRows(batches: readonly ColumnBatch[], names?: readonly str
   if (batches.length === 1) return first;
   let numRows = 0;
   for (const b of batches) numRows += b.numRows;
+  const shapes = first.columns.map((c, index) => ({
+    type: c.type,
+    hasNulls: batches.some((b) => (b.columns[index] as Column).validity !== null),
+  }));
+  const storage = allocateColumns(shapes, numRows);
   const columns = first.columns.map((c, index) => {
-    const values = allocateValues(c.type, numRows);
-    const anyNull = batches.some((b) => (b.columns[index] as Column).validity !== null);
-    const validity = anyNull ? new Uint8Array(numRows).fill(1) : null;
+    const { values, validity } = storage[index] as ColumnStorage;
     let at = 0;
     for (const b of batches) {
       const part = b.columns[index] as Column;
@@ -79,7 +88,10 @@ export function concatRows(batches: readonly ColumnBatch[], names?: readonly str
           at,
         );
       }
-      if (validity !== null && part.validity !== null) validity.set(part.validity.subarray(0, b.numRows), at);
+      if (validity !== null) {
+        if (part.validity !== null) validity.set(part.validity.subarray(0, b.numRows), at);
+        else validity.fill(1, at, at + b.numRows);
+      }
       at += b.numRows;
     }
     return { type: c.type, values, validity };

@@ -20,8 +20,12 @@ export interface SstFileReferencesOptions {
 export class SstFileReferences {
   readonly #deleteObject: (key: string) => Promise<void>;
   readonly #log: Logger;
-  /** Pin count per object key. */
-  readonly #pins = new Map<string, number>();
+  /**
+   * Pin count per list of files pinned together. A scan pins its view's list, which is the same
+   * array for every scan until the table's files change, so a pin costs one map update rather than
+   * one per file; whether one file is pinned is asked only when files are retired.
+   */
+  readonly #pins = new Map<readonly SstFileEntry[], number>();
   /** Removed from the manifest, waiting for the last pin to go: key -> file. */
   readonly #retired = new Map<string, SstFileEntry>();
   readonly #deleting = new Set<Promise<void>>();
@@ -36,26 +40,28 @@ export class SstFileReferences {
 
   /** Pins the files; call the returned function (idempotent) to release them. */
   pin(files: readonly SstFileEntry[]): () => void {
-    const keys = files.map((f) => f.key);
-    for (const key of keys) this.#pins.set(key, (this.#pins.get(key) ?? 0) + 1);
+    this.#pins.set(files, (this.#pins.get(files) ?? 0) + 1);
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      for (const key of keys) this.#unpin(key);
+      this.#unpin(files);
     };
   }
 
   /** The files are no longer in the manifest (durably): delete each once nothing pins it. */
   retire(files: readonly SstFileEntry[]): void {
     for (const file of files) {
-      if ((this.#pins.get(file.key) ?? 0) > 0) this.#retired.set(file.key, file);
+      if (this.isPinned(file.key)) this.#retired.set(file.key, file);
       else this.#delete(file);
     }
   }
 
   isPinned(key: string): boolean {
-    return (this.#pins.get(key) ?? 0) > 0;
+    for (const list of this.#pins.keys()) {
+      for (const file of list) if (file.key === key) return true;
+    }
+    return false;
   }
 
   /** Retired files that still wait for scans to finish. */
@@ -82,15 +88,17 @@ export class SstFileReferences {
     await this.settled();
   }
 
-  #unpin(key: string): void {
-    const count = (this.#pins.get(key) ?? 0) - 1;
+  #unpin(files: readonly SstFileEntry[]): void {
+    const count = (this.#pins.get(files) ?? 0) - 1;
     if (count > 0) {
-      this.#pins.set(key, count);
+      this.#pins.set(files, count);
       return;
     }
-    this.#pins.delete(key);
-    const retired = this.#retired.get(key);
-    if (retired !== undefined) {
+    this.#pins.delete(files);
+    if (this.#retired.size === 0) return;
+    for (const { key } of files) {
+      const retired = this.#retired.get(key);
+      if (retired === undefined || this.isPinned(key)) continue;
       this.#retired.delete(key);
       this.#delete(retired);
     }

@@ -127,6 +127,12 @@ const MEMTABLE_PRIORITY = Number.MAX_SAFE_INTEGER;
 /** Releases the files of scans that were dropped without being iterated to the end or closed. */
 const abandonedScans = new FinalizationRegistry<() => void>((release) => release());
 
+/** The columns a row group is probed with first, and the rest of the columns a read needs. */
+interface ProbeColumns {
+  readonly probe: string[];
+  readonly rest: string[];
+}
+
 /**
  * Scans one table: SSTs pruned by time range and tag statistics, plus memtables, deduplicated by
  * primary key (OVERWRITE: the newest row wins) and filtered exactly. Sources whose time ranges do not
@@ -170,6 +176,15 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
   readonly #release: () => void;
   /** The request's predicate, counting the rows it drops. */
   readonly #predicate: RowPredicate | undefined;
+  /** The last `#probeColumns` answer and what it was asked. */
+  #lastProbe:
+    | {
+        readonly needed: readonly string[];
+        readonly tagFilter: TagFilter | undefined;
+        readonly predicate: RowPredicate | undefined;
+        readonly columns: ProbeColumns | undefined;
+      }
+    | undefined;
   #state: "new" | "iterating" | "done" = "new";
 
   /** Validates the request; `release` (if any) is called once the scan no longer reads files. */
@@ -394,8 +409,9 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     const passing = (batch: ColumnBatch) => this.#keepPassing(batch, predicate);
     try {
       const meta = sst.meta as SstMeta;
-      const probeNames = this.#probeColumns(needed, tagFilter, predicate);
-      const rest = probeNames === undefined ? [] : needed.filter((name) => !probeNames.includes(name));
+      const probeColumns = this.#probeColumns(needed, tagFilter, predicate);
+      const probeNames = probeColumns?.probe;
+      const rest = probeColumns?.rest ?? [];
       for (const group of this.#selectRowGroups(reader, sst, range, tagFilter)) {
         if (probeNames !== undefined) {
           // The series runs, the filter's tags and the predicate's columns first: a row group whose
@@ -495,10 +511,29 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
 
   /**
    * The columns that decide which rows of a series-sorted row group are read (the key, the tag
-   * filter's tags, the predicate's columns), when there is a tag filter or a predicate, every one
-   * of them is `needed`, and some other column is too; else undefined.
+   * filter's tags, the predicate's columns), and the other `needed` ones, when there is a tag
+   * filter or a predicate, every probe column is `needed`, and some other column is too; else
+   * undefined.
    */
   #probeColumns(
+    needed: readonly string[],
+    tagFilter: TagFilter | undefined,
+    predicate: RowPredicate | undefined,
+  ): ProbeColumns | undefined {
+    // The same for every SST of the scan: worked out once.
+    const last = this.#lastProbe;
+    if (last?.needed === needed && last.tagFilter === tagFilter && last.predicate === predicate) {
+      return last.columns;
+    }
+    const probe = this.#probeColumnsOf(needed, tagFilter, predicate);
+    const columns =
+      probe === undefined ? undefined : { probe, rest: needed.filter((name) => !probe.includes(name)) };
+    this.#lastProbe = { needed, tagFilter, predicate, columns };
+    return columns;
+  }
+
+  /** The probe columns of `#probeColumns`, worked out. */
+  #probeColumnsOf(
     needed: readonly string[],
     tagFilter: TagFilter | undefined,
     predicate: RowPredicate | undefined,

@@ -62,6 +62,42 @@ describe("parseTimestampText", () => {
     expect(parseTimestampText(text)).toBe(value);
   });
 
+  it("agrees with Date on every day of years 0 to 9999 sampled, and on every day of 1900 to 2100", () => {
+    const pad = (n: number, width: number) => String(n).padStart(width, "0");
+    const check = (year: number, month: number, day: number, ms: number) => {
+      const date = new Date(0);
+      date.setUTCFullYear(year, month - 1, day);
+      date.setUTCHours(
+        Math.floor(ms / 3_600_000),
+        Math.floor(ms / 60_000) % 60,
+        Math.floor(ms / 1000) % 60,
+        ms % 1000,
+      );
+      const text = `${pad(year, 4)}-${pad(month, 2)}-${pad(day, 2)}T${date.toISOString().slice(11, 23)}`;
+      expect(parseTimestampText(text), text).toBe(date.getTime());
+    };
+    const lastDay = (year: number, month: number) =>
+      new Date(Date.UTC(2000, month, 0)).setUTCFullYear(year, month, 0);
+    for (let year = 1900; year <= 2100; year++) {
+      for (let month = 1; month <= 12; month++) {
+        const days = new Date(lastDay(year, month)).getUTCDate();
+        for (let day = 1; day <= days; day++)
+          check(year, month, day, (year * 7919 + day * 104_729) % 86_400_000);
+        // The day after the month's last is not a date.
+        expect(parseTimestampText(`${year}-${pad(month, 2)}-${pad(days + 1, 2)}`)).toBeUndefined();
+      }
+    }
+    for (let year = 0; year <= 9999; year += 37) {
+      for (const [month, day] of [
+        [1, 1],
+        [2, 28],
+        [3, 1],
+        [12, 31],
+      ] as const)
+        check(year, month, day, 86_399_999);
+    }
+  });
+
   it.each([
     "",
     "yesterday",

@@ -62,14 +62,6 @@ export function cellAt(column: Column, row: number): CellValue {
   return v ?? null;
 }
 
-/** Returns a column holding the rows at `indices`, in that order. */
-export function takeColumn(column: Column, indices: ArrayLike<number>): Column {
-  const n = indices.length;
-  const values = allocateValues(column.type, n);
-  const validity = column.validity === null ? null : new Uint8Array(n);
-  return takeColumnInto(column, indices, { values, validity });
-}
-
 /** Storage for one column's rows: its values and, for a column that has nulls, its validity. */
 export interface ColumnStorage {
   readonly values: ColumnValues;
@@ -147,9 +139,11 @@ export function takeColumnInto(column: Column, indices: ArrayLike<number>, into:
       break;
     }
   }
-  const validity = into.validity;
-  if (column.validity !== null && validity !== null) gatherUint8(validity, column.validity, indices, n);
-  return { type: column.type, values: out, validity: column.validity === null ? null : validity };
+  if (column.validity === null) return { type: column.type, values: out, validity: null };
+  if (into.validity === null)
+    throw new RangeError("the storage of a column with nulls needs a validity array");
+  gatherUint8(into.validity, column.validity, indices, n);
+  return { type: column.type, values: out, validity: into.validity };
 }
 
 function gatherFloat64(dst: Float64Array, src: Float64Array, indices: ArrayLike<number>, n: number): void {

@@ -1,4 +1,4 @@
-import { Etcd3 } from "etcd3";
+import type { Etcd3 } from "etcd3";
 import {
   componentLogger,
   createLogger,
@@ -16,6 +16,7 @@ import { LeaderElection } from "./election/leader-election.js";
 import type { LeaderTerm } from "./election/leader-term.js";
 import { registerAdminRoutes } from "./http/admin-routes.js";
 import { registerClusterAdminRoutes } from "./http/cluster-admin-routes.js";
+import { connectEtcd } from "./metadata/etcd-client.js";
 import { MetadataStore } from "./metadata/index.js";
 import { ShardScheduler } from "./cluster/shard-scheduler.js";
 import { MetaEventSender } from "./procedure/event-sender.js";
@@ -67,12 +68,7 @@ export class HoraeMetaServer {
     // One etcd client for the store and the election. The store sets a deadline on each of its calls;
     // the election's single calls (campaign, leader lookup, resign) get this one. Streams (watches,
     // keepalives) live as long as they are needed.
-    this.#etcd = new Etcd3({
-      hosts: [...config.etcd.endpoints],
-      dialTimeout: callTimeoutMs,
-      defaultCallOptions: (context) =>
-        context.isStream ? {} : { deadline: new Date(Date.now() + callTimeoutMs) },
-    });
+    this.#etcd = connectEtcd({ endpoints: config.etcd.endpoints, callTimeoutMs });
     const store = new MetadataStore(this.#etcd, {
       rootPath: config.etcd.root_path,
       clusterName: config.cluster.name,

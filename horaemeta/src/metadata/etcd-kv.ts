@@ -300,7 +300,7 @@ export function translateEtcdError(operation: string, error: unknown, timeoutMs:
   if (typed.message.includes("required revision has been compacted")) {
     return new MetadataConflictError("<read snapshot>", "etcd compacted the revision being read; read again");
   }
-  // cockatiel's open-circuit error: the etcd client stopped calling a host that failed repeatedly.
+  // cockatiel's open-circuit error: with several endpoints, every host refused connections lately.
   if (
     isRecoverableError(typed) ||
     (typed as { isBrokenCircuitError?: unknown }).isBrokenCircuitError === true

@@ -56,6 +56,7 @@ export {
   type MetadataStoreConnectOptions,
   type MetadataStoreOptions,
 } from "./metadata-store.js";
+export { connectEtcd, etcdFaultHandling, type EtcdClientOptions } from "./etcd-client.js";
 export { NodeStore, type HeartbeatRequest, type HeartbeatResult } from "./node-store.js";
 export {
   ProcedureStore,

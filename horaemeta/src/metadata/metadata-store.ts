@@ -1,7 +1,8 @@
 /** The cluster metadata store: one object over etcd with a part per kind of metadata. */
-import { Etcd3 } from "etcd3";
+import type { Etcd3 } from "etcd3";
 import type { HoraeMetaConfig } from "../config.js";
 import { ClusterStore } from "./cluster-store.js";
+import { connectEtcd } from "./etcd-client.js";
 import type { StoreContext } from "./context.js";
 import { EtcdKv, type WriteFence } from "./etcd-kv.js";
 import { SnapshotReader } from "./snapshot-reader.js";
@@ -112,7 +113,7 @@ export class MetadataStore {
   /** A store with its own etcd client, closed by `close()`. */
   static connect(options: MetadataStoreConnectOptions): MetadataStore {
     const callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-    const client = new Etcd3({ hosts: [...options.endpoints], dialTimeout: callTimeoutMs });
+    const client = connectEtcd({ endpoints: options.endpoints, callTimeoutMs });
     const store = new MetadataStore(client, options);
     store.#ownsClient = true;
     return store;

@@ -8,8 +8,9 @@
  * (lease renewals, the election, procedure steps) for 5 s, longer than a short leader lease: a
  * replica that lost its lease in a stall could not campaign again until the breaker half-opened.
  * Here the breaker counts only connection failures (UNAVAILABLE), exists only when there is another
- * host to send calls to, and lets a call through again after a second. Timeouts are left to the
- * callers, which set their own deadlines and retry with backoff.
+ * host to send calls to, and lets a call through again after a second; a call that found no
+ * connection is retried at once on a new one. Timeouts are left to the callers, which set their own
+ * deadlines and retry with backoff.
  */
 import { circuitBreaker, ConsecutiveBreaker, handleType, noop, retry } from "cockatiel";
 import { Etcd3, GRPCUnavailableError, type IOptions } from "etcd3";
@@ -36,8 +37,11 @@ export function etcdFaultHandling(hostCount: number): NonNullable<IOptions["faul
             breaker: new ConsecutiveBreaker(HOST_FAILURES_BEFORE_SKIP),
           })
         : noop,
-    // A refused connection is retried at once on each other host (`maxAttempts` counts retries).
-    global: hostCount > 1 ? retry(unavailable, { maxAttempts: hostCount - 1 }) : noop,
+    // A call that found no connection is retried at once, as many times as there are hosts
+    // (`maxAttempts` counts retries): each retry goes to the next host, on a new connection (the
+    // etcd client drops a failed one), so even with one host a connection that broke while etcd
+    // stalled does not fail the first call after etcd answers again.
+    global: retry(unavailable, { maxAttempts: hostCount }),
   };
 }
 

@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { access, mkdtemp, rm } from "node:fs/promises";
+import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { Etcd3 } from "etcd3";
 import { ensureProgram, ETCD } from "./install.js";
@@ -10,6 +12,23 @@ export type EtcdEndpoint = ServiceEndpoints["etcd"];
 
 const MEMBER_NAME = "horaedb-test";
 const STOP_GRACE_MS = 5_000;
+/** A memory-backed file system, where present (Linux). */
+const SHARED_MEMORY_DIR = "/dev/shm";
+
+/**
+ * A directory for etcd's write-ahead log in memory, or undefined where there is no /dev/shm.
+ * etcd fsyncs its WAL on every write; on a disk shared with Kafka and the S3 server under a full
+ * test run, one fsync can take seconds, and every lease renewal waits for it. The tests restart
+ * services but never the machine, so a WAL in memory keeps what they rely on.
+ */
+async function memoryWalRoot(): Promise<string | undefined> {
+  try {
+    await access(SHARED_MEMORY_DIR);
+    return await mkdtemp(path.join(SHARED_MEMORY_DIR, "horaedb-etcd-wal-"));
+  } catch {
+    return undefined;
+  }
+}
 
 /** Passes when etcd serves a linearizable read. */
 export async function probeEtcd(endpoint: EtcdEndpoint, timeoutMs = 2_000): Promise<void> {
@@ -25,11 +44,19 @@ export async function probeEtcd(endpoint: EtcdEndpoint, timeoutMs = 2_000): Prom
   }
 }
 
-/** Starts a single-member etcd with client and peer URLs on fresh loopback ports. */
+/**
+ * Starts a single-member etcd with client and peer URLs on fresh loopback ports. Unless it is
+ * detached (it then outlives this process, which could not remove the directory), its WAL is kept
+ * in memory (see memoryWalRoot) and removed when it stops.
+ */
 export async function startEtcd(options: StartOptions): Promise<RunningService<EtcdEndpoint>> {
   const installStarted = performance.now();
   const etcd = await ensureProgram(ETCD);
   const installMs = performance.now() - installStarted;
+  const walRoot = options.detached === true ? undefined : await memoryWalRoot();
+  const removeWal = () =>
+    walRoot === undefined ? Promise.resolve() : rm(walRoot, { recursive: true, force: true });
+  let attempt = 0;
 
   const launched = await launchService<EtcdEndpoint>({
     name: "etcd",
@@ -42,11 +69,15 @@ export async function startEtcd(options: StartOptions): Promise<RunningService<E
       const clientUrl = `http://${LOOPBACK}:${clientPort}`;
       const peerUrl = `http://${LOOPBACK}:${peerPort}`;
       const endpoint = { endpoints: [clientUrl] };
+      // Each launch attempt starts from an empty WAL, as from an empty data directory.
+      attempt += 1;
+      const walDir = walRoot === undefined ? [] : [`--wal-dir=${path.join(walRoot, String(attempt))}`];
       return Promise.resolve({
         command: etcd,
         args: [
           `--name=${MEMBER_NAME}`,
           `--data-dir=${dataDir}`,
+          ...walDir,
           `--listen-client-urls=${clientUrl}`,
           `--advertise-client-urls=${clientUrl}`,
           `--listen-peer-urls=${peerUrl}`,
@@ -63,6 +94,9 @@ export async function startEtcd(options: StartOptions): Promise<RunningService<E
         probe: () => probeEtcd(endpoint),
       });
     },
+  }).catch(async (error: unknown) => {
+    await removeWal();
+    throw error;
   });
   return {
     name: "etcd",
@@ -70,6 +104,9 @@ export async function startEtcd(options: StartOptions): Promise<RunningService<E
     installMs,
     ...launched,
     stopGraceMs: STOP_GRACE_MS,
-    stop: () => launched.process.stop(STOP_GRACE_MS),
+    stop: async () => {
+      await launched.process.stop(STOP_GRACE_MS);
+      await removeWal();
+    },
   };
 }

@@ -1,16 +1,14 @@
-import { once } from "node:events";
-import { createServer, connect as connectTcp, type Server, type Socket } from "node:net";
 import { randomUUID } from "node:crypto";
 import type { Etcd3 } from "etcd3";
 import { connectEtcd } from "@horaedb/horaemeta/metadata";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
+import { CuttableProxy } from "./meta-test-support.js";
 
-// horaemeta's etcd client against a real etcd, reached through a TCP proxy the test can stall or
-// close. A stall or an outage must not keep the client from calling etcd once it answers again: a
-// replica renewing a leader lease of a few seconds cannot wait out a 5 s circuit breaker.
+// horaemeta's etcd client against a real etcd, reached through a proxy the test cuts or closes. A
+// stall or an outage must not keep the client from calling etcd once it answers again: a replica
+// renewing a leader lease of a few seconds cannot wait out a 5 s circuit breaker.
 
 const { etcd } = inject("services");
-const etcdUrl = new URL(etcd.endpoints[0]!);
 const key = `etcd-client-test/${randomUUID()}`;
 
 const cleanups: (() => unknown)[] = [];
@@ -23,66 +21,11 @@ afterAll(async () => {
   direct.close();
 });
 
-/** A TCP proxy to etcd that can hold traffic (a stalled etcd) or stop listening (etcd down). */
-class EtcdProxy {
-  readonly #sockets = new Set<Socket>();
-  readonly #held: (() => void)[] = [];
-  #server: Server | undefined;
-  #stalled = false;
-  port = 0;
-
-  get endpoint(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async listen(): Promise<void> {
-    const server = createServer((client) => this.#pipe(client));
-    server.listen(this.port, "127.0.0.1");
-    await once(server, "listening");
-    this.port = (server.address() as { port: number }).port;
-    this.#server = server;
-  }
-
-  /** Holds every byte the client sends until `resume`. */
-  stall(): void {
-    this.#stalled = true;
-  }
-
-  resume(): void {
-    this.#stalled = false;
-    for (const release of this.#held.splice(0)) release();
-  }
-
-  /** Stops listening and drops every connection: the client's next dials are refused. */
-  async close(): Promise<void> {
-    for (const socket of this.#sockets) socket.destroy();
-    const server = this.#server;
-    this.#server = undefined;
-    if (server !== undefined) await new Promise((resolve) => server.close(resolve));
-  }
-
-  #pipe(client: Socket): void {
-    const upstream = connectTcp(Number(etcdUrl.port), etcdUrl.hostname);
-    for (const socket of [client, upstream]) {
-      this.#sockets.add(socket);
-      socket.on("close", () => this.#sockets.delete(socket));
-      socket.on("error", () => undefined);
-    }
-    client.on("close", () => upstream.destroy());
-    upstream.on("close", () => client.destroy());
-    upstream.pipe(client);
-    client.on("data", (chunk: Buffer) => {
-      if (this.#stalled) this.#held.push(() => upstream.write(chunk));
-      else upstream.write(chunk);
-    });
-  }
-}
-
-async function startProxy(): Promise<EtcdProxy> {
-  const proxy = new EtcdProxy();
-  await proxy.listen();
+async function startProxy(): Promise<{ proxy: CuttableProxy; endpoint: string }> {
+  const proxy = new CuttableProxy(etcd.endpoints[0]!);
+  const endpoint = await proxy.start();
   cleanups.push(() => proxy.close());
-  return proxy;
+  return { proxy, endpoint };
 }
 
 function client(endpoints: string[], callTimeoutMs: number): Etcd3 {
@@ -91,44 +34,42 @@ function client(endpoints: string[], callTimeoutMs: number): Etcd3 {
   return etcdClient;
 }
 
-/** The error a call fails with, or undefined if it succeeded. */
-async function failureOf(call: Promise<unknown>): Promise<Error | undefined> {
+/** The class name of the error a call fails with, or "ok" if it succeeded. */
+async function outcomeOf(call: Promise<unknown>): Promise<string> {
   try {
     await call;
-    return undefined;
+    return "ok";
   } catch (error) {
-    return error as Error;
+    return (error as Error).constructor.name;
   }
 }
 
 describe("horaemeta's etcd client", () => {
   it("calls etcd again as soon as it answers after a stall that timed out several calls", async () => {
-    const proxy = await startProxy();
-    const etcdClient = client([proxy.endpoint], 300);
+    const { proxy, endpoint } = await startProxy();
+    const etcdClient = client([endpoint], 300);
     await etcdClient.put(key).value("before");
 
-    proxy.stall();
+    proxy.blackhole();
     const timedOut = [];
-    for (let i = 0; i < 5; i += 1) timedOut.push(await failureOf(etcdClient.get(key).string()));
-    expect(timedOut.map((error) => error?.constructor.name)).toEqual(
-      Array(5).fill("GRPCDeadlineExceededError"),
-    );
+    for (let i = 0; i < 5; i += 1) timedOut.push(await outcomeOf(etcdClient.get(key).string()));
+    expect(timedOut).toEqual(Array(5).fill("GRPCDeadlineExceededError"));
 
-    proxy.resume();
+    proxy.heal();
     expect(await etcdClient.get(key).string()).toBe("before");
   });
 
   it("calls etcd again as soon as it listens after refusing connections", async () => {
-    const proxy = await startProxy();
-    const etcdClient = client([proxy.endpoint], 2_000);
+    const { proxy, endpoint } = await startProxy();
+    const etcdClient = client([endpoint], 2_000);
     await etcdClient.put(key).value("up");
 
     await proxy.close();
     const refused = [];
-    for (let i = 0; i < 5; i += 1) refused.push(await failureOf(etcdClient.get(key).string()));
-    expect(refused.map((error) => error?.constructor.name)).toEqual(Array(5).fill("GRPCUnavailableError"));
+    for (let i = 0; i < 5; i += 1) refused.push(await outcomeOf(etcdClient.get(key).string()));
+    expect(refused).toEqual(Array(5).fill("GRPCUnavailableError"));
 
-    await proxy.listen();
+    await proxy.start(Number(new URL(endpoint).port));
     expect(await etcdClient.get(key).string()).toBe("up");
   });
 
@@ -136,7 +77,7 @@ describe("horaemeta's etcd client", () => {
     const down = await startProxy();
     const up = await startProxy();
     const etcdClient = client([down.endpoint, up.endpoint], 2_000);
-    await down.close();
+    await down.proxy.close();
 
     for (let i = 0; i < 10; i += 1) {
       await etcdClient.put(key).value(`value-${i}`);

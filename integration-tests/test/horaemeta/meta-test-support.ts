@@ -174,9 +174,12 @@ export class CuttableProxy {
     this.#server = createServer((client) => this.#accept(client));
   }
 
-  /** Listens on 127.0.0.1 at a port chosen at run time; resolves to the proxy's etcd endpoint. */
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.#server.listen(0, "127.0.0.1", resolve));
+  /**
+   * Listens on 127.0.0.1 at `port`, by default one chosen at run time; resolves to the proxy's etcd
+   * endpoint. After `close()` it may listen again, on the same port.
+   */
+  async start(port = 0): Promise<string> {
+    await new Promise<void>((resolve) => this.#server.listen(port, "127.0.0.1", resolve));
     const address = this.#server.address();
     if (address === null || typeof address === "string") throw new Error("the proxy has no port");
     return `http://127.0.0.1:${address.port}`;

@@ -511,10 +511,17 @@ class GroupCodes {
 }
 
 const INITIAL_SLOTS = 1024;
+/**
+ * The empty starting value of the table's scratch arrays, shared: each is replaced, never written,
+ * when it needs room, and a query's table would otherwise allocate a dozen arrays before its first row.
+ */
+const NO_INTS: Int32Array<ArrayBuffer> = new Int32Array(0);
+/** Runs assignSeriesRuns has room for at first: the groups of a typical query's series, no growing. */
+const INITIAL_SERIES_RUNS = 64;
 
 /** A copy of `array` with room for at least `wanted` elements (doubling). */
 function grownInt32(array: Int32Array, wanted: number): Int32Array<ArrayBuffer> {
-  const next = new Int32Array(Math.max(16, 2 * array.length, wanted));
+  const next = new Int32Array(Math.max(INITIAL_SERIES_RUNS, 2 * array.length, wanted));
   next.set(array);
   return next;
 }
@@ -532,23 +539,26 @@ export class GroupKeyTable {
   readonly #dictionaries: KeyDictionary[];
   /** Per key, the code of each group (two or more keys only). */
   readonly #groupCodes: GroupCodes[];
-  /** Open-addressing hash table over the groups' codes: group id + 1 per slot, 0 when empty. */
-  #slots = new Int32Array(INITIAL_SLOTS);
+  /**
+   * Open-addressing hash table over the groups' codes: group id + 1 per slot, 0 when empty. Only
+   * two or more keys use it (one key's code is its group), so it is made on the first lookup.
+   */
+  #slots = NO_INTS;
   #numGroups: number;
   #rowCodes: Int32Array[] = [];
-  #groupIds = new Int32Array(0);
+  #groupIds = NO_INTS;
   /** The codes of the row being looked up. */
   readonly #probe: Int32Array;
   /** Scratch of assignRuns: per key its change rows, the merged ones, and the runs. */
   #changes: Int32Array[] = [];
-  #merged = new Int32Array(0);
-  #spare = new Int32Array(0);
-  #runGroups = new Int32Array(0);
-  #runEnds = new Int32Array(0);
+  #merged = NO_INTS;
+  #spare = NO_INTS;
+  #runGroups = NO_INTS;
+  #runEnds = NO_INTS;
   /** The runs assignSeriesRuns returns. */
-  #seriesGroups: Int32Array<ArrayBuffer> = new Int32Array(0);
-  #seriesEnds: Int32Array<ArrayBuffer> = new Int32Array(0);
-  #bucketGuess = new Int32Array(0);
+  #seriesGroups = NO_INTS;
+  #seriesEnds = NO_INTS;
+  #bucketGuess = NO_INTS;
 
   /**
    * `bucketings[k]`, when set, makes key k the bucket start of the timestamps passed as its column.
@@ -797,6 +807,7 @@ export class GroupKeyTable {
     const m = probe.length;
     let hash = 0;
     for (let k = 0; k < m; k++) hash = Math.imul(hash ^ (probe[k] as number), 0x9e3779b1);
+    if (this.#slots.length === 0) this.#slots = new Int32Array(INITIAL_SLOTS);
     const mask = this.#slots.length - 1;
     let slot = (hash ^ (hash >>> 15)) & mask;
     for (;;) {

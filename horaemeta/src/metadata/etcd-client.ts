@@ -7,15 +7,16 @@
  * one etcd endpoint, or with all of them slow for a moment, three slow calls then block every call
  * (lease renewals, the election, procedure steps) for 5 s, longer than a short leader lease: a
  * replica that lost its lease in a stall could not campaign again until the breaker half-opened.
- * Here the breaker counts only connection failures (UNAVAILABLE), exists only when there is another
- * host to send calls to, and lets a call through again after a second; a call that found no
- * connection is retried at once on a new one. Timeouts are left to the callers, which set their own
- * deadlines and retry with backoff.
+ * Here the breaker counts only UNAVAILABLE (no connection, or an etcd member without a leader),
+ * exists only when there is another host to send calls to, and lets a call through again after a
+ * second; an UNAVAILABLE call is retried at once on a new connection, as the library's default also
+ * does (so a write may have been applied, which the store's guarded transactions allow for).
+ * Timeouts are left to the callers, which set their own deadlines and retry with backoff.
  */
 import { circuitBreaker, ConsecutiveBreaker, handleType, noop, retry } from "cockatiel";
 import { Etcd3, GRPCUnavailableError, type IOptions } from "etcd3";
 
-/** Consecutive connection failures after which a host is skipped while others remain. */
+/** Consecutive UNAVAILABLE calls after which a host is skipped while others remain. */
 const HOST_FAILURES_BEFORE_SKIP = 3;
 /** How long a failed host is skipped before one call is let through to probe it. */
 const HOST_SKIP_MS = 1_000;
@@ -37,7 +38,7 @@ export function etcdFaultHandling(hostCount: number): NonNullable<IOptions["faul
             breaker: new ConsecutiveBreaker(HOST_FAILURES_BEFORE_SKIP),
           })
         : noop,
-    // A call that found no connection is retried at once, as many times as there are hosts
+    // An UNAVAILABLE call (no connection, or no etcd leader) is retried at once, as many times as there are hosts
     // (`maxAttempts` counts retries): each retry goes to the next host, on a new connection (the
     // etcd client drops a failed one), so even with one host a connection that broke while etcd
     // stalled does not fail the first call after etcd answers again.

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { access, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, statfs } from "node:fs/promises";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { Etcd3 } from "etcd3";
@@ -14,16 +14,23 @@ const MEMBER_NAME = "horaedb-test";
 const STOP_GRACE_MS = 5_000;
 /** A memory-backed file system, where present (Linux). */
 const SHARED_MEMORY_DIR = "/dev/shm";
+/**
+ * Free space /dev/shm must have to hold the WAL: etcd preallocates 64 MB segments and prepares the
+ * next one ahead. Containers often mount a 64 MiB /dev/shm, too small; the WAL stays on disk there.
+ */
+const MIN_SHARED_MEMORY_BYTES = 256 * 1024 * 1024;
 
 /**
- * A directory for etcd's write-ahead log in memory, or undefined where there is no /dev/shm.
+ * A directory for etcd's write-ahead log in memory, or undefined where there is no /dev/shm with
+ * MIN_SHARED_MEMORY_BYTES free.
  * etcd fsyncs its WAL on every write; on a disk shared with Kafka and the S3 server under a full
  * test run, one fsync can take seconds, and every lease renewal waits for it. The tests restart
  * services but never the machine, so a WAL in memory keeps what they rely on.
  */
 async function memoryWalRoot(): Promise<string | undefined> {
   try {
-    await access(SHARED_MEMORY_DIR);
+    const space = await statfs(SHARED_MEMORY_DIR);
+    if (space.bavail * space.bsize < MIN_SHARED_MEMORY_BYTES) return undefined;
     return await mkdtemp(path.join(SHARED_MEMORY_DIR, "horaedb-etcd-wal-"));
   } catch {
     return undefined;
@@ -54,9 +61,9 @@ export async function startEtcd(options: StartOptions): Promise<RunningService<E
   const etcd = await ensureProgram(ETCD);
   const installMs = performance.now() - installStarted;
   const walRoot = options.detached === true ? undefined : await memoryWalRoot();
+  const walDir = walRoot === undefined ? undefined : path.join(walRoot, "wal");
   const removeWal = () =>
     walRoot === undefined ? Promise.resolve() : rm(walRoot, { recursive: true, force: true });
-  let attempt = 0;
 
   const launched = await launchService<EtcdEndpoint>({
     name: "etcd",
@@ -64,20 +71,19 @@ export async function startEtcd(options: StartOptions): Promise<RunningService<E
     portCount: 2,
     defaultStartTimeoutMs: 30_000,
     stopGraceMs: STOP_GRACE_MS,
-    prepare: (ports, { dataDir }) => {
+    prepare: async (ports, { dataDir }) => {
       const [clientPort, peerPort] = ports as [number, number];
       const clientUrl = `http://${LOOPBACK}:${clientPort}`;
       const peerUrl = `http://${LOOPBACK}:${peerPort}`;
       const endpoint = { endpoints: [clientUrl] };
       // Each launch attempt starts from an empty WAL, as from an empty data directory.
-      attempt += 1;
-      const walDir = walRoot === undefined ? [] : [`--wal-dir=${path.join(walRoot, String(attempt))}`];
-      return Promise.resolve({
+      if (walDir !== undefined) await rm(walDir, { recursive: true, force: true });
+      return {
         command: etcd,
         args: [
           `--name=${MEMBER_NAME}`,
           `--data-dir=${dataDir}`,
-          ...walDir,
+          ...(walDir === undefined ? [] : [`--wal-dir=${walDir}`]),
           `--listen-client-urls=${clientUrl}`,
           `--advertise-client-urls=${clientUrl}`,
           `--listen-peer-urls=${peerUrl}`,
@@ -92,7 +98,7 @@ export async function startEtcd(options: StartOptions): Promise<RunningService<E
         endpoint,
         address: `${LOOPBACK}:${clientPort}`,
         probe: () => probeEtcd(endpoint),
-      });
+      };
     },
   }).catch(async (error: unknown) => {
     await removeWal();

@@ -179,7 +179,13 @@ export class CuttableProxy {
    * endpoint. After `close()` it may listen again, on the same port.
    */
   async start(port = 0): Promise<string> {
-    await new Promise<void>((resolve) => this.#server.listen(port, "127.0.0.1", resolve));
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(port, "127.0.0.1", () => {
+        this.#server.off("error", reject);
+        resolve();
+      });
+    });
     const address = this.#server.address();
     if (address === null || typeof address === "string") throw new Error("the proxy has no port");
     return `http://127.0.0.1:${address.port}`;

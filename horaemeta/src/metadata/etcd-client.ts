@@ -38,10 +38,10 @@ export function etcdFaultHandling(hostCount: number): NonNullable<IOptions["faul
             breaker: new ConsecutiveBreaker(HOST_FAILURES_BEFORE_SKIP),
           })
         : noop,
-    // An UNAVAILABLE call (no connection, or no etcd leader) is retried at once, as many times as there are hosts
-    // (`maxAttempts` counts retries): each retry goes to the next host, on a new connection (the
-    // etcd client drops a failed one), so even with one host a connection that broke while etcd
-    // stalled does not fail the first call after etcd answers again.
+    // An UNAVAILABLE call (no connection, or no etcd leader) is retried at once, as many times as
+    // there are hosts (`maxAttempts` counts retries): each retry goes to the next host, on a new
+    // connection (the etcd client drops a failed one), so even with one host a connection that
+    // broke while etcd stalled does not fail the first call after etcd answers again.
     global: retry(unavailable, { maxAttempts: hostCount }),
   };
 }

@@ -13,7 +13,8 @@ import { allocateValues, type Column } from "../batch/column.js";
 import { ColumnGatherer, MemtableSnapshot, type MemtableChunk, type RowSource } from "../memtable/index.js";
 import { growWords, hashWords, HIGH_WORD, LOW_WORD, wordsOf } from "../memtable/key-lanes.js";
 import { buildSortedView } from "../memtable/sorted-view.js";
-import { TSID_COLUMN } from "../table/schema.js";
+import type { DataType } from "../table/data-type.js";
+import { TSID_COLUMN, type TableSchema } from "../table/schema.js";
 import type { TagFilter, TimeRange } from "./row-filter.js";
 
 /**
@@ -59,6 +60,7 @@ export function narrowToSeries(
   const limit = snapshot.numRows * MAX_SHARE;
   let total = 0;
   const narrowed: NarrowedChunk[] = [];
+  const picker = new KeyRowPicker(snapshot.schema);
   if (wanted.size > 0) {
     for (const chunk of chunks) {
       const index = chunkSeries(chunk);
@@ -70,7 +72,7 @@ export function narrowToSeries(
       const rows = index.rowsOf(groups);
       total += rows.length;
       if (total > limit) return undefined;
-      narrowed.push(keyRowsOf(chunk, rows, undefined));
+      narrowed.push(picker.pick(chunk, rows, undefined));
     }
   }
   return narrowedSnapshot(snapshot, narrowed);
@@ -108,6 +110,7 @@ export function narrowToNewest(
     }
   }
   const narrowed: NarrowedChunk[] = [];
+  const picker = new KeyRowPicker(snapshot.schema);
   for (const [c, chunk] of snapshot.chunks.entries()) {
     const index = chunkSeries(chunk);
     const timestamps = chunkTimestamps(chunk);
@@ -121,7 +124,7 @@ export function narrowToNewest(
       }
     }
     if (rows.length > 0) {
-      narrowed.push(keyRowsOf(chunk, Uint32Array.from(rows).sort(), snapshot.rowSources?.[c]));
+      narrowed.push(picker.pick(chunk, Uint32Array.from(rows).sort(), snapshot.rowSources?.[c]));
     }
   }
   return narrowedSnapshot(snapshot, narrowed);
@@ -154,42 +157,63 @@ function narrowedSnapshot(snapshot: MemtableSnapshot, narrowed: readonly Narrowe
 }
 
 /**
- * The key columns (primary key and timestamp) of a chunk's rows at `rows` (ascending), as a chunk
- * of their own to sort, with where the rows are: in `chunk`, or where `chunk`'s own rows are when
- * it is itself narrowed (`from`).
+ * Picks the key columns (primary key and timestamp) of chunks' rows for narrowed snapshots. One
+ * picker serves a whole narrowing, so the chunks' other columns all share one empty column per type.
  */
-function keyRowsOf(chunk: MemtableChunk, rows: Uint32Array, from: RowSource | undefined): NarrowedChunk {
-  const { batch, schema } = chunk;
-  const kept = new Set([...schema.primaryKey, schema.timestampColumn]);
-  const at = { chunk: new Uint32Array(rows.length), row: rows, count: rows.length };
-  const sizes = [batch.numRows];
-  // Typed gathers per column type: no BigInt per int64 value.
-  const taken = batch.columns.map((column, i) =>
-    kept.has(batch.names[i] as string)
-      ? new ColumnGatherer(column.type, [column], sizes).gather(at)
-      : { type: column.type, values: allocateValues(column.type, 0), validity: null },
-  );
-  let min = Infinity;
-  let max = -Infinity;
-  const timestamps = chunkTimestamps(chunk);
-  // Exact bounds: the snapshot's time range decides whether a read filters by time.
-  for (let r = 0; r < rows.length; r++) {
-    const t = timestamps[rows[r] as number] as number;
-    if (t < min) min = t;
-    if (t > max) max = t;
+class KeyRowPicker {
+  readonly #kept: ReadonlySet<string>;
+  readonly #empty = new Map<DataType, Column>();
+
+  constructor(schema: TableSchema) {
+    this.#kept = new Set([...schema.primaryKey, schema.timestampColumn]);
   }
-  const keys: MemtableChunk = {
-    batch: { names: batch.names, columns: taken, numRows: rows.length },
-    schema,
-    sequence: chunk.sequence,
-    minTimestamp: min,
-    maxTimestamp: max,
-  };
-  const source: RowSource =
-    from === undefined
-      ? { chunk, rows }
-      : { chunk: from.chunk, rows: rows.map((r) => from.rows[r] as number) };
-  return { keys, source };
+
+  /**
+   * The key columns of `chunk`'s rows at `rows` (ascending), as a chunk of their own to sort, with
+   * where the rows are: in `chunk`, or where `chunk`'s own rows are when it is itself narrowed
+   * (`from`).
+   */
+  pick(chunk: MemtableChunk, rows: Uint32Array, from: RowSource | undefined): NarrowedChunk {
+    const { batch, schema } = chunk;
+    const at = { chunk: new Uint32Array(rows.length), row: rows, count: rows.length };
+    const sizes = [batch.numRows];
+    // Typed gathers per column type: no BigInt per int64 value.
+    const taken = batch.columns.map((column, i) =>
+      this.#kept.has(batch.names[i] as string)
+        ? new ColumnGatherer(column.type, [column], sizes).gather(at)
+        : this.#emptyColumn(column.type),
+    );
+    let min = Infinity;
+    let max = -Infinity;
+    const timestamps = chunkTimestamps(chunk);
+    // Exact bounds: the snapshot's time range decides whether a read filters by time.
+    for (let r = 0; r < rows.length; r++) {
+      const t = timestamps[rows[r] as number] as number;
+      if (t < min) min = t;
+      if (t > max) max = t;
+    }
+    const keys: MemtableChunk = {
+      batch: { names: batch.names, columns: taken, numRows: rows.length },
+      schema,
+      sequence: chunk.sequence,
+      minTimestamp: min,
+      maxTimestamp: max,
+    };
+    const source: RowSource =
+      from === undefined
+        ? { chunk, rows }
+        : { chunk: from.chunk, rows: rows.map((r) => from.rows[r] as number) };
+    return { keys, source };
+  }
+
+  #emptyColumn(type: DataType): Column {
+    let column = this.#empty.get(type);
+    if (column === undefined) {
+      column = { type, values: allocateValues(type, 0), validity: null };
+      this.#empty.set(type, column);
+    }
+    return column;
+  }
 }
 
 function chunkColumn(chunk: MemtableChunk, name: string): Column | undefined {

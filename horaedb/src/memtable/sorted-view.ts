@@ -1,8 +1,8 @@
 import type { Column } from "../batch/column.js";
 import type { ColumnBatch } from "../batch/column-batch.js";
 import { UpdateMode } from "../table/options.js";
-import type { TableSchema } from "../table/schema.js";
-import { buildKeyLanes } from "./key-lanes.js";
+import { TSID_COLUMN, type TableSchema } from "../table/schema.js";
+import { buildKeyLanes, HIGH_WORD, LOW_WORD, wordsOf } from "./key-lanes.js";
 import { bitLength, radixSortSteps, runSteps, type SortLane } from "./radix-sort.js";
 
 /** One appended batch, laid out as the schema current at append time; all its rows share `sequence`. */
@@ -72,6 +72,24 @@ export function* sortedViewSteps(
     const values = (tsParts[c] as Column).values as Float64Array;
     timestamps.set(values.subarray(0, rowCounts[c]), chunkStarts[c]);
   }
+  const chunkOrder = tsidKeyChunkOrder(chunks, schema, chunkStarts, rowCounts, timestamps);
+  if (chunkOrder !== undefined) {
+    // The chunks' rows, chunk after chunk in this order, are in key order with no key twice:
+    // nothing to sort or deduplicate.
+    const chunk = new Uint32Array(totalRows);
+    const row = new Uint32Array(totalRows);
+    const sortedTimestamps = new Float64Array(totalRows);
+    let at = 0;
+    for (const c of chunkOrder) {
+      const start = chunkStarts[c] as number;
+      const count = rowCounts[c] as number;
+      chunk.fill(c, at, at + count);
+      for (let r = 0; r < count; r++) row[at + r] = r;
+      sortedTimestamps.set(timestamps.subarray(start, start + count), at);
+      at += count;
+    }
+    return { chunk, row, timestamps: sortedTimestamps };
+  }
   yield;
 
   const keyLanes: SortLane[] = [];
@@ -110,6 +128,48 @@ export function* sortedViewSteps(
     if (to < n) yield;
   }
   return { chunk, row, timestamps: sortedTimestamps };
+}
+
+/**
+ * An order of the chunks in which their rows, chunk after chunk, stand in strictly ascending
+ * (tsid, timestamp) order; undefined if there is none. This is the usual case for the rows of one
+ * series picked out of a memtable (memtable-rows.ts): they arrive in time order, in chunks that
+ * concurrent writers may have appended out of time order, so the chunks are taken by their
+ * earliest timestamp. Stops at the first row out of order, so interleaved series cost a few rows.
+ */
+function tsidKeyChunkOrder(
+  chunks: readonly MemtableChunk[],
+  schema: TableSchema,
+  chunkStarts: Uint32Array,
+  rowCounts: readonly number[],
+  timestamps: Float64Array,
+): Uint32Array | undefined {
+  if (!schema.hasTsid || schema.primaryKey[1] !== schema.timestampColumn) return undefined;
+  const order = new Uint32Array(chunks.length);
+  for (let c = 0; c < chunks.length; c++) order[c] = c;
+  order.sort((a, b) => (chunks[a] as MemtableChunk).minTimestamp - (chunks[b] as MemtableChunk).minTimestamp);
+  const tsids = keyColumnParts(chunks, TSID_COLUMN);
+  let high = -1;
+  let low = -1;
+  let t = -Infinity;
+  for (const c of order) {
+    const words = wordsOf((tsids[c] as Column).values as BigUint64Array);
+    const start = chunkStarts[c] as number;
+    for (let r = 0; r < (rowCounts[c] as number); r++) {
+      const h = words[2 * r + HIGH_WORD] as number;
+      const l = words[2 * r + LOW_WORD] as number;
+      const ts = timestamps[start + r] as number;
+      if (h === high && l === low) {
+        if (!(ts > t)) return undefined;
+      } else if (h < high || (h === high && l < low)) {
+        return undefined;
+      }
+      high = h;
+      low = l;
+      t = ts;
+    }
+  }
+  return order;
 }
 
 function keyColumnParts(chunks: readonly MemtableChunk[], name: string): Column[] {

@@ -2,7 +2,7 @@
  * Narrowed memtable snapshots (engine/memtable-rows.ts) against the whole snapshot: the series of
  * a tag filter, and each series' newest rows, must come out as the whole snapshot's rows filtered
  * afterwards, including where two series share a tsid and where writes reached the memtable out
- * of sequence order.
+ * of sequence order. Also the sorted read of one series' chunks, the shape narrowing leaves.
  */
 import { describe, expect, it } from "vitest";
 import { cellAt, type Column } from "../../src/batch/column.js";
@@ -181,6 +181,23 @@ describe("narrowed memtable snapshots", () => {
       expect(both?.rowSources?.every((source) => snapshot.chunks.includes(source.chunk))).toBe(true);
     }
     expect(checked).toBeGreaterThan(50);
+  });
+
+  it("reads one series' chunks appended out of time order in key order, and keeps the newest of a repeated key", () => {
+    for (const updateMode of [UpdateMode.Overwrite, UpdateMode.Append]) {
+      const set = new MemtableSet({ schema: SCHEMA, updateMode });
+      const row = (second: number, x: number): Row => [11n, "h0", "r0", second * 1000, x];
+      // Concurrent writers: the later seconds reach the memtable first.
+      set.append(batchOf([row(4, 1), row(5, 1), row(6, 1)]), 2);
+      set.append(batchOf([row(0, 0), row(1, 0), row(2, 0)]), 1);
+      set.append(batchOf([row(8, 2), row(9, 2)]), 3);
+      const inOrder = rowsOf(set.snapshot().sortedBatches({ projection: NAMES }));
+      expect(inOrder.map((r) => r[3])).toEqual([0, 1, 2, 4, 5, 6, 8, 9].map((s) => s * 1000));
+      // A key written again: OVERWRITE keeps the later write, APPEND both, in sequence order.
+      set.append(batchOf([row(5, 3)]), 4);
+      const again = rowsOf(set.snapshot().sortedBatches({ projection: NAMES })).filter((r) => r[3] === 5000);
+      expect(again.map((r) => r[4])).toEqual(updateMode === UpdateMode.Overwrite ? [3] : [1, 3]);
+    }
   });
 
   it("leaves tables without a tsid, and filters matching most rows, to the whole snapshot", () => {

@@ -6,11 +6,12 @@
  * the appended chunks first, and only they are sorted and read.
  *
  * Each chunk's rows are indexed by tsid once (chunks never change once appended; the index lives
- * as long as the chunk, about 4 bytes per row), so picking the rows of a tag filter or of each
- * series' newest timestamp costs a step per series and chunk rather than per row.
+ * as long as the chunk, about 4 bytes per row), and its tsids by the values of a filtered tag, so
+ * picking the rows of a tag filter costs a lookup per allowed value and chunk, and those of each
+ * series' newest timestamp a step per series and chunk, rather than a step per row.
  */
 import { allocateValues, type Column } from "../batch/column.js";
-import { ColumnGatherer, MemtableSnapshot, type MemtableChunk, type RowSource } from "../memtable/index.js";
+import { MemtableSnapshot, type MemtableChunk, type RowSource } from "../memtable/index.js";
 import { growWords, hashWords, HIGH_WORD, LOW_WORD, wordsOf } from "../memtable/key-lanes.js";
 import { buildSortedView } from "../memtable/sorted-view.js";
 import type { DataType } from "../table/data-type.js";
@@ -44,37 +45,44 @@ export function narrowToSeries(
     (chunk) => range === undefined || (chunk.maxTimestamp >= range.start && chunk.minTimestamp < range.end),
   );
   const wanted = new TsidSet();
+  const [first, ...others] = filters;
   for (const chunk of chunks) {
     const index = chunkSeries(chunk);
-    const values = filters.map(({ name }) => index.tagValues(chunk, name));
-    for (let g = 0; g < index.count; g++) {
+    const values = others.map(({ name }) => index.tagValues(chunk, name));
+    // Only the tsids holding an allowed value of the first filter's tag (or several values) can pass.
+    for (const g of first === undefined
+      ? index.allGroups()
+      : index.candidates(chunk, first.name, first.allowed)) {
       let passes = true;
-      for (let f = 0; f < filters.length && passes; f++) {
+      if (first !== undefined && index.tagValues(chunk, first.name)[g] === MIXED)
+        passes = index.someRow(g, (row) => rowPasses(chunk, row, filters));
+      for (let f = 0; f < others.length && passes; f++) {
         const value = (values[f] as GroupValues)[g];
         if (value === MIXED) passes = index.someRow(g, (row) => rowPasses(chunk, row, filters));
-        else passes = value !== null && (filters[f] as { allowed: Set<string> }).allowed.has(value as string);
+        else passes = value !== null && (others[f] as { allowed: Set<string> }).allowed.has(value as string);
       }
       if (passes) wanted.add(index.high[g] as number, index.low[g] as number);
     }
   }
   const limit = snapshot.numRows * MAX_SHARE;
   let total = 0;
-  const narrowed: NarrowedChunk[] = [];
   const picker = new KeyRowPicker(snapshot.schema);
   if (wanted.size > 0) {
     for (const chunk of chunks) {
       const index = chunkSeries(chunk);
       const groups: number[] = [];
-      for (let g = 0; g < index.count; g++) {
-        if (wanted.has(index.high[g] as number, index.low[g] as number)) groups.push(g);
-      }
+      wanted.forEach((high, low) => {
+        const g = index.groupOf(high, low);
+        if (g >= 0) groups.push(g);
+      });
       if (groups.length === 0) continue;
       const rows = index.rowsOf(groups);
       total += rows.length;
       if (total > limit) return undefined;
-      narrowed.push(picker.pick(chunk, rows, undefined));
+      picker.add(chunk, rows, undefined);
     }
   }
+  const narrowed = picker.pick();
   return narrowedSnapshot(snapshot, narrowed);
 }
 
@@ -109,7 +117,6 @@ export function narrowToNewest(
       }
     }
   }
-  const narrowed: NarrowedChunk[] = [];
   const picker = new KeyRowPicker(snapshot.schema);
   for (const [c, chunk] of snapshot.chunks.entries()) {
     const index = chunkSeries(chunk);
@@ -123,11 +130,9 @@ export function narrowToNewest(
         if (timestamps[row] === t) rows.push(row);
       }
     }
-    if (rows.length > 0) {
-      narrowed.push(picker.pick(chunk, Uint32Array.from(rows).sort(), snapshot.rowSources?.[c]));
-    }
+    if (rows.length > 0) picker.add(chunk, Uint32Array.from(rows).sort(), snapshot.rowSources?.[c]);
   }
-  return narrowedSnapshot(snapshot, narrowed);
+  return narrowedSnapshot(snapshot, picker.pick());
 }
 
 /** Some rows of a snapshot's chunk: their key columns, and where the rows are. */
@@ -157,62 +162,85 @@ function narrowedSnapshot(snapshot: MemtableSnapshot, narrowed: readonly Narrowe
 }
 
 /**
- * Picks the key columns (primary key and timestamp) of chunks' rows for narrowed snapshots. One
- * picker serves a whole narrowing, so the chunks' other columns all share one empty column per type.
+ * Picks the key columns (tsid and timestamp) of chunks' rows for narrowed snapshots: the rows are
+ * added chunk by chunk, then copied at once into one array per key column, each narrowed chunk
+ * holding a view of its part. Small typed arrays each cost an allocation of their own memory, and
+ * a narrowing may pick a few rows out of each of hundreds of chunks. The chunks' other columns all
+ * share one empty column per type.
  */
 class KeyRowPicker {
-  readonly #kept: ReadonlySet<string>;
-  readonly #empty = new Map<DataType, Column>();
+  readonly #schema: TableSchema;
+  readonly #added: Array<{ chunk: MemtableChunk; rows: Uint32Array; from: RowSource | undefined }> = [];
+  #rows = 0;
 
   constructor(schema: TableSchema) {
-    this.#kept = new Set([...schema.primaryKey, schema.timestampColumn]);
+    this.#schema = schema;
   }
 
   /**
-   * The key columns of `chunk`'s rows at `rows` (ascending), as a chunk of their own to sort, with
-   * where the rows are: in `chunk`, or where `chunk`'s own rows are when it is itself narrowed
-   * (`from`).
+   * Adds `chunk`'s rows at `rows` (ascending): in `chunk`, or where `chunk`'s own rows are when it
+   * is itself narrowed (`from`).
    */
-  pick(chunk: MemtableChunk, rows: Uint32Array, from: RowSource | undefined): NarrowedChunk {
-    const { batch, schema } = chunk;
-    const at = { chunk: new Uint32Array(rows.length), row: rows, count: rows.length };
-    const sizes = [batch.numRows];
-    // Typed gathers per column type: no BigInt per int64 value.
-    const taken = batch.columns.map((column, i) =>
-      this.#kept.has(batch.names[i] as string)
-        ? new ColumnGatherer(column.type, [column], sizes).gather(at)
-        : this.#emptyColumn(column.type),
-    );
-    let min = Infinity;
-    let max = -Infinity;
-    const timestamps = chunkTimestamps(chunk);
-    // Exact bounds: the snapshot's time range decides whether a read filters by time.
-    for (let r = 0; r < rows.length; r++) {
-      const t = timestamps[rows[r] as number] as number;
-      if (t < min) min = t;
-      if (t > max) max = t;
-    }
-    const keys: MemtableChunk = {
-      batch: { names: batch.names, columns: taken, numRows: rows.length },
-      schema,
-      sequence: chunk.sequence,
-      minTimestamp: min,
-      maxTimestamp: max,
-    };
-    const source: RowSource =
-      from === undefined
-        ? { chunk, rows }
-        : { chunk: from.chunk, rows: rows.map((r) => from.rows[r] as number) };
-    return { keys, source };
+  add(chunk: MemtableChunk, rows: Uint32Array, from: RowSource | undefined): void {
+    this.#added.push({ chunk, rows, from });
+    this.#rows += rows.length;
   }
 
-  #emptyColumn(type: DataType): Column {
-    let column = this.#empty.get(type);
-    if (column === undefined) {
-      column = { type, values: allocateValues(type, 0), validity: null };
-      this.#empty.set(type, column);
-    }
-    return column;
+  /** The added rows' key columns, a chunk of their own per chunk added, with where the rows are. */
+  pick(): NarrowedChunk[] {
+    const tsids = new BigUint64Array(this.#rows);
+    const tsidWords = wordsOf(tsids);
+    const allTimestamps = new Float64Array(this.#rows);
+    const empty = new Map<DataType, Column>();
+    const emptyColumn = (type: DataType): Column => {
+      let column = empty.get(type);
+      if (column === undefined) {
+        column = { type, values: allocateValues(type, 0), validity: null };
+        empty.set(type, column);
+      }
+      return column;
+    };
+    const { timestampColumn } = this.#schema;
+    let at = 0;
+    return this.#added.map(({ chunk, rows, from }) => {
+      const { batch, schema } = chunk;
+      const n = rows.length;
+      const sourceWords = wordsOf(chunkColumn(chunk, TSID_COLUMN)?.values as BigUint64Array);
+      const sourceTimestamps = chunkTimestamps(chunk);
+      let min = Infinity;
+      let max = -Infinity;
+      for (let i = 0; i < n; i++) {
+        const r = rows[i] as number;
+        tsidWords[2 * (at + i)] = sourceWords[2 * r] as number;
+        tsidWords[2 * (at + i) + 1] = sourceWords[2 * r + 1] as number;
+        // Exact bounds: the snapshot's time range decides whether a read filters by time.
+        const t = sourceTimestamps[r] as number;
+        allTimestamps[at + i] = t;
+        if (t < min) min = t;
+        if (t > max) max = t;
+      }
+      const tsidValues = tsids.subarray(at, at + n);
+      const timestampValues = allTimestamps.subarray(at, at + n);
+      at += n;
+      const columns = batch.columns.map(({ type }, i): Column => {
+        const name = batch.names[i];
+        if (name === TSID_COLUMN) return { type, values: tsidValues, validity: null };
+        if (name === timestampColumn) return { type, values: timestampValues, validity: null };
+        return emptyColumn(type);
+      });
+      const keys: MemtableChunk = {
+        batch: { names: batch.names, columns, numRows: n },
+        schema,
+        sequence: chunk.sequence,
+        minTimestamp: min,
+        maxTimestamp: max,
+      };
+      const source: RowSource =
+        from === undefined
+          ? { chunk, rows }
+          : { chunk: from.chunk, rows: rows.map((r) => from.rows[r] as number) };
+      return { keys, source };
+    });
   }
 }
 
@@ -260,6 +288,9 @@ class ChunkSeries {
   readonly oldest: Float64Array;
   /** Per tag column, per tsid: its value, null, or MIXED. */
   readonly #tags = new Map<string, GroupValues>();
+  /** Per tag column: the tsids holding each value alone, and those holding several (MIXED). */
+  readonly #byValue = new Map<string, { groups: Map<string, number[]>; mixed: number[] }>();
+  readonly #ids: TsidTable;
 
   constructor(chunk: MemtableChunk) {
     const n = chunk.batch.numRows;
@@ -273,6 +304,7 @@ class ChunkSeries {
       groupOf[r] = ids.record(words[2 * r + HIGH_WORD] as number, words[2 * r + LOW_WORD] as number, 0);
     }
     const count = ids.size;
+    this.#ids = ids;
     this.count = count;
     this.high = ids.highWords.slice(0, count);
     this.low = ids.lowWords.slice(0, count);
@@ -325,6 +357,39 @@ class ChunkSeries {
     return values;
   }
 
+  /** The id of a tsid in this chunk, or -1 if no row of the chunk has it. */
+  groupOf(high: number, low: number): number {
+    return this.#ids.idOf(high, low);
+  }
+
+  /** Every tsid of the chunk. */
+  *allGroups(): Iterable<number> {
+    for (let g = 0; g < this.count; g++) yield g;
+  }
+
+  /** The tsids whose rows hold one of `allowed` in the tag column `name`, or several values. */
+  candidates(chunk: MemtableChunk, name: string, allowed: ReadonlySet<string>): number[] {
+    let index = this.#byValue.get(name);
+    if (index === undefined) {
+      index = { groups: new Map(), mixed: [] };
+      for (const [g, value] of this.tagValues(chunk, name).entries()) {
+        if (value === MIXED) index.mixed.push(g);
+        else if (value !== null) {
+          const groups = index.groups.get(value);
+          if (groups === undefined) index.groups.set(value, [g]);
+          else groups.push(g);
+        }
+      }
+      this.#byValue.set(name, index);
+    }
+    const found = [...index.mixed];
+    for (const value of allowed) {
+      const groups = index.groups.get(value);
+      if (groups !== undefined) for (const g of groups) found.push(g);
+    }
+    return found;
+  }
+
   someRow(group: number, test: (row: number) => boolean): boolean {
     for (let i = this.starts[group] as number; i < (this.starts[group + 1] as number); i++) {
       if (test(this.order[i] as number)) return true;
@@ -332,8 +397,12 @@ class ChunkSeries {
     return false;
   }
 
-  /** The rows of the given tsids, ascending. */
+  /** The rows of the given tsids, ascending; of one tsid, a view of this index (not to be written). */
   rowsOf(groups: readonly number[]): Uint32Array {
+    if (groups.length === 1) {
+      const g = groups[0] as number;
+      return this.order.subarray(this.starts[g], this.starts[g + 1]);
+    }
     let n = 0;
     for (const g of groups) n += (this.starts[g + 1] as number) - (this.starts[g] as number);
     const rows = new Uint32Array(n);
@@ -397,12 +466,18 @@ class TsidTable {
 
   /** The newest timestamp recorded of the tsid; undefined for a tsid not seen. */
   newestOf(high: number, low: number): number | undefined {
+    const id = this.idOf(high, low);
+    return id < 0 ? undefined : this.#newest[id];
+  }
+
+  /** The tsid's id; -1 for a tsid not seen. */
+  idOf(high: number, low: number): number {
     const mask = this.#slots.length - 1;
     let s = hashWords(high, low) & mask;
     for (;;) {
       const id = this.#slots[s] as number;
-      if (id < 0) return undefined;
-      if (this.highWords[id] === high && this.lowWords[id] === low) return this.#newest[id];
+      if (id < 0) return -1;
+      if (this.highWords[id] === high && this.lowWords[id] === low) return id;
       s = (s + 1) & mask;
     }
   }
@@ -439,6 +514,10 @@ class TsidSet {
       this.#byHigh.set(high, lows);
     }
     lows.add(low);
+  }
+
+  forEach(visit: (high: number, low: number) => void): void {
+    for (let i = 0; i < this.#high.length; i++) visit(this.#high[i] as number, this.#low[i] as number);
   }
 
   has(high: number, low: number): boolean {

@@ -6,9 +6,10 @@
  * the appended chunks first, and only they are sorted and read.
  *
  * Each chunk's rows are indexed by tsid once (chunks never change once appended; the index lives
- * as long as the chunk, about 4 bytes per row), and its tsids by the values of a filtered tag, so
- * picking the rows of a tag filter costs a lookup per allowed value and chunk, and those of each
- * series' newest timestamp a step per series and chunk, rather than a step per row.
+ * as long as the chunk, about 4 bytes per row and a few dozen per series), and its tsids by the
+ * values of each tag a filter has asked for. Picking the rows of a tag filter then costs a lookup
+ * per allowed value and chunk, and those of each series' newest timestamp a step per series and
+ * chunk, rather than a step per row.
  */
 import { allocateValues, type Column } from "../batch/column.js";
 import { MemtableSnapshot, type MemtableChunk, type RowSource } from "../memtable/index.js";
@@ -71,10 +72,17 @@ export function narrowToSeries(
     for (const chunk of chunks) {
       const index = chunkSeries(chunk);
       const groups: number[] = [];
-      wanted.forEach((high, low) => {
-        const g = index.groupOf(high, low);
-        if (g >= 0) groups.push(g);
-      });
+      // A lookup per wanted tsid, or a step per tsid of the chunk, whichever is fewer.
+      if (wanted.size <= index.count) {
+        wanted.forEach((high, low) => {
+          const g = index.groupOf(high, low);
+          if (g >= 0) groups.push(g);
+        });
+      } else {
+        for (let g = 0; g < index.count; g++) {
+          if (wanted.has(index.high[g] as number, index.low[g] as number)) groups.push(g);
+        }
+      }
       if (groups.length === 0) continue;
       const rows = index.rowsOf(groups);
       total += rows.length;
@@ -306,8 +314,9 @@ class ChunkSeries {
     const count = ids.size;
     this.#ids = ids;
     this.count = count;
-    this.high = ids.highWords.slice(0, count);
-    this.low = ids.lowWords.slice(0, count);
+    // Views of the table's words, which the index keeps for lookups by tsid.
+    this.high = ids.highWords.subarray(0, count);
+    this.low = ids.lowWords.subarray(0, count);
     this.starts = new Uint32Array(count + 1);
     for (let r = 0; r < n; r++) {
       const next = (groupOf[r] as number) + 1;
@@ -411,7 +420,7 @@ class ChunkSeries {
       rows.set(this.order.subarray(this.starts[g], this.starts[g + 1]), at);
       at += (this.starts[g + 1] as number) - (this.starts[g] as number);
     }
-    return groups.length > 1 ? rows.sort() : rows;
+    return rows.sort();
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Column } from "../batch/column.js";
 import type { ColumnBatch } from "../batch/column-batch.js";
+import { DataType } from "../table/data-type.js";
 import { UpdateMode } from "../table/options.js";
 import { TSID_COLUMN, type TableSchema } from "../table/schema.js";
 import { buildKeyLanes, HIGH_WORD, LOW_WORD, wordsOf } from "./key-lanes.js";
@@ -60,20 +61,17 @@ export function* sortedViewSteps(
     rowCounts.push(rows);
     totalRows += rows;
   }
-  const chunkOf = new Uint32Array(totalRows);
-  for (let c = 0; c < chunks.length; c++) {
-    const start = chunkStarts[c] as number;
-    chunkOf.fill(c, start, start + (rowCounts[c] as number));
-  }
-
   const timestamps = new Float64Array(totalRows);
   const tsParts = keyColumnParts(chunks, schema.timestampColumn);
   for (let c = 0; c < chunks.length; c++) {
     const values = (tsParts[c] as Column).values as Float64Array;
     timestamps.set(values.subarray(0, rowCounts[c]), chunkStarts[c]);
   }
+  yield;
+
   const chunkOrder = tsidKeyChunkOrder(chunks, schema, chunkStarts, rowCounts, timestamps);
   if (chunkOrder !== undefined) {
+    yield;
     // The chunks' rows, chunk after chunk in this order, are in key order with no key twice:
     // nothing to sort or deduplicate.
     const chunk = new Uint32Array(totalRows);
@@ -89,6 +87,11 @@ export function* sortedViewSteps(
       at += count;
     }
     return { chunk, row, timestamps: sortedTimestamps };
+  }
+  const chunkOf = new Uint32Array(totalRows);
+  for (let c = 0; c < chunks.length; c++) {
+    const start = chunkStarts[c] as number;
+    chunkOf.fill(c, start, start + (rowCounts[c] as number));
   }
   yield;
 
@@ -144,7 +147,13 @@ function tsidKeyChunkOrder(
   rowCounts: readonly number[],
   timestamps: Float64Array,
 ): Uint32Array | undefined {
-  if (!schema.hasTsid || schema.primaryKey[1] !== schema.timestampColumn) return undefined;
+  // Unsigned comparison of the tsid's two words: the tsid is a UInt64 column.
+  if (
+    !schema.hasTsid ||
+    schema.primaryKey[1] !== schema.timestampColumn ||
+    schema.column(TSID_COLUMN)?.type !== DataType.UInt64
+  )
+    return undefined;
   const order = new Uint32Array(chunks.length);
   for (let c = 0; c < chunks.length; c++) order[c] = c;
   order.sort((a, b) => (chunks[a] as MemtableChunk).minTimestamp - (chunks[b] as MemtableChunk).minTimestamp);

@@ -2,7 +2,8 @@
  * Narrowed memtable snapshots (engine/memtable-rows.ts) against the whole snapshot: the series of
  * a tag filter, and each series' newest rows, must come out as the whole snapshot's rows filtered
  * afterwards, including where two series share a tsid and where writes reached the memtable out
- * of sequence order. Also the sorted read of one series' chunks, the shape narrowing leaves.
+ * of sequence order. Also the sorted read of chunks appended out of time order, the shape a
+ * series' rows take in a memtable that concurrent writers fill.
  */
 import { describe, expect, it } from "vitest";
 import { cellAt, type Column } from "../../src/batch/column.js";
@@ -183,20 +184,60 @@ describe("narrowed memtable snapshots", () => {
     expect(checked).toBeGreaterThan(50);
   });
 
-  it("reads one series' chunks appended out of time order in key order, and keeps the newest of a repeated key", () => {
+  it("reads chunks appended out of time order in key order, and keeps the newest of a repeated key", () => {
+    const h0 = (second: number, x: number): Row => [11n, "h0", "r0", second * 1000, x];
+    const h5 = (second: number, x: number): Row => [2n ** 40n, "h5", "r1", second * 1000, x];
+    const h1 = (second: number, x: number): Row => [2n ** 63n + 5n, "h1", "r0", second * 1000, x];
+    const read = (snapshot: MemtableSnapshot | undefined) =>
+      rowsOf(snapshot?.sortedBatches({ projection: NAMES }) ?? []).map(
+        (r) => `${String(r[1])}@${String(r[3])}=${String(r[4])}`,
+      );
     for (const updateMode of [UpdateMode.Overwrite, UpdateMode.Append]) {
-      const set = new MemtableSet({ schema: SCHEMA, updateMode });
-      const row = (second: number, x: number): Row => [11n, "h0", "r0", second * 1000, x];
-      // Concurrent writers: the later seconds reach the memtable first.
-      set.append(batchOf([row(4, 1), row(5, 1), row(6, 1)]), 2);
-      set.append(batchOf([row(0, 0), row(1, 0), row(2, 0)]), 1);
-      set.append(batchOf([row(8, 2), row(9, 2)]), 3);
-      const inOrder = rowsOf(set.snapshot().sortedBatches({ projection: NAMES }));
-      expect(inOrder.map((r) => r[3])).toEqual([0, 1, 2, 4, 5, 6, 8, 9].map((s) => s * 1000));
-      // A key written again: OVERWRITE keeps the later write, APPEND both, in sequence order.
-      set.append(batchOf([row(5, 3)]), 4);
-      const again = rowsOf(set.snapshot().sortedBatches({ projection: NAMES })).filter((r) => r[3] === 5000);
-      expect(again.map((r) => r[4])).toEqual(updateMode === UpdateMode.Overwrite ? [3] : [1, 3]);
+      const build = (chunks: ReadonlyArray<readonly Row[]>) => {
+        const set = new MemtableSet({ schema: SCHEMA, updateMode });
+        chunks.forEach((rows, c) => set.append(batchOf(rows), c + 1));
+        return set.snapshot();
+      };
+      // Concurrent writers: the later seconds of h0 reach the memtable first.
+      const h0Chunks = [
+        [h0(4, 1), h0(5, 1), h0(6, 1)],
+        [h0(0, 0), h0(1, 0), h0(2, 0)],
+        [h0(8, 2), h0(9, 2)],
+      ];
+      const inOrder: Array<[number, number]> = [
+        [0, 0],
+        [1, 0],
+        [2, 0],
+        [4, 1],
+        [5, 1],
+        [6, 1],
+        [8, 2],
+        [9, 2],
+      ];
+      expect(read(build(h0Chunks))).toEqual(inOrder.map(([t, x]) => `h0@${t * 1000}=${x}`));
+      // The same key again, as a chunk of its own: OVERWRITE keeps the later write, APPEND both.
+      const repeated = read(build([...h0Chunks, [h0(6, 3)]])).filter((r) => r.startsWith("h0@6000="));
+      expect(repeated).toEqual(
+        updateMode === UpdateMode.Overwrite ? ["h0@6000=3"] : ["h0@6000=1", "h0@6000=3"],
+      );
+      // Two series: time order is not key order when the later series has the smaller tsid.
+      expect(
+        read(
+          build([
+            [h5(0, 0), h5(1, 0)],
+            [h0(2, 0), h0(3, 0)],
+          ]),
+        ),
+      ).toEqual(["h0@2000=0", "h0@3000=0", "h5@0=0", "h5@1000=0"]);
+      expect(read(build([[h0(2, 0)], [h5(0, 0)], [h0(0, 0)]]))).toEqual(["h0@0=0", "h0@2000=0", "h5@0=0"]);
+      expect(read(build([[h5(5, 0)], [h0(0, 0), h0(1, 0)]]))).toEqual(["h0@0=0", "h0@1000=0", "h5@5000=0"]);
+      // Narrowed to h0 out of three series, read as the whole snapshot has h0.
+      const seconds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+      const others = (from: number) => [h5, h1].flatMap((series) => seconds.map((t) => series(from + t, 7)));
+      const mixed = build([...h0Chunks, others(0), others(20)]);
+      const narrowed = narrowToSeries(mixed, { host: ["h0"] });
+      expect(narrowed).toBeDefined();
+      expect(read(narrowed)).toEqual(read(mixed).filter((r) => r.startsWith("h0@")));
     }
   });
 

@@ -1,6 +1,6 @@
 import { gunzipSync } from "node:zlib";
 import {
-  type Data,
+  Data,
   type DataType,
   type Field,
   type Float,
@@ -158,24 +158,39 @@ function flatRecordBatch(
     const values = buffer(valuesAlignment(field.type as DataType));
     if (validity === undefined || values === undefined) return undefined;
     // As Arrow's reader: a column without nulls gets an empty bitmap.
-    const nullBitmap = node.nullCount > 0 ? validity : new Uint8Array(0);
-    const props = {
-      type: field.type as DataType,
-      length: node.length,
-      nullCount: node.nullCount,
-      nullBitmap,
-    };
-    if (offsets !== undefined) {
-      children.push(
-        makeData({ ...props, valueOffsets: offsets, data: values } as Parameters<typeof makeData>[0]),
-      );
-    } else {
-      children.push(makeData({ ...props, data: values } as Parameters<typeof makeData>[0]));
-    }
+    const nullBitmap = node.nullCount > 0 ? plainBytes(validity) : EMPTY_BITMAP;
+    const type = field.type as DataType;
+    // The Data `makeData` builds for a flat type, without its per-call type dispatch: the values
+    // as the type's array over the same memory, offsets as Int32Array, bytes as plain Uint8Array.
+    children.push(
+      new Data(type, 0, node.length, node.nullCount, [
+        offsets === undefined ? undefined : typedView(Int32Array, offsets),
+        typedView(type.ArrayType as TypedArrayConstructor, values),
+        nullBitmap,
+      ]),
+    );
   }
   if (nextBuffer !== header.buffers.length) return undefined;
   const data = makeData({ type: new Struct(schema.fields), length: header.length, children });
   return new RecordBatch(schema, data, message.metadata);
+}
+
+/** The constructor of a typed array (the ArrayType of an Arrow type). */
+type TypedArrayConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ArrayBufferView;
+
+const EMPTY_BITMAP = new Uint8Array(0);
+
+/**
+ * `bytes` as an array of `ArrayType` over the same memory (a plain Uint8Array for bytes, not a
+ * Node Buffer, whose slice copies nothing), as Arrow's own `toArrayBufferView` makes it.
+ */
+function typedView(ArrayType: TypedArrayConstructor, bytes: Uint8Array): ArrayBufferView {
+  const width = (ArrayType as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  return new ArrayType(bytes.buffer, bytes.byteOffset, Math.floor(bytes.byteLength / width));
+}
+
+function plainBytes(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** The alignment a column's values buffer needs to be viewed as its typed array. */

@@ -176,7 +176,11 @@ function flatRecordBatch(
 }
 
 /** The constructor of a typed array (the ArrayType of an Arrow type). */
-type TypedArrayConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ArrayBufferView;
+type TypedArrayConstructor = new (
+  buffer: ArrayBufferLike,
+  byteOffset: number,
+  length: number,
+) => ArrayBufferView;
 
 const EMPTY_BITMAP = new Uint8Array(0);
 

@@ -185,8 +185,9 @@ type TypedArrayConstructor = new (
 const EMPTY_BITMAP = new Uint8Array(0);
 
 /**
- * `bytes` as an array of `ArrayType` over the same memory (a plain Uint8Array for bytes, not a
- * Node Buffer, whose slice copies nothing), as Arrow's own `toArrayBufferView` makes it.
+ * `bytes` as an array of `ArrayType` over the same memory, as Arrow's own `toArrayBufferView`
+ * makes it. Bytes come out as a plain Uint8Array, never a Node Buffer: Arrow expects `slice` to
+ * copy, and a Buffer's does not.
  */
 function typedView(ArrayType: TypedArrayConstructor, bytes: Uint8Array): ArrayBufferView {
   const width = (ArrayType as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;

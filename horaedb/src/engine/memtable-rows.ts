@@ -46,21 +46,19 @@ export function narrowToSeries(
     (chunk) => range === undefined || (chunk.maxTimestamp >= range.start && chunk.minTimestamp < range.end),
   );
   const wanted = new TsidSet();
-  const [first, ...others] = filters;
+  const first = filters[0];
   for (const chunk of chunks) {
     const index = chunkSeries(chunk);
-    const values = others.map(({ name }) => index.tagValues(chunk, name));
+    const values = filters.map(({ name }) => index.tagValues(chunk, name));
     // Only the tsids holding an allowed value of the first filter's tag (or several values) can pass.
     for (const g of first === undefined
       ? index.allGroups()
       : index.candidates(chunk, first.name, first.allowed)) {
       let passes = true;
-      if (first !== undefined && index.tagValues(chunk, first.name)[g] === MIXED)
-        passes = index.someRow(g, (row) => rowPasses(chunk, row, filters));
-      for (let f = 0; f < others.length && passes; f++) {
+      for (let f = 0; f < filters.length && passes; f++) {
         const value = (values[f] as GroupValues)[g];
         if (value === MIXED) passes = index.someRow(g, (row) => rowPasses(chunk, row, filters));
-        else passes = value !== null && (others[f] as { allowed: Set<string> }).allowed.has(value as string);
+        else passes = value !== null && (filters[f] as { allowed: Set<string> }).allowed.has(value as string);
       }
       if (passes) wanted.add(index.high[g] as number, index.low[g] as number);
     }
@@ -90,8 +88,7 @@ export function narrowToSeries(
       picker.add(chunk, rows, undefined);
     }
   }
-  const narrowed = picker.pick();
-  return narrowedSnapshot(snapshot, narrowed);
+  return narrowedSnapshot(snapshot, picker.pick());
 }
 
 /**

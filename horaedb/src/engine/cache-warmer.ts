@@ -2,7 +2,7 @@ import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { SstFileEntry } from "../manifest/index.js";
 import type { ObjectStore } from "../object-store/object-store.js";
-import type { DecodedColumnCache } from "../sst/decoded-cache.js";
+import { estimatedDecodedBytes, type DecodedColumnCache } from "../sst/decoded-cache.js";
 import { SstFileReader } from "../sst/reader.js";
 import type { SstMeta } from "../sst/sst-meta.js";
 import type { TableSchema } from "../table/schema.js";
@@ -16,10 +16,11 @@ interface QueuedFile {
 }
 
 /**
- * Fills the decoded column cache with SSTs just written by a flush or a compaction, in the
- * background, one row group at a time with a turn of the event loop in between, so that the first
- * queries over fresh data do not pay for Parquet decoding (recent data is what time-series queries
- * read most). Like RocksDB's `prepopulate_block_cache`, but for decoded columns.
+ * Fills the decoded column cache with SSTs just written by a compaction, in the background, one
+ * row group at a time with a turn of the event loop in between, so that the first queries over
+ * fresh data do not pay for Parquet decoding (recent data is what time-series queries read most).
+ * Like RocksDB's `prepopulate_block_cache`, but for decoded columns. (A flush puts the rows it
+ * wrote in the cache itself, with no decoding: see flush.ts.)
  *
  * Best effort: a file deleted in the meantime (compacted away, table dropped) or unreadable is
  * skipped, and a read that needs it decodes it as usual. Warming stops when the cache would only
@@ -73,7 +74,7 @@ export class SstCacheWarmer {
     for (let next = this.#queue.pop(); next !== undefined && !this.#closed; next = this.#queue.pop()) {
       // Newest first: what was queued last is the freshest data.
       const { file, schema } = next;
-      budget -= estimatedDecodedBytes(file);
+      budget -= estimatedFileBytes(file);
       if (budget < 0) {
         this.#queue.length = 0;
         break;
@@ -100,8 +101,6 @@ export class SstCacheWarmer {
   }
 }
 
-/** About 16 bytes per value: 8 for numbers, a pointer plus shared strings for tags. */
-function estimatedDecodedBytes(file: SstFileEntry): number {
-  const meta = file.meta as SstMeta;
-  return file.rowCount * meta.columns.length * 16;
+function estimatedFileBytes(file: SstFileEntry): number {
+  return estimatedDecodedBytes(file.rowCount, (file.meta as SstMeta).columns.length);
 }

@@ -162,20 +162,22 @@ export class StorageEngine {
       budgetBytes: options.memoryBudgetBytes,
       ...(options.hardLimitRatio === undefined ? {} : { hardLimitRatio: options.hardLimitRatio }),
     });
+    const cacheBytes = options.decodedCacheBytes ?? DEFAULT_DECODED_CACHE_BYTES;
+    this.#decodedCache = cacheBytes > 0 ? new DecodedColumnCache(cacheBytes) : undefined;
+    const prepopulate = this.#decodedCache !== undefined && options.prepopulateDecodedCache !== false;
+    // Flushes fill the cache from the rows they write; the warmer decodes what compactions write.
+    this.#warmer = prepopulate
+      ? new SstCacheWarmer(options.store, this.#decodedCache, options.logger)
+      : undefined;
     this.#flushContext = {
       store: options.store,
       layout,
       sstWriter: new SstWriter(encoderPool === undefined ? {} : { pool: encoderPool }),
       // The TTL clock: a flush skips rows already past the table's TTL.
       now: options.now ?? Date.now,
+      ...(prepopulate ? { decodedCache: this.#decodedCache } : {}),
     };
     this.#now = options.now ?? Date.now;
-    const cacheBytes = options.decodedCacheBytes ?? DEFAULT_DECODED_CACHE_BYTES;
-    this.#decodedCache = cacheBytes > 0 ? new DecodedColumnCache(cacheBytes) : undefined;
-    this.#warmer =
-      this.#decodedCache !== undefined && options.prepopulateDecodedCache !== false
-        ? new SstCacheWarmer(options.store, this.#decodedCache, options.logger)
-        : undefined;
     this.#references = new SstFileReferences({
       deleteObject: (key) => options.store.delete(key),
       logger: options.logger,
@@ -575,7 +577,6 @@ export class StorageEngine {
         const started = performance.now();
         const result = await flushMemtable(table, frozen, this.#flushContext);
         table.reportMemory(this.memory);
-        this.#warmer?.warm(result.files, table.schema);
         const event: FlushEvent = {
           table: table.qualifiedName,
           rows: result.rows,

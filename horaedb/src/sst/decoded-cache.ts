@@ -151,6 +151,14 @@ export class DecodedColumnCache {
     };
   }
 
+  /**
+   * Puts columns of a row group, in the form a read decodes them (decoded-form.ts), replacing any
+   * cached ones: how a writer that still holds the rows fills the cache without decoding its file.
+   */
+  putColumns(file: string, group: number, columns: ReadonlyMap<string, Column>): void {
+    for (const [name, column] of columns) this.#putColumn(file, group, name, column);
+  }
+
   /** The row group's series runs: undefined when not cached, null when its rows have none. */
   runs(file: string, group: number): SeriesRuns | null | undefined {
     const entry = this.#files.get(file)?.runs[group];
@@ -252,6 +260,14 @@ export class DecodedColumnCache {
 // File ids hold the key, which never contains NUL, then NUL and the checksum: these cannot collide.
 function pendingKey(file: string, group: number, name: string): string {
   return `${file}\u0000${group}\u0000${name}`;
+}
+
+/**
+ * Roughly the heap bytes of `rows` rows of `columns` decoded columns, before they are decoded:
+ * about 16 bytes per value, 8 for numbers and a pointer plus shared strings for tags.
+ */
+export function estimatedDecodedBytes(rows: number, columns: number): number {
+  return rows * columns * 16;
 }
 
 /**

@@ -3,25 +3,20 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { StorageEngine } from "../../src/engine/engine.js";
 import { DataType } from "../../src/table/data-type.js";
-import { TableSchema } from "../../src/table/schema.js";
-import { cpuRows, scanAll, tempEngineDir, type CpuRow, type TempEngine } from "./engine-fixtures.js";
+import {
+  type CpuRow,
+  cpuRows,
+  cpuSchema,
+  scanAll,
+  type TempEngine,
+  tempEngineDir,
+} from "./engine-fixtures.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const SEGMENT = 2 * HOUR;
 const paused = { compaction: { paused: true } };
-
-function cpuSchema(): TableSchema {
-  return TableSchema.create({
-    timestampColumn: "ts",
-    columns: [
-      { name: "host", type: DataType.String, isTag: true },
-      { name: "ts", type: DataType.Timestamp },
-      { name: "usage", type: DataType.Double },
-    ],
-  });
-}
 
 /** Rows for hosts h0..h{hosts-1} at each timestamp. */
 function grid(

@@ -8,22 +8,16 @@ import { TableManifest } from "../../src/manifest/index.js";
 import { LocalObjectStore } from "../../src/object-store/index.js";
 import { ObjectNotFoundError } from "../../src/object-store/errors.js";
 import type { ObjectMeta, ObjectStore } from "../../src/object-store/object-store.js";
-import { DataType } from "../../src/table/data-type.js";
-import { TableSchema } from "../../src/table/schema.js";
-import { cpuRows, scanAll, tempEngineDir, type CpuRow, type TempEngine } from "./engine-fixtures.js";
+import {
+  type CpuRow,
+  cpuRows,
+  cpuSchema,
+  scanAll,
+  type TempEngine,
+  tempEngineDir,
+} from "./engine-fixtures.js";
 
 const layout = new StorageLayout("standalone");
-
-function cpuSchema(): TableSchema {
-  return TableSchema.create({
-    timestampColumn: "ts",
-    columns: [
-      { name: "host", type: DataType.String, isTag: true },
-      { name: "ts", type: DataType.Timestamp },
-      { name: "usage", type: DataType.Double },
-    ],
-  });
-}
 
 const rows = (n: number, usage: number): CpuRow[] =>
   Array.from({ length: n }, (_, i) => ({ host: `h${i % 3}`, ts: 1000 * i, usage }));

@@ -9,6 +9,7 @@ import { openStandaloneEngine, type StandaloneEngineOptions } from "../../src/en
 import type { ScanRequest } from "../../src/engine/scan.js";
 import type { WriteRows } from "../../src/engine/write-validation.js";
 import { DataType, type CellValue } from "../../src/table/data-type.js";
+import { TableSchema } from "../../src/table/schema.js";
 
 export const silentLogger = pino({ level: "silent" });
 
@@ -37,6 +38,18 @@ export function cpuRows(rows: readonly CpuRow[]): WriteRows {
     numRows: rows.length,
   };
   return { batch, tagNames: new Set(["host"]), timestampColumn: "ts" };
+}
+
+/** The schema of `cpuRows`' table: TAG host, timestamp ts, double usage. */
+export function cpuSchema(): TableSchema {
+  return TableSchema.create({
+    timestampColumn: "ts",
+    columns: [
+      { name: "host", type: DataType.String, isTag: true },
+      { name: "ts", type: DataType.Timestamp },
+      { name: "usage", type: DataType.Double },
+    ],
+  });
 }
 
 /** Every row a scan returns, as plain objects of the projected columns, sorted for comparison. */

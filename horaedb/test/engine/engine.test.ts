@@ -4,8 +4,10 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { StorageEngine } from "../../src/engine/engine.js";
 import { WriteError } from "../../src/engine/errors.js";
 import { DataType } from "../../src/table/data-type.js";
-import { TableSchema } from "../../src/table/schema.js";
-import { cpuRows, scanAll, tempEngineDir, type TempEngine } from "./engine-fixtures.js";
+import { cellAt, type Column } from "../../src/batch/column.js";
+import type { ColumnBatch } from "../../src/batch/column-batch.js";
+import { allTypesBatch, allTypesSchema } from "../sst/fixtures.js";
+import { cpuRows, cpuSchema, scanAll, tempEngineDir, type TempEngine } from "./engine-fixtures.js";
 
 const HOUR = 3_600_000;
 const project = { projection: ["host", "ts", "usage"] };
@@ -116,6 +118,77 @@ describe("StorageEngine (standalone)", () => {
     }
   });
 
+  it("puts a flush's rows in the decoded cache as reading its SSTs decodes them", async () => {
+    engine = await dir.open();
+    const schema = allTypesSchema();
+    await engine.createTable("public", "all_types", schema, { num_rows_per_row_group: "16" });
+    const all = allTypesBatch(60, 3);
+    // Timestamps near the engine clock (one segment); host h has rows 0..19 of its own.
+    const ts = Float64Array.from({ length: 60 }, (_, row) => 1000 + (row % 20) * 1000);
+    const rows: ColumnBatch = {
+      ...all,
+      columns: all.columns.map((c, i) => (all.names[i] === "ts" ? { ...c, values: ts } : c)),
+    };
+    // Two writes, the second without `note`: its rows gather that column as nulls.
+    const first = sliceRows(rows, 0, 30);
+    const second = sliceRows(rows, 30, 60);
+    const withoutNote = {
+      ...second,
+      names: second.names.filter((n) => n !== "note"),
+      columns: second.columns.filter((_, i) => second.names[i] !== "note"),
+    };
+    const tags = new Set(["host", "dc"]);
+    await engine.write("public", "all_types", { batch: first, tagNames: tags, timestampColumn: "ts" });
+    await engine.write("public", "all_types", { batch: withoutNote, tagNames: tags, timestampColumn: "ts" });
+    await engine.flush("public", "all_types");
+    const names = schema.columns.map((c) => c.name);
+    const fromFlush = engine.scan("public", "all_types", { projection: names });
+    const cachedRows = [];
+    for await (const batch of fromFlush) cachedRows.push(...rowsOfBatch(batch));
+    expect(fromFlush.metrics.rowsFromSsts).toBe(60);
+    expect(fromFlush.metrics.decodedCacheMisses).toBe(0);
+    expect(fromFlush.metrics.decodedCacheHits).toBe(names.length * 4);
+    expect(engine.decodedCacheStats()?.misses).toBe(0);
+
+    // The same rows decoded from the SSTs by an engine that starts with an empty cache.
+    await engine.close();
+    engine = await dir.open({ prepopulateDecodedCache: false });
+    const decoded = engine.scan("public", "all_types", { projection: names });
+    const decodedRows = [];
+    for await (const batch of decoded) decodedRows.push(...rowsOfBatch(batch));
+    expect(decoded.metrics.decodedCacheMisses).toBe(names.length * 4);
+    expect(cachedRows).toEqual(decodedRows);
+    expect(cachedRows.filter((r) => r[names.indexOf("note")] === null).length).toBeGreaterThanOrEqual(30);
+  });
+
+  it("puts only the newest SSTs of a flush in the decoded cache, as many as it holds", async () => {
+    // Each segment's 50 rows x 4 columns (tsid added) are estimated at 3,200 bytes: one fits, two
+    // do not.
+    engine = await dir.open({ decodedCacheBytes: 5000 });
+    const schema = cpuSchema();
+    await engine.createTable("public", "cpu", schema, { segment_duration: "1h" });
+    const row = (ts: number) => ({ host: "a", ts, usage: ts / 1000 });
+    const older = Array.from({ length: 50 }, (_, i) => row(i * 1000));
+    const newer = Array.from({ length: 50 }, (_, i) => row(HOUR + i * 1000));
+    await engine.write("public", "cpu", cpuRows([...newer, ...older]));
+    await engine.flush("public", "cpu");
+    // The columns of one SST: the newest segment's.
+    expect(engine.decodedCacheStats()?.entries).toBe(4);
+    const scanHour = async (start: number) => {
+      const scan = engine?.scan("public", "cpu", { ...project, timeRange: { start, end: start + HOUR } });
+      if (scan === undefined) throw new Error("no engine");
+      let n = 0;
+      for await (const batch of scan) n += batch.numRows;
+      expect(n).toBe(50);
+      return scan.metrics;
+    };
+    const newest = await scanHour(HOUR);
+    expect(newest.decodedCacheMisses).toBe(0);
+    expect(newest.decodedCacheHits).toBeGreaterThan(0);
+    const oldest = await scanHour(0);
+    expect(oldest.decodedCacheMisses).toBeGreaterThan(0);
+  });
+
   it("recovers unflushed rows from the WAL after reopening, without duplicating flushed ones", async () => {
     engine = await dir.open();
     await engine.write("public", "cpu", cpuRows([{ host: "a", ts: 1000, usage: 1 }]));
@@ -138,14 +211,7 @@ describe("StorageEngine (standalone)", () => {
 
   it("keeps every row of an APPEND table exactly once across flushes and restarts", async () => {
     engine = await dir.open();
-    const schema = TableSchema.create({
-      timestampColumn: "ts",
-      columns: [
-        { name: "host", type: DataType.String, isTag: true },
-        { name: "ts", type: DataType.Timestamp },
-        { name: "usage", type: DataType.Double },
-      ],
-    });
+    const schema = cpuSchema();
     await engine.createTable("public", "events", schema, { update_mode: "APPEND" });
     await engine.write("public", "events", cpuRows([{ host: "a", ts: 1000, usage: 1 }]));
     await engine.write("public", "events", cpuRows([{ host: "a", ts: 1000, usage: 1 }]));
@@ -293,3 +359,20 @@ describe("StorageEngine (standalone)", () => {
     expect(await scanAll(engine, "cpu", project)).toHaveLength(4000);
   });
 });
+
+/** Rows [start, end) of the batch, as a batch of its own. */
+function sliceRows(batch: ColumnBatch, start: number, end: number): ColumnBatch {
+  const columns = batch.columns.map((c): Column => ({
+    type: c.type,
+    values: c.values.slice(start, end),
+    validity: c.validity?.slice(start, end) ?? null,
+  }));
+  return { names: batch.names, columns, numRows: end - start };
+}
+
+/** The batch's rows as arrays of plain values (null for nulls). */
+function rowsOfBatch(batch: ColumnBatch): unknown[][] {
+  const rows: unknown[][] = [];
+  for (let r = 0; r < batch.numRows; r++) rows.push(batch.columns.map((c) => cellAt(c, r)));
+  return rows;
+}

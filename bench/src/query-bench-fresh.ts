@@ -156,7 +156,6 @@ async function load(engine: StorageEngine): Promise<void> {
     progress,
   );
   progress.finish();
-  await engine.decodedCacheWarmed();
   emit("query_fresh.ssts", engine.sstFiles("public", TABLE).length, "files");
   emit("query_fresh.memtable_rows", memtableRows, "rows");
 }

@@ -66,7 +66,7 @@ export const horaeDBConfigDefinition = {
         .boolean()
         .default(true)
         .describe(
-          "Fill the decoded column cache with the SSTs that flushes and compactions write (a flush puts in the rows it wrote; what compactions write is decoded in the background), so that queries over fresh data need no decoding.",
+          "Put the rows of the SSTs that flushes and compactions write in the decoded column cache, as they write them, so that queries over fresh data need no decoding.",
         ),
       decoded_cache_bytes: z
         .int()

@@ -25,7 +25,6 @@ import type { TagFilter } from "./row-filter.js";
 import { TableScan, type ScanRequest } from "./scan.js";
 import { timeExtentOf, type TimeExtent } from "./time-extent.js";
 import { KeyedSerialQueue } from "../util/serial.js";
-import { SstCacheWarmer } from "./cache-warmer.js";
 import { removeDroppedTables } from "./dropped-tables.js";
 import { ReplayError, Shard } from "./shard.js";
 import { Table } from "./table.js";
@@ -58,8 +57,8 @@ export interface StorageEngineOptions {
    */
   readonly decodedCacheBytes?: number;
   /**
-   * Decode the SSTs that flushes and compactions write into the decoded column cache in the
-   * background, so that queries over fresh data find them there (default true).
+   * Put the rows of the SSTs that flushes and compactions write in the decoded column cache, so
+   * that queries over fresh data find them there (default true; see DecodedCacheFill).
    */
   readonly prepopulateDecodedCache?: boolean;
 }
@@ -135,7 +134,6 @@ export class StorageEngine {
   readonly #compaction: CompactionScheduler;
   readonly #now: () => number;
   readonly #decodedCache: DecodedColumnCache | undefined;
-  readonly #warmer: SstCacheWarmer | undefined;
   readonly #log: Logger;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -164,18 +162,18 @@ export class StorageEngine {
     });
     const cacheBytes = options.decodedCacheBytes ?? DEFAULT_DECODED_CACHE_BYTES;
     this.#decodedCache = cacheBytes > 0 ? new DecodedColumnCache(cacheBytes) : undefined;
-    const prepopulate = this.#decodedCache !== undefined && options.prepopulateDecodedCache !== false;
-    // Flushes fill the cache from the rows they write; the warmer decodes what compactions write.
-    this.#warmer = prepopulate
-      ? new SstCacheWarmer(options.store, this.#decodedCache, options.logger)
-      : undefined;
+    // Flushes and compactions put the rows they write in the cache (see DecodedCacheFill).
+    const fill =
+      this.#decodedCache !== undefined && options.prepopulateDecodedCache !== false
+        ? { decodedCache: this.#decodedCache }
+        : {};
     this.#flushContext = {
       store: options.store,
       layout,
       sstWriter: new SstWriter(encoderPool === undefined ? {} : { pool: encoderPool }),
       // The TTL clock: a flush skips rows already past the table's TTL.
       now: options.now ?? Date.now,
-      ...(prepopulate ? { decodedCache: this.#decodedCache } : {}),
+      ...fill,
     };
     this.#now = options.now ?? Date.now;
     this.#references = new SstFileReferences({
@@ -191,7 +189,7 @@ export class StorageEngine {
         sstWriter: this.#flushContext.sstWriter,
         now: this.#now,
         retire: (files) => this.#references.retire(files),
-        committed: (table, files) => this.#warmer?.warm(files, table.schema),
+        ...fill,
       },
       logger: options.logger,
     });
@@ -462,11 +460,6 @@ export class StorageEngine {
     return this.#shard.wal.usage();
   }
 
-  /** Resolves once the SSTs written so far are in the decoded column cache (see prepopulateDecodedCache). */
-  async decodedCacheWarmed(): Promise<void> {
-    await this.#warmer?.idle();
-  }
-
   /** Counters and size of the decoded SST column cache; undefined when it is off. */
   decodedCacheStats(): DecodedCacheStats | undefined {
     return this.#decodedCache?.stats();
@@ -534,7 +527,6 @@ export class StorageEngine {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
-    await this.#warmer?.close();
     await this.#compaction.close();
     await Promise.allSettled([...this.#background]);
     await Promise.allSettled([...this.#tables.values()].map((t) => t.settled()));

@@ -2,12 +2,11 @@ import type { Column } from "../batch/column.js";
 import { ManifestOp, type SstFileEntry } from "../manifest/index.js";
 import type { Memtable } from "../memtable/index.js";
 import type { ObjectStore } from "../object-store/object-store.js";
-import { DecodedColumnCache, estimatedDecodedBytes } from "../sst/decoded-cache.js";
-import { decodedRowGroups } from "../sst/decoded-form.js";
+import type { DecodedColumnCache } from "../sst/decoded-cache.js";
 import { EventLoopTurns } from "../sst/writer.js";
 import type { SstWriter } from "../sst/index.js";
-import type { SstMeta } from "../sst/sst-meta.js";
 import { expiredBefore } from "./compaction/ttl.js";
+import { DecodedCacheFill } from "./decoded-cache-fill.js";
 import type { StorageLayout } from "./layout.js";
 import type { Table } from "./table.js";
 
@@ -20,12 +19,7 @@ export interface FlushContext {
    * Without a clock every row is written (compaction drops the expired ones later).
    */
   readonly now?: () => number;
-  /**
-   * When set, the row groups of the SSTs written are put in this cache once the flush is committed,
-   * as a read would decode them (see sst/decoded-form.ts): queries over the rows just flushed need
-   * no decoding, and nothing decodes the new files to warm the cache. The newest segments go in,
-   * as many as the cache's capacity holds.
-   */
+  /** When set, the SSTs written go in this cache once committed (see DecodedCacheFill). */
   readonly decodedCache?: DecodedColumnCache;
 }
 
@@ -68,42 +62,31 @@ export async function flushMemtable(
   // While the encoders work on earlier segments, the next one is read out here; one more segment
   // than there are encoders is kept ready, so no encoder waits for this thread.
   const inFlight = ctx.sstWriter.encodeParallelism + 1;
-  const cache = ctx.decodedCache;
-  const cachedFrom =
-    cache === undefined
-      ? segments.length
-      : firstCachedSegment(
+  const cacheFill =
+    ctx.decodedCache === undefined
+      ? undefined
+      : new DecodedCacheFill(
+          ctx.decodedCache,
           segments.map((s) => s.rows.count),
           names.length,
-          cache.capacityBytes,
+          table.options.numRowsPerRowGroup,
         );
-  const rowsPerGroup = table.options.numRowsPerRowGroup;
 
   const pending: Array<Promise<SstFileEntry>> = [];
-  /** Per segment put in the cache: its row groups' columns, by name. */
-  const decoded = new Map<number, Array<Map<string, Column>>>();
   let rows = 0;
   for (const [i, segment] of segments.entries()) {
     const numRows = segment.rows.count;
     // A column at a time, each into arrays of exactly the segment's rows: one batch, no copies
     // to join batches, and the arrays can go to the encoder worker as they are.
     const columns: Column[] = [];
-    const groups: Array<Map<string, Column>> = [];
     for (const [c, reader] of readers.entries()) {
       const column = reader.gather(segment.rows);
       columns.push(column);
       // Copied before the encoder takes the arrays over.
-      if (i >= cachedFrom) {
-        decodedRowGroups(column, numRows, rowsPerGroup).forEach((group, g) => {
-          let byName = groups[g];
-          if (byName === undefined) groups[g] = byName = new Map<string, Column>();
-          byName.set(names[c] as string, group);
-        });
-      }
+      cacheFill?.addColumn(i, names[c] as string, column, numRows);
       // Reading a large memtable out takes a while; let writes and queries run in between.
       await turns.maybe();
     }
-    if (i >= cachedFrom) decoded.set(i, groups);
     rows += numRows;
     const fileId = firstFileId + i;
     const key = ctx.layout.sstKey(table.identity.id, fileId);
@@ -137,25 +120,6 @@ export async function flushMemtable(
     [...files.map((f) => ManifestOp.addSst(f)), ManifestOp.setFlushedSequence(maxSequence)],
     () => table.memtables.removeFlushed(frozen),
   );
-  if (cache !== undefined) {
-    for (const [i, groups] of decoded) {
-      const file = files[i] as SstFileEntry;
-      const fileId = DecodedColumnCache.fileId(file.key, (file.meta as SstMeta).crc32c);
-      groups.forEach((columns, g) => cache.putColumns(fileId, g, columns));
-    }
-  }
+  cacheFill?.commit(files);
   return { rows, files, flushedSequence: maxSequence };
-}
-
-/**
- * The first of the segments (oldest first) from which on all of them fit in the cache, by the
- * estimate of their decoded size: the newest data is the most read.
- */
-function firstCachedSegment(segmentRows: readonly number[], columns: number, capacityBytes: number): number {
-  let bytes = 0;
-  for (let i = segmentRows.length - 1; i >= 0; i--) {
-    bytes += estimatedDecodedBytes(segmentRows[i] as number, columns);
-    if (bytes > capacityBytes) return i + 1;
-  }
-  return 0;
 }

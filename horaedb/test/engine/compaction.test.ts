@@ -372,6 +372,32 @@ describe("compaction in the engine", () => {
     expect(await scanAll(engine, "cpu")).toEqual(before);
   });
 
+  it("puts what it writes in the decoded cache, as reading those files decodes it", async () => {
+    engine = await dir.open({ compaction: { paused: true, maxOutputFileRows: 150 } });
+    await engine.createTable("public", "cpu", cpuSchema(), { num_rows_per_row_group: "32" });
+    for (let f = 0; f < 4; f++) {
+      const rows = grid(10, range(f * 10 * 1000 + 7, 10, 1000), (h) => f + h);
+      // Nulls in some row groups and not in others.
+      await writeAndFlush(
+        engine,
+        "cpu",
+        rows.map((r) => (f === 1 && r.host === "h3" ? { ...r, usage: null } : r)),
+      );
+    }
+    const before = await scanAll(engine, "cpu");
+    const [job] = await engine.compact();
+    expect(job?.outputs).toHaveLength(3);
+    const missesBefore = engine.decodedCacheStats()?.misses;
+    expect(await scanAll(engine, "cpu")).toEqual(before);
+    // Every column chunk of the outputs was in the cache: the read decoded nothing.
+    expect(engine.decodedCacheStats()?.misses).toBe(missesBefore);
+
+    await engine.close();
+    engine = await dir.open({ compaction: { paused: true }, prepopulateDecodedCache: false });
+    expect(await scanAll(engine, "cpu")).toEqual(before);
+    expect(engine.decodedCacheStats()?.misses).toBeGreaterThan(0);
+  });
+
   it("lets writes and flushes go on while a compaction runs", async () => {
     engine = await dir.open(paused);
     for (let f = 0; f < 4; f++) {

@@ -107,7 +107,6 @@ describe("StorageEngine (standalone)", () => {
     engine = await dir.open({ prepopulateDecodedCache: prepopulate });
     await engine.write("public", "cpu", cpuRows([{ host: "a", ts: 1000, usage: 1 }]));
     await engine.flush("public", "cpu");
-    await engine.decodedCacheWarmed();
     const scan = engine.scan("public", "cpu", project);
     for await (const batch of scan) expect(batch.numRows).toBe(1);
     if (prepopulate) {

@@ -297,9 +297,6 @@ export async function openQueryFixture(): Promise<QueryFixture> {
   await engine.flush("public", "ticks");
   const overwrite = { host: "a", ts: T0 + 110 * MINUTE, v: -1 };
   await engine.write("public", "ticks", ticksRows([...ticks(T0 + 115 * MINUTE, T0 + 2 * HOUR), overwrite]));
-  // The SSTs just written are decoded into the cache in the background: wait, so that what a scan
-  // reads does not depend on how far that got.
-  await engine.decodedCacheWarmed();
 
   const withNow = (options: QueryOptions = {}): QueryOptions => ({ now: () => NOW, ...options });
   const select = (sql: string) => {

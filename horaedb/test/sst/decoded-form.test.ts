@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Column } from "../../src/batch/column.js";
 import type { ColumnBatch } from "../../src/batch/column-batch.js";
 import { DecodedColumnCache } from "../../src/sst/decoded-cache.js";
@@ -6,34 +6,26 @@ import { decodedForm, decodedRowGroups } from "../../src/sst/decoded-form.js";
 import { SstFileReader } from "../../src/sst/reader.js";
 import { writeSst } from "../../src/sst/index.js";
 import { DataType } from "../../src/table/data-type.js";
-import { allTypesBatch, allTypesSchema, openTempStore, type TempStore } from "./fixtures.js";
+import { allTypesBatch, allTypesSchema, tempStorePerTest } from "./fixtures.js";
 
 const KEY = "testCluster/tables/7/sst/1.parquet";
 const ROWS = 100;
 const ROWS_PER_GROUP = 16;
 
-let temp: TempStore;
-
-beforeEach(async () => {
-  temp = await openTempStore();
-});
-
-afterEach(async () => {
-  await temp.remove();
-});
+const temp = tempStorePerTest();
 
 describe("decodedRowGroups", () => {
   it("builds each row group's columns exactly as a read decodes them from the SST", async () => {
     const schema = allTypesSchema();
     const batch = withStaleNullCells(allTypesBatch(ROWS, 5));
-    const meta = await writeSst(temp.store, KEY, {
+    const meta = await writeSst(temp().store, KEY, {
       schema,
       batches: [batch],
       options: { numRowsPerRowGroup: ROWS_PER_GROUP },
       maxSequence: 1,
     });
     expect(meta.rowGroups.length).toBe(Math.ceil(ROWS / ROWS_PER_GROUP));
-    const reader = new SstFileReader(temp.store, KEY, { meta, schema });
+    const reader = new SstFileReader(temp().store, KEY, { meta, schema });
     const built = batch.columns.map((c) => decodedRowGroups(c, ROWS, ROWS_PER_GROUP));
     let groupsWithoutNulls = 0;
     let groupsWithNulls = 0;
@@ -114,7 +106,7 @@ describe("DecodedColumnCache.putColumns", () => {
   it("serves the columns put to a reader of the file without fetching it", async () => {
     const schema = allTypesSchema();
     const batch = allTypesBatch(ROWS, 5);
-    const meta = await writeSst(temp.store, KEY, {
+    const meta = await writeSst(temp().store, KEY, {
       schema,
       batches: [batch],
       options: { numRowsPerRowGroup: ROWS_PER_GROUP },
@@ -132,8 +124,8 @@ describe("DecodedColumnCache.putColumns", () => {
       );
     }
     // The object is gone: only the cache can answer.
-    await temp.store.delete(KEY);
-    const reader = new SstFileReader(temp.store, KEY, { meta, schema, cache });
+    await temp().store.delete(KEY);
+    const reader = new SstFileReader(temp().store, KEY, { meta, schema, cache });
     try {
       const last = meta.rowGroups.length - 1;
       const group = await reader.rowGroup(last, ["host", "f64"]);

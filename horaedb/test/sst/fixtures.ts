@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from "node:fs/promises";
+import { afterEach, beforeEach } from "vitest";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cellAt, type Column } from "../../src/batch/column.js";
@@ -136,5 +137,21 @@ export async function openTempStore(): Promise<TempStore> {
       await store.close();
       await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** Registers a temporary object store made before and removed after each test; call `()` for it. */
+export function tempStorePerTest(): () => TempStore {
+  let temp: TempStore | undefined;
+  beforeEach(async () => {
+    temp = await openTempStore();
+  });
+  afterEach(async () => {
+    await temp?.remove();
+    temp = undefined;
+  });
+  return () => {
+    if (temp === undefined) throw new Error("the temporary store exists only during a test");
+    return temp;
   };
 }

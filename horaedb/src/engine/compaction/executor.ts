@@ -6,8 +6,11 @@ import {
   type SstFileEntry,
 } from "../../manifest/index.js";
 import type { ObjectStore } from "../../object-store/object-store.js";
+import type { DecodedColumnCache } from "../../sst/decoded-cache.js";
 import { readSst, type SstMeta, type SstWriter } from "../../sst/index.js";
+import { EventLoopTurns } from "../../sst/writer.js";
 import type { TableSchema } from "../../table/schema.js";
+import { DecodedCacheFill } from "../decoded-cache-fill.js";
 import type { StorageLayout } from "../layout.js";
 import { filterRows, type TimeRange } from "../row-filter.js";
 import type { Table } from "../table.js";
@@ -29,6 +32,9 @@ export interface CompactionExecutorOptions {
   readonly maxOutputFileRows: number;
 }
 
+/** Longest stretch of copying output rows for the decoded cache between two turns of the event loop. */
+const COPY_BUDGET_MS = 10;
+
 export const DEFAULT_EXECUTOR_OPTIONS: CompactionExecutorOptions = Object.freeze({
   maxInputRows: 1_000_000,
   maxOutputFileRows: 1_000_000,
@@ -46,8 +52,8 @@ export interface CompactionContext {
    * the event loop), so that they are deleted once no scan reads them.
    */
   readonly retire: (files: readonly SstFileEntry[]) => void;
-  /** Called with the output files once the edit adding them is durable. */
-  readonly committed?: (table: Table, files: readonly SstFileEntry[]) => void;
+  /** When set, the output files go in this cache once committed (see DecodedCacheFill). */
+  readonly decodedCache?: DecodedColumnCache;
   /** Stops the job at the next step before its commit (the engine is closing). */
   readonly signal?: AbortSignal;
 }
@@ -138,6 +144,16 @@ export async function runCompactionJob(
 
   const outputs: SstFileEntry[] = [];
   const maxSequence = Math.max(...inputs.map((f) => f.maxSequence));
+  const turns = new EventLoopTurns(COPY_BUDGET_MS);
+  const cacheFill =
+    ctx.decodedCache === undefined
+      ? undefined
+      : new DecodedCacheFill(
+          ctx.decodedCache,
+          parts.map((batches) => batches.reduce((sum, b) => sum + b.numRows, 0)),
+          schema.columns.length,
+          options.numRowsPerRowGroup,
+        );
   try {
     if (parts.length > 0) {
       const firstFileId = await table.manifest.allocateFileIds(parts.length);
@@ -145,6 +161,7 @@ export async function runCompactionJob(
         checkRunnable();
         const fileId = firstFileId + i;
         const key = ctx.layout.sstKey(table.identity.id, fileId);
+        await cacheFill?.addBatches(i, schema, batches, turns);
         const meta = await ctx.sstWriter.write(ctx.store, key, {
           schema,
           batches,
@@ -184,7 +201,7 @@ export async function runCompactionJob(
     throw error;
   }
   ctx.retire(inputs);
-  ctx.committed?.(table, outputs);
+  cacheFill?.commit(outputs);
   return result(outputs, merged.rows);
 }
 

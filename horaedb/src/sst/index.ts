@@ -60,6 +60,7 @@ export {
 } from "./reader.js";
 export {
   MAX_DISTINCT_TAG_VALUES,
+  MAX_TAG_BLOOM_VALUES,
   parseSstMeta,
   SST_FORMAT_VERSION,
   SST_META_KEY,

@@ -5,6 +5,7 @@
 import { compareStrings } from "../memtable/key-lanes.js";
 import type { TimeRange } from "../memtable/snapshot.js";
 import type { ColumnStats, RowGroupMeta, SstMeta } from "./sst-meta.js";
+import { tagBloomMayContain } from "./tag-bloom.js";
 
 /**
  * Wanted values per TAG column: a row matches when, for every listed column, its value is one of
@@ -98,5 +99,6 @@ function mayHold(stats: ColumnStats, value: string): boolean {
   const { min, max } = stats;
   if (typeof min !== "string" || typeof max !== "string") return false; // every value is null
   if (compareStrings(value, min) < 0 || compareStrings(value, max) > 0) return false;
-  return stats.distinct === undefined || stats.distinct.includes(value);
+  if (stats.distinct !== undefined) return stats.distinct.includes(value);
+  return stats.bloom === undefined || tagBloomMayContain(stats.bloom, value);
 }

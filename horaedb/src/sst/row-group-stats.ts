@@ -8,7 +8,14 @@ import { compareStrings } from "../memtable/key-lanes.js";
 import { DataType } from "../table/data-type.js";
 import type { TableSchema } from "../table/schema.js";
 import { SstInputError } from "./errors.js";
-import { MAX_DISTINCT_TAG_VALUES, type ColumnStats, type RowGroupMeta, type StatValue } from "./sst-meta.js";
+import {
+  MAX_DISTINCT_TAG_VALUES,
+  MAX_TAG_BLOOM_VALUES,
+  type ColumnStats,
+  type RowGroupMeta,
+  type StatValue,
+} from "./sst-meta.js";
+import { buildTagBloom } from "./tag-bloom.js";
 
 /** Compares the values of two rows of one column: negative, zero or positive. */
 type RowComparator = (a: number, b: number) => number;
@@ -223,13 +230,14 @@ function stringStats(column: Column, start: number, end: number, isTag: boolean)
     if (max === null || compareStrings(s, max) > 0) max = s;
     if (distinct !== undefined) {
       distinct.add(s);
-      if (distinct.size > MAX_DISTINCT_TAG_VALUES) distinct = undefined;
+      if (distinct.size > MAX_TAG_BLOOM_VALUES) distinct = undefined;
     }
   }
   const stats: ColumnStats = nulls === 0 ? { min, max } : { min, max, nullCount: nulls };
   // One value is already said by min == max.
-  if (distinct !== undefined && distinct.size > 1) {
+  if (distinct === undefined || distinct.size <= 1) return stats;
+  if (distinct.size <= MAX_DISTINCT_TAG_VALUES) {
     return { ...stats, distinct: [...distinct].sort(compareStrings) };
   }
-  return stats;
+  return { ...stats, bloom: buildTagBloom(distinct, distinct.size) };
 }

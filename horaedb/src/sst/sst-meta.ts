@@ -8,12 +8,18 @@
 import { type DataType, isDataType } from "../table/data-type.js";
 import { SstCompression } from "../table/options.js";
 import { SstMetaFormatError } from "./errors.js";
+import { isValidTagBloom, type TagBloom } from "./tag-bloom.js";
 
 export const SST_FORMAT_VERSION = 1;
 /** Parquet key-value metadata key holding the SstMeta JSON. */
 export const SST_META_KEY = "horaedb.sst_meta";
 /** Tag columns list their distinct values per row group when there are at most this many. */
 export const MAX_DISTINCT_TAG_VALUES = 16;
+/**
+ * Above MAX_DISTINCT_TAG_VALUES, and up to this many distinct values, a tag column's values in a
+ * row group are summed up in a Bloom filter (about 10 bits per value: at most 1.3 KB).
+ */
+export const MAX_TAG_BLOOM_VALUES = 1024;
 
 /** A statistic: a number, a decimal string (int64/uint64), a string, or a boolean. */
 export type StatValue = number | string | boolean;
@@ -26,6 +32,8 @@ export interface ColumnStats {
   readonly nullCount?: number;
   /** TAG columns only: every distinct non-null value, sorted, when there are few enough. */
   readonly distinct?: readonly string[];
+  /** TAG columns only: a filter of the non-null values, when too many to list (see tag-bloom.ts). */
+  readonly bloom?: TagBloom;
 }
 
 export interface RowGroupMeta {
@@ -147,6 +155,7 @@ function parseRowGroup(raw: unknown, path: string): RowGroupMeta {
       ...(s.distinct === undefined
         ? {}
         : { distinct: arr(s.distinct, `${p}.distinct`).map((v, i) => str(v, `${p}.distinct[${i}]`)) }),
+      ...(s.bloom === undefined ? {} : { bloom: tagBloom(s.bloom, `${p}.bloom`) }),
     };
     Object.defineProperty(columns, name, { value: stats, enumerable: true, writable: false });
   }
@@ -171,6 +180,15 @@ function arr(v: unknown, path: string): unknown[] {
 function str(v: unknown, path: string): string {
   if (typeof v !== "string") throw new SstMetaFormatError(path, "expected a string");
   return v;
+}
+
+function tagBloom(v: unknown, path: string): TagBloom {
+  const o = obj(v, path);
+  const bloom: TagBloom = { hashes: int(o.hashes, `${path}.hashes`, 1), bits: str(o.bits, `${path}.bits`) };
+  if (!isValidTagBloom(bloom)) {
+    throw new SstMetaFormatError(path, "expected 1..32 hashes and at least 8 bytes of base64 bits");
+  }
+  return bloom;
 }
 
 function bool(v: unknown, path: string): boolean {

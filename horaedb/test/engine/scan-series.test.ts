@@ -10,6 +10,7 @@ import type { ColumnBatch } from "../../src/batch/column-batch.js";
 import type { StorageEngine } from "../../src/engine/engine.js";
 import type { RowPredicate } from "../../src/engine/row-filter.js";
 import type { ScanRequest } from "../../src/engine/scan.js";
+import { MAX_TAG_BLOOM_VALUES } from "../../src/sst/index.js";
 import type { CellValue } from "../../src/table/data-type.js";
 import type { TableSchema } from "../../src/table/schema.js";
 import { lcgRandom } from "../../src/testing/tsbs.js";
@@ -274,12 +275,16 @@ describe("table scans by series runs and the decoded column cache", () => {
    * A table of 40 series (w0..w39) of 2 rows each, x the series' number, flushed into row groups
    * of 64: the first group holds 32 series, too many for its statistics to list them.
    */
-  async function loadWideTable(name: string): Promise<{ hosts: string[]; rows: Row[] }> {
+  async function loadWideTable(
+    name: string,
+    hostCount = 40,
+    rowsPerGroup = 64,
+  ): Promise<{ hosts: string[]; rows: Row[] }> {
     await engine.createTable("public", name, schemaOf(), {
       enable_ttl: "false",
-      num_rows_per_row_group: "64",
+      num_rows_per_row_group: String(rowsPerGroup),
     });
-    const hosts = Array.from({ length: 40 }, (_, h) => `w${h}`);
+    const hosts = Array.from({ length: hostCount }, (_, h) => `w${h}`);
     const rows = hosts.flatMap((host, h) =>
       [0, STEP].map((ts): Row => ({ host, region: "r0", ts, x: h, y: null })),
     );
@@ -289,8 +294,13 @@ describe("table scans by series runs and the decoded column cache", () => {
   }
 
   it("reads the other columns only of row groups where a series matches the tag filter", async () => {
-    // The first row group's statistics cannot rule out any series, so a filter on any one reads it.
-    const { hosts, rows } = await loadWideTable("wide");
+    // The first row group holds more hosts than its statistics sum up (min/max only, spanning
+    // nearly all of them), so a filter on any host reads it.
+    const { hosts, rows } = await loadWideTable(
+      "wide",
+      MAX_TAG_BLOOM_VALUES + 76,
+      2 * MAX_TAG_BLOOM_VALUES + 52,
+    );
     let readWithoutMatch = 0;
     for (const [h, host] of hosts.entries()) {
       const scan = engine.scan("public", "wide", { tagFilter: { host: [host] } });

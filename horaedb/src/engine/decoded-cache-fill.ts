@@ -77,16 +77,32 @@ export class DecodedCacheFill {
     }
   }
 
-  /** Puts the rows added in the cache, under the files as committed (`files[i]` is file index i). */
+  /**
+   * Puts the rows added in the cache, under the files as committed (`files[i]` is file index i).
+   * A file whose row groups are not the ones the rows were cut into is left out.
+   */
   commit(files: readonly SstFileEntry[]): void {
     for (const [index, groups] of this.#files) {
       const file = files[index];
       if (file === undefined) continue;
-      const fileId = DecodedColumnCache.fileId(file.key, (file.meta as SstMeta).crc32c);
+      const meta = file.meta as SstMeta;
+      if (!sameRowGroups(groups, meta)) continue;
+      const fileId = DecodedColumnCache.fileId(file.key, meta.crc32c);
       groups.forEach((columns, g) => this.#cache.putColumns(fileId, g, columns));
     }
     this.#files.clear();
   }
+}
+
+/** Whether every group holds every column of the file, with as many rows as the file's group. */
+function sameRowGroups(groups: ReadonlyArray<ReadonlyMap<string, Column>>, meta: SstMeta): boolean {
+  if (groups.length !== meta.rowGroups.length) return false;
+  return meta.rowGroups.every((group, g) => {
+    const columns = groups[g];
+    if (columns === undefined || columns.size !== meta.columns.length) return false;
+    for (const column of columns.values()) if (column.values.length !== group.numRows) return false;
+    return true;
+  });
 }
 
 /** The first of the files (oldest first) from which on all of them fit in `capacityBytes`. */

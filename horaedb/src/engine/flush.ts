@@ -49,13 +49,16 @@ export async function flushMemtable(
   const maxSequence = frozen.maxSequence;
   if (maxSequence === undefined) return { rows: 0, files: [], flushedSequence: table.flushedSequence };
   const schema = table.schema;
+  // Read once: ALTER TABLE may change the options while the flush waits, and the row groups the
+  // cache is filled with must be those of the files written.
+  const options = table.options;
   const snapshot = frozen.snapshot(schema);
-  const cutoff = ctx.now === undefined ? undefined : expiredBefore(table.options, ctx.now());
+  const cutoff = ctx.now === undefined ? undefined : expiredBefore(options, ctx.now());
   const turns = new EventLoopTurns(READ_BUDGET_MS);
   // Sorting a large memtable takes a while; let writes and queries run in between its passes.
   await snapshot.sort(() => turns.maybe());
   // One pass over the sorted rows splits them by segment.
-  const segments = snapshot.segments(table.options.segmentDurationMs, cutoff);
+  const segments = snapshot.segments(options.segmentDurationMs, cutoff);
   const firstFileId = segments.length === 0 ? 0 : await table.manifest.allocateFileIds(segments.length);
   const names = schema.columns.map((c) => c.name);
   const readers = snapshot.columnReaders(names);
@@ -69,7 +72,7 @@ export async function flushMemtable(
           ctx.decodedCache,
           segments.map((s) => s.rows.count),
           names.length,
-          table.options.numRowsPerRowGroup,
+          options.numRowsPerRowGroup,
         );
 
   const pending: Array<Promise<SstFileEntry>> = [];
@@ -93,7 +96,7 @@ export async function flushMemtable(
     const request = {
       schema,
       batches: [{ names, columns, numRows }],
-      options: table.options,
+      options,
       maxSequence,
       table: table.qualifiedName,
       handOverArrays: true,

@@ -80,4 +80,21 @@ describe("DecodedCacheFill", () => {
     const note = cache.column(fileId, 1, "note") as Column;
     expect(Array.from(note.validity ?? [])).toEqual(new Array<number>(16).fill(0));
   });
+
+  it("leaves out a file whose row groups are not those its rows were cut into", async () => {
+    const schema = allTypesSchema();
+    const all = allTypesBatch(60, 3);
+    const meta = await writeSst(temp().store, KEY, {
+      schema,
+      batches: [all],
+      options: { numRowsPerRowGroup: 2 * ROWS_PER_GROUP },
+      maxSequence: 1,
+    });
+    const cache = new DecodedColumnCache(64 * 1024 * 1024);
+    // Cut into groups of 16 rows while the file was written in groups of 32.
+    const fill = new DecodedCacheFill(cache, [60], schema.columns.length, ROWS_PER_GROUP);
+    await fill.addBatches(0, schema, [all], new EventLoopTurns(10));
+    fill.commit([{ key: KEY, meta } as unknown as SstFileEntry]);
+    expect(cache.stats().entries).toBe(0);
+  });
 });

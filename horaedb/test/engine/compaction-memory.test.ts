@@ -196,6 +196,20 @@ describe("estimateJobMemory", () => {
       estimateJobMemory(job, withTag, { maxOutputFileRows: 1e6 }),
     );
   });
+
+  it("adds the rows copied for the decoded cache, no more than its capacity", () => {
+    const job = merge([file(1, 50_000, 1e6), file(2, 50_000, 1e6)]);
+    const without = estimateJobMemory(job, schema, { maxOutputFileRows: 1e6 });
+    expect(estimateJobMemory(job, schema, { maxOutputFileRows: 1e6, cacheFillBytes: 0 })).toBe(without);
+    // A small cache: the copy stops at its capacity.
+    expect(estimateJobMemory(job, schema, { maxOutputFileRows: 1e6, cacheFillBytes: 1000 })).toBe(
+      without + 1000,
+    );
+    // A large one: every output row, at least 24 bytes each (host, ts, value).
+    const all = estimateJobMemory(job, schema, { maxOutputFileRows: 1e6, cacheFillBytes: 1e12 });
+    expect(all - without).toBeGreaterThanOrEqual(100_000 * 24);
+    expect(all - without).toBeLessThan(1e12);
+  });
 });
 
 describe("compaction memory budget", () => {

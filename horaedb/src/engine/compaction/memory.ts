@@ -47,7 +47,11 @@ function arrowBytesPerRow(type: DataType, isTag: boolean): number {
 export function estimateJobMemory(
   job: CompactionJob,
   schema: TableSchema,
-  options: { readonly maxOutputFileRows: number },
+  options: {
+    readonly maxOutputFileRows: number;
+    /** The most a job copies for the decoded cache (its capacity); 0 or absent when it is not filled. */
+    readonly cacheFillBytes?: number;
+  },
 ): number {
   if (job.kind === "expire") return 0;
   let rowsIn = 0;
@@ -72,5 +76,7 @@ export function estimateJobMemory(
   // Joined rows, Arrow buffers, IPC stream, the encoder's copy; the output is about as large per
   // row as the inputs.
   const writing = fileRows * (batchRow + 3 * arrowRow) + (rowsIn === 0 ? 0 : (bytesIn * fileRows) / rowsIn);
-  return Math.ceil(reading + merged + writing);
+  // The output rows copied for the decoded cache (DecodedCacheFill) are held until the commit.
+  const cacheFill = Math.min(rowsIn * batchRow, options.cacheFillBytes ?? 0);
+  return Math.ceil(reading + merged + writing + cacheFill);
 }

@@ -275,11 +275,15 @@ export class CompactionScheduler {
     };
     const first = pickCompaction(candidate, this.#options);
     if (first === undefined) return undefined;
-    const firstMemory = estimateJobMemory(first, table.schema, this.#options);
+    const estimateOptions = {
+      maxOutputFileRows: this.#options.maxOutputFileRows,
+      cacheFillBytes: this.#context.decodedCache?.capacityBytes ?? 0,
+    };
+    const firstMemory = estimateJobMemory(first, table.schema, estimateOptions);
     let job: CompactionJob | undefined = first;
     for (let attempt = 0; job !== undefined && attempt < MAX_PICKS_TO_FIT; attempt++) {
       const memory: number =
-        attempt === 0 ? firstMemory : estimateJobMemory(job, table.schema, this.#options);
+        attempt === 0 ? firstMemory : estimateJobMemory(job, table.schema, estimateOptions);
       if (memory <= budget) {
         if (attempt > 0) {
           this.#log.info(

@@ -14,11 +14,12 @@ import type { TableSchema } from "../table/schema.js";
  * data then decode nothing, and nothing decodes the new files to fill the cache. Like RocksDB's
  * `prepopulate_block_cache`, but for decoded columns, and without reading the files back.
  *
- * The writer hands each file's rows over before the encoder may take its arrays (`add`, which
- * copies them), and the whole lot goes in once the files are committed (`commit`): a file that
- * never makes it into the manifest takes no room in the cache. Only the newest files go in, as many
- * as the cache can hold by the estimate of their decoded size: recent data is the most read, and a
- * large write does not push everything else out only to push out its own first files.
+ * The writer hands each file's rows over before the encoder may take its arrays (`addColumn` or
+ * `addBatches`, which copy them), and the whole lot goes in once the files are committed
+ * (`commit`): a file that never makes it into the manifest takes no room in the cache. Only the
+ * newest files go in, as many as the cache can hold by the estimate of their decoded size: recent
+ * data is the most read, and a large write does not push everything else out only to push out its
+ * own first files.
  */
 export class DecodedCacheFill {
   readonly #cache: DecodedColumnCache;
@@ -37,7 +38,7 @@ export class DecodedCacheFill {
     this.#firstCached = firstFitting(fileRows, columns, cache.capacityBytes);
   }
 
-  /** Whether file `index` goes in the cache (its rows are wanted by `add`). */
+  /** Whether file `index` goes in the cache (the add methods ignore the rows of any other). */
   wants(index: number): boolean {
     return index >= this.#firstCached;
   }

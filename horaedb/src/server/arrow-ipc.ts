@@ -212,7 +212,9 @@ function stringLayout(strings: readonly string[], numRows: number): StringLayout
     let bytes = 0;
     let start = 0;
     for (let i = 1; i <= numRows; i++) {
-      if (i < numRows && strings[i] === strings[start]) continue;
+      // Against the previous row, not the run's first: rows of one source share their string
+      // objects, which compare by identity, while another source's equal strings compare by content.
+      if (i < numRows && strings[i] === strings[i - 1]) continue;
       const value = Buffer.from(strings[start] as string, "utf8");
       runEnds.push(i);
       encoded.push(value);

@@ -2,10 +2,11 @@ import { gunzipSync } from "node:zlib";
 import {
   Data,
   type DataType,
-  type Field,
+  type Dictionary,
   type Float,
   type Int,
   makeData,
+  makeVector,
   Message,
   MessageHeader,
   RecordBatch,
@@ -14,7 +15,12 @@ import {
   Table,
   tableFromIPC,
   Type,
+  type Vector,
 } from "apache-arrow";
+import type {
+  DictionaryBatch as DictionaryBatchHeader,
+  RecordBatch as RecordBatchHeader,
+} from "apache-arrow/ipc/metadata/message";
 import { loadZstd, StatusCode, type storage, zstdDecompress } from "@horaedb/proto";
 import { HoraeDBError } from "./errors.js";
 
@@ -58,6 +64,17 @@ const FLAT_TYPES: ReadonlySet<Type> = new Set([
   Type.Time,
 ]);
 
+/**
+ * Whether `readFlatStream` reads columns of this type: a flat type, or a dictionary of a flat type
+ * with integer indices of at most 32 bits (TAG columns come as Dictionary<Int32, Utf8>).
+ */
+function isReadable(type: DataType): boolean {
+  if (FLAT_TYPES.has(type.typeId)) return true;
+  if (type.typeId !== Type.Dictionary) return false;
+  const { dictionary, indices } = type as Dictionary<DataType>;
+  return FLAT_TYPES.has(dictionary.typeId) && indices.bitWidth <= 32;
+}
+
 const CONTINUATION = 0xffffffff;
 
 const SCHEMA_CACHE_LIMIT = 256;
@@ -81,12 +98,13 @@ function cachedSchema(metadata: Uint8Array): Schema | undefined {
 }
 
 /**
- * Reads an IPC stream of flat columns (the types of FLAT_TYPES, as query results are) into a table
- * whose columns are views of the stream's bytes, building the same Arrow data as `tableFromIPC`
- * without its general reader. A typed array views its bytes only at a multiple of its element
- * size, so a buffer that does not start at one (the stream sits wherever the response put it) is
- * copied, on its own; byte buffers (validity, string data) never are. Returns undefined for any stream it does not read that way (dictionaries, compressed
- * bodies, nested types, the pre-1.0 format, no record batch, a truncated stream), which
+ * Reads an IPC stream of flat columns (the types of FLAT_TYPES, and dictionaries of them, as query
+ * results are) into a table whose columns are views of the stream's bytes, building the same Arrow
+ * data as `tableFromIPC` without its general reader. A typed array views its bytes only at a
+ * multiple of its element size, so a buffer that does not start at one (the stream sits wherever
+ * the response put it) is copied, on its own; byte buffers (validity, string data) never are.
+ * Returns undefined for any stream it does not read that way (delta or replaced dictionaries,
+ * compressed bodies, nested types, the pre-1.0 format, no record batch, a truncated stream), which
  * `tableFromIPC` then reads, or rejects with its own error.
  */
 export function readFlatStream(input: Uint8Array): Table | undefined {
@@ -94,6 +112,7 @@ export function readFlatStream(input: Uint8Array): Table | undefined {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let schema: Schema | undefined;
   const batches: RecordBatch[] = [];
+  const dictionaries = new Map<number, Vector>();
   let at = 0;
   while (at + 8 <= bytes.byteLength) {
     if (view.getUint32(at, true) !== CONTINUATION) return undefined;
@@ -105,7 +124,7 @@ export function readFlatStream(input: Uint8Array): Table | undefined {
     if (schema === undefined) {
       // A stream starts with its schema, which has no body.
       schema = cachedSchema(metadata);
-      if (schema === undefined || !schema.fields.every((field) => FLAT_TYPES.has(field.typeId)))
+      if (schema === undefined || !schema.fields.every((field) => isReadable(field.type as DataType)))
         return undefined;
       at = bodyStart;
       continue;
@@ -116,13 +135,36 @@ export function readFlatStream(input: Uint8Array): Table | undefined {
     if (message.headerType === MessageHeader.RecordBatch && schema !== undefined) {
       let batch: RecordBatch | undefined;
       try {
-        batch = flatRecordBatch(schema, message as Message<MessageHeader.RecordBatch>, bytes, bodyStart);
+        batch = flatRecordBatch(
+          schema,
+          message as Message<MessageHeader.RecordBatch>,
+          bytes,
+          bodyStart,
+          dictionaries,
+        );
       } catch {
         // Buffers Arrow's data cannot view (misaligned, too short): its own reader says why.
         return undefined;
       }
       if (batch === undefined) return undefined;
       batches.push(batch);
+    } else if (message.headerType === MessageHeader.DictionaryBatch && batches.length === 0) {
+      // Dictionaries come before the record batches; one sent later replaces or extends one.
+      let dictionary: Vector | undefined;
+      try {
+        dictionary = flatDictionary(
+          schema,
+          message as Message<MessageHeader.DictionaryBatch>,
+          bytes,
+          bodyStart,
+        );
+      } catch {
+        return undefined;
+      }
+      if (dictionary === undefined) return undefined;
+      const id = (message.header() as DictionaryBatchHeader).id;
+      if (dictionaries.has(id)) return undefined;
+      dictionaries.set(id, dictionary);
     } else {
       return undefined;
     }
@@ -137,10 +179,51 @@ function flatRecordBatch(
   message: Message<MessageHeader.RecordBatch>,
   bytes: Uint8Array,
   bodyStart: number,
+  dictionaries: ReadonlyMap<number, Vector>,
 ): RecordBatch | undefined {
   const header = message.header();
-  if (header.compression !== null || header.nodes.length !== schema.fields.length) return undefined;
+  if (header.nodes.length !== schema.fields.length) return undefined;
+  const children = flatColumns(
+    schema.fields.map((field) => field.type as DataType),
+    header,
+    bytes.subarray(bodyStart, bodyStart + Number(message.bodyLength)),
+    dictionaries,
+  );
+  if (children === undefined) return undefined;
+  const data = makeData({ type: new Struct(schema.fields), length: header.length, children });
+  return new RecordBatch(schema, data, message.metadata);
+}
+
+/** The values of a dictionary batch (for a dictionary-encoded field of the schema) as a vector. */
+function flatDictionary(
+  schema: Schema,
+  message: Message<MessageHeader.DictionaryBatch>,
+  bytes: Uint8Array,
+  bodyStart: number,
+): Vector | undefined {
+  const header = message.header();
+  if (header.isDelta) return undefined;
+  const field = schema.fields.find(
+    (f) => f.typeId === Type.Dictionary && (f.type as Dictionary).id === header.id,
+  );
+  if (field === undefined || header.nodes.length !== 1) return undefined;
+  const valueType = (field.type as Dictionary<DataType>).dictionary;
   const body = bytes.subarray(bodyStart, bodyStart + Number(message.bodyLength));
+  const columns = flatColumns([valueType], header.data, body, new Map());
+  return columns === undefined ? undefined : makeVector(columns[0] as Data);
+}
+
+/**
+ * The columns of a record batch (its header and body), of the given types: each a view of the
+ * body's bytes; a dictionary-encoded column's values come from `dictionaries`, by id.
+ */
+function flatColumns(
+  types: readonly DataType[],
+  header: RecordBatchHeader,
+  body: Uint8Array,
+  dictionaries: ReadonlyMap<number, Vector>,
+): Data[] | undefined {
+  if (header.compression !== null) return undefined;
   let nextBuffer = 0;
   const buffer = (alignment: number): Uint8Array | undefined => {
     const region = header.buffers[nextBuffer++];
@@ -150,29 +233,36 @@ function flatRecordBatch(
     return view.byteOffset % alignment === 0 ? view : new Uint8Array(view);
   };
   const children: Data[] = [];
-  for (let i = 0; i < schema.fields.length; i++) {
-    const field = schema.fields[i] as Field;
+  for (let i = 0; i < types.length; i++) {
+    const type = types[i] as DataType;
     const node = header.nodes[i] as { length: number; nullCount: number };
+    const dictionary =
+      type.typeId === Type.Dictionary ? dictionaries.get((type as Dictionary).id) : undefined;
+    if (type.typeId === Type.Dictionary && dictionary === undefined) return undefined;
+    // A dictionary-encoded column holds its indices where a flat one holds its values.
+    const valuesType = dictionary === undefined ? type : (type as Dictionary).indices;
     const validity = buffer(1);
-    const offsets = field.typeId === Type.Utf8 || field.typeId === Type.Binary ? buffer(4) : undefined;
-    const values = buffer(valuesAlignment(field.type as DataType));
+    const offsets =
+      valuesType.typeId === Type.Utf8 || valuesType.typeId === Type.Binary ? buffer(4) : undefined;
+    const values = buffer(valuesAlignment(valuesType));
     if (validity === undefined || values === undefined) return undefined;
     // As Arrow's reader: a column without nulls gets an empty bitmap.
     const nullBitmap = node.nullCount > 0 ? plainBytes(validity) : EMPTY_BITMAP;
-    const type = field.type as DataType;
     // The Data `makeData` builds for a flat type, without its per-call type dispatch: the values
     // as the type's array over the same memory, offsets as Int32Array, bytes as plain Uint8Array.
+    const buffers: [ArrayBufferView | undefined, ArrayBufferView, Uint8Array] = [
+      offsets === undefined ? undefined : typedView(Int32Array, offsets),
+      typedView(valuesType.ArrayType as TypedArrayConstructor, values),
+      nullBitmap,
+    ];
     children.push(
-      new Data(type, 0, node.length, node.nullCount, [
-        offsets === undefined ? undefined : typedView(Int32Array, offsets),
-        typedView(type.ArrayType as TypedArrayConstructor, values),
-        nullBitmap,
-      ]),
+      dictionary === undefined
+        ? new Data(type, 0, node.length, node.nullCount, buffers)
+        : new Data(type, 0, node.length, node.nullCount, buffers, [], dictionary),
     );
   }
   if (nextBuffer !== header.buffers.length) return undefined;
-  const data = makeData({ type: new Struct(schema.fields), length: header.length, children });
-  return new RecordBatch(schema, data, message.metadata);
+  return children;
 }
 
 /** The constructor of a typed array (the ArrayType of an Arrow type). */

@@ -214,13 +214,42 @@ describe("readFlatStream", () => {
     expect(contents(readFlatStream(ipc) as Table)).toEqual(contents(tableFromIPC(ipc)));
   });
 
-  it("leaves to tableFromIPC what it does not read: dictionaries, nested types, files, no batches", () => {
-    const dictionary = new Table({
-      tag: vectorFromArray(["a", "b", "a"], new Dictionary(new Utf8(), new Int32())),
+  it("reads dictionary-encoded columns, nulls included, as tableFromIPC does", () => {
+    const tags = ["web-1", null, "web-2", "web-1", "", "日本", "web-2", null];
+    const table = new Table({
+      host: vectorFromArray(tags, new Dictionary(new Utf8(), new Int32())),
+      rack: vectorFromArray(
+        ["a", "b", "a", "a", "b", "b", "a", "a"],
+        new Dictionary(new Utf8(), new Int16()),
+      ),
+      v: vectorFromArray([1, 2, 3, 4, 5, 6, 7, 8], new Float64()),
     });
+    const ipc = tableToIPC(table, "stream");
+    for (const by of [0, 3]) {
+      const read = readFlatStream(unaligned(ipc, by));
+      expect(read).toBeDefined();
+      expect(contents(read as Table)).toEqual(contents(tableFromIPC(ipc)));
+      expect(read?.getChild("host")?.toArray()).toEqual(tags);
+    }
+  });
+
+  it("leaves to tableFromIPC dictionaries that change between batches", () => {
+    // One dictionary type (and id) for both batches, each with dictionary values of its own.
+    const type = new Dictionary(new Utf8(), new Int32());
+    const batch = (values: string[]) =>
+      new Table({ tag: vectorFromArray(values, type) }).batches[0] as RecordBatch;
+    const ipc = tableToIPC(new Table([batch(["a", "b"]), batch(["c", "a", "d"])]), "stream");
+    expect(readFlatStream(ipc)).toBeUndefined();
+    const [decoded] = decodeArrowPayload({
+      recordBatches: [Buffer.from(ipc)],
+      compression: "COMPRESSION_NONE",
+    });
+    expect(decoded?.getChild("tag")?.toArray()).toEqual(["a", "b", "c", "a", "d"]);
+  });
+
+  it("leaves to tableFromIPC what it does not read: nested types, files, no batches", () => {
     const nested = new Table({ list: vectorFromArray([[1], [2, 3]], new List(new Field("x", new Int32()))) });
     const onlySchema = tableToIPC(new Table(new Schema([new Field("v", new Float64())])), "stream");
-    expect(readFlatStream(tableToIPC(dictionary, "stream"))).toBeUndefined();
     expect(readFlatStream(tableToIPC(nested, "stream"))).toBeUndefined();
     expect(readFlatStream(tableToIPC(flatTable(3), "file"))).toBeUndefined();
     expect(readFlatStream(onlySchema)).toBeUndefined();

@@ -39,7 +39,10 @@ function prepare(
   const context = new QueryContext(options, (options.now ?? Date.now)());
   const plan = planSelect(engine, database, statement, { nowMs: context.nowMs });
   const root = createOperators(plan, engine, { batchSize: options.batchSize });
-  return { root, columns: plan.fields.map((f) => ({ name: f.name, type: f.type })), context };
+  const columns = plan.fields.map((f): ResultColumn =>
+    f.tag === true ? { name: f.name, type: f.type, tag: true } : { name: f.name, type: f.type },
+  );
+  return { root, columns, context };
 }
 
 /**

@@ -23,7 +23,7 @@ import { QueryPlanError, QueryPlanErrorCode as Code } from "./errors.js";
 import { describeExpr } from "./expr-format.js";
 import type { AggregateCall, LogicalPlan, SortKey } from "./logical-plan.js";
 import { extractPushdown } from "./pushdown.js";
-import type { ExprType, Field } from "./types.js";
+import { makeField, type ExprType, type Field } from "./types.js";
 
 /** Where the planner finds tables: the storage engine, or anything that knows tables the same way. */
 export interface TableCatalog {
@@ -94,7 +94,7 @@ export function planSelect(
     havingExpr = having === undefined ? undefined : rewriter.rewrite(having);
     rowKeys = rewriter.keys;
     aggregates = rewriter.aggregates;
-    aggregateFields = rewriter.fields();
+    aggregateFields = rewriter.fields(from?.source.fields ?? []);
   }
 
   // Read only the columns the row-level expressions use, in table order.
@@ -162,10 +162,10 @@ export function planSelect(
   }
 
   // ORDER BY expressions not in the select list are computed as hidden columns, dropped at the end.
-  const outputFields: Field[] = items.map((item, i) => ({
-    name: item.name,
-    type: fieldType(projectExprs[i] as BoundExpr),
-  }));
+  const outputFields: Field[] = items.map((item, i) => {
+    const expr = projectExprs[i] as BoundExpr;
+    return makeField(item.name, fieldType(expr), isTagColumn(expr, plan.fields));
+  });
   const projectFields = [...outputFields];
   const sortKeys: SortKey[] = orderTargets.map((target, i) => {
     const order = statement.orderBy[i];
@@ -290,7 +290,7 @@ function resolveFrom(
     );
   }
   const { schema } = info;
-  const fields = schema.columns.map((c) => ({ name: c.name, type: c.type }));
+  const fields = schema.columns.map((c) => makeField(c.name, c.type, c.isTag));
   return {
     database: db,
     info,
@@ -453,9 +453,12 @@ class AggregationRewriter {
     }
   }
 
-  fields(): Field[] {
+  /** The output fields: the keys (bound over `sourceFields`), then the aggregates. */
+  fields(sourceFields: readonly Field[]): Field[] {
     return [
-      ...this.keys.map((k, i) => ({ name: this.#keyNames[i] as string, type: fieldType(k) })),
+      ...this.keys.map((k, i) =>
+        makeField(this.#keyNames[i] as string, fieldType(k), isTagColumn(k, sourceFields)),
+      ),
       ...this.aggregates.map((a) => ({ name: describeExpr(a), type: a.type })),
     ];
   }
@@ -496,4 +499,9 @@ class AggregationRewriter {
   #ref(index: number, name: string, of: BoundExpr): ColumnExpr {
     return { kind: "column", index, name, type: fieldType(of), pos: undefined };
   }
+}
+
+/** Whether `expr` is a bare reference to a TAG column of `input` (the fields it is bound over). */
+function isTagColumn(expr: BoundExpr, input: readonly Field[]): boolean {
+  return expr.kind === "column" && input[expr.index]?.tag === true;
 }

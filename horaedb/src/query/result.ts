@@ -11,6 +11,8 @@ import type { CellValue, DataType } from "../table/data-type.js";
 export interface ResultColumn {
   readonly name: string;
   readonly type: DataType;
+  /** A TAG column's values (see `Field.tag`): sent dictionary-encoded. */
+  readonly tag?: true;
 }
 
 export interface QueryResult {

@@ -28,6 +28,17 @@ export type ScalarValue = number | bigint | boolean | string | Uint8Array | Inte
 export interface Field {
   readonly name: string;
   readonly type: DataType;
+  /**
+   * Set when the column holds a table's TAG values as they are (a TAG column, selected or grouped
+   * by): few distinct values, each repeated over many rows. Results send such columns
+   * dictionary-encoded.
+   */
+  readonly tag?: true;
+}
+
+/** A field of `type` named `name`, a TAG column's values when `tag` is true. */
+export function makeField(name: string, type: DataType, tag: boolean): Field {
+  return tag ? { name, type, tag: true } : { name, type };
 }
 
 export const INT64_MIN = -(2n ** 63n);

@@ -4,9 +4,10 @@
  * booleans, converted) once into the message body. No Arrow vectors, record batches or stream writer
  * are built on the way, which for the small results of typical queries cost more than the rows.
  *
- * The streams read exactly as those `resultToArrow` + `RecordBatchStreamWriter` write: the same
- * schema (every field nullable; Timestamp(ms), Float64, Float32, Int64, Int32, Uint64, Bool, Utf8 and
- * Binary, as `arrowTypeOf` maps our types for columns that are not dictionary-encoded), nulls in
+ * Every field is nullable; types are those `arrowTypeOf` maps ours to: Timestamp(ms), Float64,
+ * Float32, Int64, Int32, Uint64, Bool, Utf8 and Binary, and Dictionary<Int32, Utf8> for the result
+ * columns that hold a TAG column's values (`ResultColumn.tag`). A stream carries one dictionary per
+ * such column, covering all of its record batches, sent before the first of them. Nulls are in
  * validity bitmaps, buffers 8-byte aligned, metadata version V5.
  */
 import { Field, Message, Schema } from "apache-arrow";
@@ -20,6 +21,8 @@ import { DataType } from "../table/data-type.js";
 const CONTINUATION = 0xffffffff;
 /** IPC metadata version V5 (`MetadataVersion.V5`). */
 const METADATA_V5 = 4;
+/** `MessageHeader.DictionaryBatch`. */
+const HEADER_DICTIONARY_BATCH = 2;
 /** `MessageHeader.RecordBatch`. */
 const HEADER_RECORD_BATCH = 3;
 const TWO_POW_32 = 4294967296;
@@ -47,6 +50,16 @@ interface ColumnPlan {
   readonly bufferLengths: readonly number[];
   /** How a Utf8 column's bytes are written. */
   readonly strings?: StringLayout;
+  /** A dictionary-encoded column's indices into its stream's dictionary. */
+  readonly indices?: Int32Array;
+}
+
+/** A dictionary-encoded column's values in a stream, and each batch's indices into them. */
+interface StreamDictionary {
+  /** The column's position, which is also its dictionary id. */
+  readonly column: number;
+  readonly values: readonly string[];
+  readonly indices: readonly Int32Array[];
 }
 
 /**
@@ -58,21 +71,38 @@ export function resultToIpcStreams(
   columns: readonly ResultColumn[],
   batches: readonly ColumnBatch[],
 ): Uint8Array[] {
-  if (batches.length === 0) return [encodeIpcStream([emptyBatch(columns)])];
+  if (batches.length === 0) {
+    const empty = emptyBatch(columns);
+    return [encodeIpcStream([empty], dictionaryColumns(columns, empty))];
+  }
   const streams: Uint8Array[] = [];
   let run: ColumnBatch[] = [];
   let signature = "";
+  const flush = () => {
+    streams.push(encodeIpcStream(joinSmallBatches(run), dictionaryColumns(columns, run[0] as ColumnBatch)));
+  };
   for (const batch of batches) {
     const next = schemaSignature(batch);
     if (run.length > 0 && next !== signature) {
-      streams.push(encodeIpcStream(joinSmallBatches(run)));
+      flush();
       run = [];
     }
     signature = next;
     run.push(batch);
   }
-  streams.push(encodeIpcStream(joinSmallBatches(run)));
+  flush();
   return streams;
+}
+
+/**
+ * Which of a batch's columns are sent dictionary-encoded: the string columns that are TAG columns of
+ * the result, where the batch's columns are the result's.
+ */
+function dictionaryColumns(columns: readonly ResultColumn[], batch: ColumnBatch): boolean[] {
+  return batch.columns.map(
+    (column, i) =>
+      column.type === DataType.String && columns[i]?.tag === true && columns[i]?.name === batch.names[i],
+  );
 }
 
 /**
@@ -105,19 +135,53 @@ function joinSmallBatches(batches: readonly ColumnBatch[]): ColumnBatch[] {
  * One IPC stream (schema message, a record batch message per batch, end-of-stream marker) of
  * batches that share their column names and types (the first batch's are the schema).
  */
-export function encodeIpcStream(batches: readonly ColumnBatch[]): Uint8Array {
+export function encodeIpcStream(
+  batches: readonly ColumnBatch[],
+  dictionaryEncoded: readonly boolean[] = [],
+): Uint8Array {
   const first = batches[0];
   if (first === undefined) throw new RangeError("an IPC stream needs at least one batch");
-  const schema = schemaMessage(first);
-  const plans = batches.map((batch) => batch.columns.map((c) => planColumn(c, batch.numRows)));
-  const metadataSizes = plans.map((p) => recordBatchMetadataSize(p));
+  const encoded = first.columns.map((_, c) => dictionaryEncoded[c] === true);
+  const schema = schemaMessage(first, encoded);
+  const dictionaries: StreamDictionary[] = [];
+  encoded.forEach((isEncoded, c) => {
+    if (isEncoded) dictionaries.push(buildDictionary(batches, c));
+  });
+  const dictionaryPlans = dictionaries.map((d) => [planColumn(stringColumn(d.values), d.values.length)]);
+  const plans = batches.map((batch, b) =>
+    batch.columns.map((column, c) => {
+      const dictionary = dictionaries.find((d) => d.column === c);
+      return dictionary === undefined
+        ? planColumn(column, batch.numRows)
+        : planIndices(column, batch.numRows, dictionary.indices[b] as Int32Array);
+    }),
+  );
+  const dictionaryBodies = dictionaryPlans.map((p) => bodySize(p));
   const bodySizes = plans.map((p) => bodySize(p));
   let total = schema.byteLength + 8;
-  for (let i = 0; i < batches.length; i++) total += (metadataSizes[i] as number) + (bodySizes[i] as number);
+  dictionaryPlans.forEach((p, i) => {
+    total += recordBatchMetadataSize(p, true) + (dictionaryBodies[i] as number);
+  });
+  plans.forEach((p, i) => {
+    total += recordBatchMetadataSize(p, false) + (bodySizes[i] as number);
+  });
   // Zeroed: padding bytes, and the values of null rows that have none of their own, read as zero.
   const out = Buffer.alloc(total);
   out.set(schema, 0);
   let at = schema.byteLength;
+  dictionaries.forEach((dictionary, i) => {
+    const columnPlans = dictionaryPlans[i] as ColumnPlan[];
+    const length = dictionary.values.length;
+    at = writeRecordBatchMetadata(
+      out,
+      at,
+      length,
+      columnPlans,
+      dictionaryBodies[i] as number,
+      dictionary.column,
+    );
+    at = writeBody(out, at, length, columnPlans);
+  });
   batches.forEach((batch, i) => {
     const columnPlans = plans[i] as ColumnPlan[];
     at = writeRecordBatchMetadata(out, at, batch.numRows, columnPlans, bodySizes[i] as number);
@@ -126,6 +190,75 @@ export function encodeIpcStream(batches: readonly ColumnBatch[]): Uint8Array {
   out.writeUInt32LE(CONTINUATION, at);
   out.writeUInt32LE(0, at + 4);
   return out;
+}
+
+/**
+ * The dictionary of column `c` over all the batches: its distinct values in the order they first
+ * appear, and each batch's indices (0 for null rows).
+ */
+function buildDictionary(batches: readonly ColumnBatch[], c: number): StreamDictionary {
+  const positions = new Map<string, number>();
+  const values: string[] = [];
+  const indexOf = (value: string): number => {
+    let index = positions.get(value);
+    if (index === undefined) {
+      index = values.length;
+      values.push(value);
+      positions.set(value, index);
+    }
+    return index;
+  };
+  const indices = batches.map((batch) => {
+    const column = batch.columns[c] as Column;
+    const strings = column.values as readonly string[];
+    const validity = column.validity;
+    const out = new Int32Array(batch.numRows);
+    for (let r = 0; r < batch.numRows; r++) {
+      if (validity !== null && validity[r] === 0) continue;
+      r = fillRun(strings, validity, batch.numRows, r, indexOf(strings[r] as string), out);
+    }
+    return out;
+  });
+  return { column: c, values, indices };
+}
+
+/**
+ * Gives `index` to row `start` and to the rows after it that hold the same string (nulls in between
+ * keep index 0); returns the last row of the run. Tags come in long runs, and rows of one source
+ * share their string objects, which compare by identity: one comparison of two strings per row.
+ */
+function fillRun(
+  strings: readonly string[],
+  validity: Uint8Array | null,
+  numRows: number,
+  start: number,
+  index: number,
+  out: Int32Array,
+): number {
+  const value = strings[start] as string;
+  out[start] = index;
+  let r = start + 1;
+  if (validity === null) {
+    while (r < numRows && strings[r] === value) out[r++] = index;
+  } else {
+    while (r < numRows && (validity[r] === 0 || strings[r] === value)) {
+      if (validity[r] === 1) out[r] = index;
+      r++;
+    }
+  }
+  return r - 1;
+}
+
+/** A dictionary's values as a column without nulls. */
+function stringColumn(values: readonly string[]): Column {
+  return { type: DataType.String, values: values as string[], validity: null };
+}
+
+/** The plan of a dictionary-encoded column: validity, then its Int32 indices. */
+function planIndices(column: Column, numRows: number, indices: Int32Array): ColumnPlan {
+  const nullCount = countNulls(column.validity, numRows);
+  const validityBytes = nullCount === 0 ? 0 : (numRows + 7) >> 3;
+  return { column, nullCount, bufferLengths: [validityBytes, numRows * 4], indices };
 }
 
 /** A batch's column names and types, which decide its schema message. */
@@ -143,14 +276,18 @@ const SCHEMA_CACHE_LIMIT = 256;
 /** Encoded schema messages by signature; results of the same query shape share one. */
 const schemaCache = new Map<string, Uint8Array>();
 
-/** The schema message of a batch's columns (continuation, length, flatbuffer, padding). */
-function schemaMessage(batch: ColumnBatch): Uint8Array {
-  const signature = schemaSignature(batch);
+/**
+ * The schema message of a batch's columns (continuation, length, flatbuffer, padding); column i is
+ * Dictionary<Int32, Utf8> with dictionary id i where `dictionaryEncoded[i]`.
+ */
+function schemaMessage(batch: ColumnBatch, dictionaryEncoded: readonly boolean[]): Uint8Array {
+  const signature = `${schemaSignature(batch)}|${dictionaryEncoded.map((d) => (d ? 1 : 0)).join("")}`;
   const cached = schemaCache.get(signature);
   if (cached !== undefined) return cached;
   const fields = batch.names.map((name, i) => {
     const type = (batch.columns[i] as Column).type;
-    return new Field(name, arrowTypeOf({ name, type, nullable: true, dictionary: false }, i), true);
+    const dictionary = dictionaryEncoded[i] === true;
+    return new Field(name, arrowTypeOf({ name, type, nullable: true, dictionary }, i), true);
   });
   const flatbuffer = Message.encode(Message.from(new Schema(fields)));
   const size = align8(flatbuffer.byteLength + 8);
@@ -259,9 +396,19 @@ function bodySize(plans: readonly ColumnPlan[]): number {
  *       (24 bytes; 52-56 is padding so that the int64 fields are 8-byte aligned)
  *   80  nodes vector: padding, count (at 84), FieldNode structs {length, null_count} from 88
  *    .  buffers vector: padding, count, Buffer structs {offset, length}, 8-byte aligned likewise
+ *
+ * A DictionaryBatch message (header_type 2) has its own table between the Message table and the
+ * RecordBatch of the dictionary's values, which moves everything from offset 40 on by 24 bytes:
+ *
+ *   40  DictionaryBatch vtable (id, data; 8 bytes; is_delta is left at its default, false)
+ *   48  DictionaryBatch table: vtable soffset, data offset, id (int64 at 56)
  */
 const MESSAGE_VTABLE = 4;
 const MESSAGE_TABLE = 16;
+const DICTIONARY_BATCH_VTABLE = 40;
+const DICTIONARY_BATCH_TABLE = 48;
+/** How far a DictionaryBatch message moves its RecordBatch part. */
+const DICTIONARY_SHIFT = 24;
 const RECORD_BATCH_VTABLE = 40;
 const RECORD_BATCH_TABLE = 56;
 const NODES_VECTOR = 84;
@@ -272,41 +419,61 @@ function bufferCount(plans: readonly ColumnPlan[]): number {
   return count;
 }
 
-/** The message's size in the stream: continuation, length, flatbuffer, padding to 8 bytes. */
-function recordBatchMetadataSize(plans: readonly ColumnPlan[]): number {
-  const nodesEnd = NODES_VECTOR + 4 + plans.length * 16;
+/**
+ * The size in the stream of a RecordBatch message, or with `dictionary` a DictionaryBatch message:
+ * continuation, length, flatbuffer, padding to 8 bytes.
+ */
+function recordBatchMetadataSize(plans: readonly ColumnPlan[], dictionary: boolean): number {
+  const nodesEnd = NODES_VECTOR + (dictionary ? DICTIONARY_SHIFT : 0) + 4 + plans.length * 16;
   const buffersEnd = nodesEnd + 8 + bufferCount(plans) * 16;
   return 8 + align8(buffersEnd);
 }
 
+/**
+ * Writes a RecordBatch message, or, given `dictionaryId`, a DictionaryBatch message of that id whose
+ * record batch (one column) holds the dictionary's values.
+ */
 function writeRecordBatchMetadata(
   out: Buffer,
   start: number,
   numRows: number,
   plans: readonly ColumnPlan[],
   bodyLength: number,
+  dictionaryId?: number,
 ): number {
-  const size = recordBatchMetadataSize(plans);
+  const dictionary = dictionaryId !== undefined;
+  const size = recordBatchMetadataSize(plans, dictionary);
   out.writeUInt32LE(CONTINUATION, start);
   out.writeInt32LE(size - 8, start + 4);
   const fb = start + 8;
-  const nodesCount = NODES_VECTOR;
+  const shift = dictionary ? DICTIONARY_SHIFT : 0;
+  const recordBatchVtable = RECORD_BATCH_VTABLE + shift;
+  const recordBatchTable = RECORD_BATCH_TABLE + shift;
+  const nodesCount = NODES_VECTOR + shift;
   const buffersCount = nodesCount + 4 + plans.length * 16 + 4;
 
   out.writeUInt32LE(MESSAGE_TABLE, fb);
   // Message vtable: its size, the table's size, then each field's offset in the table.
   writeUInt16s(out, fb + MESSAGE_VTABLE, [12, 20, 16, 18, 4, 8]);
   out.writeInt32LE(MESSAGE_TABLE - MESSAGE_VTABLE, fb + MESSAGE_TABLE);
-  out.writeUInt32LE(RECORD_BATCH_TABLE - (MESSAGE_TABLE + 4), fb + MESSAGE_TABLE + 4);
+  const header = dictionary ? DICTIONARY_BATCH_TABLE : recordBatchTable;
+  out.writeUInt32LE(header - (MESSAGE_TABLE + 4), fb + MESSAGE_TABLE + 4);
   writeInt64(out, fb + MESSAGE_TABLE + 8, bodyLength);
   out.writeInt16LE(METADATA_V5, fb + MESSAGE_TABLE + 16);
-  out.writeUInt8(HEADER_RECORD_BATCH, fb + MESSAGE_TABLE + 18);
+  out.writeUInt8(dictionary ? HEADER_DICTIONARY_BATCH : HEADER_RECORD_BATCH, fb + MESSAGE_TABLE + 18);
 
-  writeUInt16s(out, fb + RECORD_BATCH_VTABLE, [10, 20, 8, 4, 16]);
-  out.writeInt32LE(RECORD_BATCH_TABLE - RECORD_BATCH_VTABLE, fb + RECORD_BATCH_TABLE);
-  out.writeUInt32LE(nodesCount - (RECORD_BATCH_TABLE + 4), fb + RECORD_BATCH_TABLE + 4);
-  writeInt64(out, fb + RECORD_BATCH_TABLE + 8, numRows);
-  out.writeUInt32LE(buffersCount - (RECORD_BATCH_TABLE + 16), fb + RECORD_BATCH_TABLE + 16);
+  if (dictionary) {
+    writeUInt16s(out, fb + DICTIONARY_BATCH_VTABLE, [8, 16, 8, 4]);
+    out.writeInt32LE(DICTIONARY_BATCH_TABLE - DICTIONARY_BATCH_VTABLE, fb + DICTIONARY_BATCH_TABLE);
+    out.writeUInt32LE(recordBatchTable - (DICTIONARY_BATCH_TABLE + 4), fb + DICTIONARY_BATCH_TABLE + 4);
+    writeInt64(out, fb + DICTIONARY_BATCH_TABLE + 8, dictionaryId);
+  }
+
+  writeUInt16s(out, fb + recordBatchVtable, [10, 20, 8, 4, 16]);
+  out.writeInt32LE(recordBatchTable - recordBatchVtable, fb + recordBatchTable);
+  out.writeUInt32LE(nodesCount - (recordBatchTable + 4), fb + recordBatchTable + 4);
+  writeInt64(out, fb + recordBatchTable + 8, numRows);
+  out.writeUInt32LE(buffersCount - (recordBatchTable + 16), fb + recordBatchTable + 16);
 
   out.writeUInt32LE(plans.length, fb + nodesCount);
   let at = fb + nodesCount + 4;
@@ -354,6 +521,10 @@ function writeBody(out: Buffer, start: number, numRows: number, plans: readonly 
 
 /** Writes the value buffers of a column (after its validity) from `at`. */
 function writeValues(out: Buffer, at: number, numRows: number, plan: ColumnPlan): void {
+  if (plan.indices !== undefined) {
+    out.set(new Uint8Array(plan.indices.buffer, plan.indices.byteOffset, numRows * 4), at);
+    return;
+  }
   const values = plan.column.values;
   switch (plan.column.type) {
     case DataType.Timestamp:

@@ -105,7 +105,7 @@ describe("streaming", () => {
       batchSize: 4,
     });
     expect(stream.columns).toEqual([
-      { name: "host", type: "string" },
+      { name: "host", type: "string", tag: true },
       { name: "ts", type: "timestamp" },
     ]);
     const sizes: number[] = [];

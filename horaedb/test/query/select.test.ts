@@ -57,11 +57,29 @@ describe("SELECT over SSTs and memtables", () => {
   it("names columns by alias, by column name, or as the expression is written", async () => {
     const result = await f.query("SELECT host AS h, usage_user, usage_user*2, cpu.cores FROM cpu LIMIT 1");
     expect(result.columns).toEqual([
-      { name: "h", type: "string" },
+      { name: "h", type: "string", tag: true },
       { name: "usage_user", type: "double" },
       { name: "usage_user * 2", type: "double" },
       { name: "cores", type: "int32" },
     ]);
+  });
+
+  it("marks the result columns that hold a TAG column's values, and only those", async () => {
+    const tagsOf = async (sql: string) =>
+      (await f.query(sql)).columns.filter((c) => c.tag === true).map((c) => c.name);
+    expect(await tagsOf("SELECT * FROM cpu LIMIT 1")).toEqual(["host", "region"]);
+    // A TAG column selected, aliased, grouped by or made distinct is still its values.
+    expect(await tagsOf("SELECT region AS r, host, note FROM cpu LIMIT 1")).toEqual(["r", "host"]);
+    expect(await tagsOf("SELECT host, count(*) FROM cpu GROUP BY host")).toEqual(["host"]);
+    expect(await tagsOf("SELECT host, max(usage_user) FROM cpu GROUP BY host ORDER BY host")).toEqual([
+      "host",
+    ]);
+    expect(await tagsOf("SELECT DISTINCT region FROM cpu")).toEqual(["region"]);
+    // Computed from a tag, or a string field: not a tag's values.
+    expect(
+      await tagsOf("SELECT upper(host) AS host, note, min(region) AS m FROM cpu GROUP BY host, note"),
+    ).toEqual([]);
+    expect(await tagsOf("SELECT 'x' AS host FROM cpu LIMIT 1")).toEqual([]);
   });
 
   it("expands * to every column in table order, the generated tsid included", async () => {

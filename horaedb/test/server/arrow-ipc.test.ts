@@ -38,6 +38,19 @@ function concatenated(tables: readonly Table[]): Table {
   return rest.length === 0 ? first : first.concat(...rest);
 }
 
+/** The messages of an IPC stream, in order. */
+function* messagesOf(bytes: Uint8Array): Generator<Message> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  for (;;) {
+    const length = view.getInt32(at + 4, true);
+    if (length === 0) return;
+    const message = Message.decode(bytes.subarray(at + 8, at + 8 + length));
+    yield message;
+    at += 8 + length + message.bodyLength;
+  }
+}
+
 function batchOf(names: string[], columns: Column[], numRows: number): ColumnBatch {
   return { names, columns, numRows };
 }
@@ -206,8 +219,74 @@ describe("resultToIpcStreams", () => {
     ]);
   });
 
+  it("sends TAG columns as Dictionary<Int32, Utf8>, one dictionary for all of a stream's batches", () => {
+    const hosts = (numRows: number, offset: number) =>
+      Array.from(
+        { length: numRows },
+        (_, i) => ["héllo", "host_1", "", "日本"][((i + offset) >> 2) % 4] as string,
+      );
+    const tagBatch = (numRows: number, offset: number): ColumnBatch => {
+      const base = everyType(numRows, offset);
+      const validity = Uint8Array.from({ length: numRows }, (_, i) => ((i + offset) % 5 === 2 ? 0 : 1));
+      const columns = [...base.columns];
+      columns[1] = { type: DataType.String, values: hosts(numRows, offset), validity };
+      return { ...base, columns };
+    };
+    // Two batches too large to be joined: two record batches sharing one dictionary.
+    const batches = [tagBatch(MIN_RECORD_BATCH_ROWS, 0), tagBatch(9, MIN_RECORD_BATCH_ROWS)];
+    const plain = resultColumns(batches[0] as ColumnBatch);
+    const columns = plain.map((c): ResultColumn => (c.name === "host" ? { ...c, tag: true } : c));
+    const streams = resultToIpcStreams(columns, batches);
+    expect(streams).toHaveLength(1);
+    const read = tableFromIPC(streams[0] as Uint8Array);
+    expect(read.batches).toHaveLength(2);
+    expect(String(read.schema.fields[1]?.type)).toBe("Dictionary<Int32, Utf8>");
+    expect(read.schema.fields.filter((f) => String(f.type).startsWith("Dictionary"))).toHaveLength(1);
+    // The same values as the plain encoding, nulls included.
+    const { fields: readFields, ...readValues } = contents(read);
+    const { fields: plainFields, ...plainValues } = contents(
+      tableFromIPC(resultToIpcStreams(plain, batches)[0] as Uint8Array),
+    );
+    expect(readValues).toEqual(plainValues);
+    expect(readFields.map((f) => f.name)).toEqual(plainFields.map((f) => f.name));
+    // One dictionary message, before the record batches, holding each distinct value once.
+    const messages = [...messagesOf(streams[0] as Uint8Array)];
+    expect(messages.map((m): MessageHeader => m.headerType as MessageHeader)).toEqual([
+      MessageHeader.Schema,
+      MessageHeader.DictionaryBatch,
+      MessageHeader.RecordBatch,
+      MessageHeader.RecordBatch,
+    ]);
+    const dictionary = read.batches[0]?.getChild("host")?.data[0]?.dictionary;
+    expect(dictionary?.toArray()).toEqual(["héllo", "host_1", "", "日本"]);
+  });
+
+  it("gives a TAG column of no rows, or only nulls, an empty dictionary", () => {
+    const columns: ResultColumn[] = [
+      { name: "host", type: DataType.String, tag: true },
+      { name: "v", type: DataType.Double },
+    ];
+    const empty = tableFromIPC(resultToIpcStreams(columns, [])[0] as Uint8Array);
+    expect(String(empty.schema.fields[0]?.type)).toBe("Dictionary<Int32, Utf8>");
+    expect(empty.numRows).toBe(0);
+    const nulls = batchOf(
+      ["host", "v"],
+      [
+        { type: DataType.String, values: ["", ""], validity: new Uint8Array(2) },
+        { type: DataType.Double, values: Float64Array.of(1, 2), validity: null },
+      ],
+      2,
+    );
+    const read = tableFromIPC(resultToIpcStreams(columns, [nulls])[0] as Uint8Array);
+    expect(contents(read).columns).toEqual([
+      [null, null],
+      [1, 2],
+    ]);
+  });
+
   it("aligns every message and buffer to 8 bytes, and ends with the end-of-stream marker", () => {
-    const bytes = encodeIpcStream([everyType(13), everyType(2)]);
+    // Column 1 (host) dictionary-encoded: its dictionary message is checked too.
+    const bytes = encodeIpcStream([everyType(13), everyType(2)], [false, true]);
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const kinds: number[] = [];
     let at = 0;
@@ -219,8 +298,8 @@ describe("resultToIpcStreams", () => {
       expect(length % 8).toBe(0);
       const message = Message.decode(bytes.subarray(at + 8, at + 8 + length));
       kinds.push(message.headerType);
-      if (message.isRecordBatch()) {
-        const header = message.header();
+      if (message.isRecordBatch() || message.isDictionaryBatch()) {
+        const header = message.isRecordBatch() ? message.header() : message.header().data;
         for (const region of header.buffers) expect(region.offset % 8).toBe(0);
         const last = header.buffers[header.buffers.length - 1];
         expect(message.bodyLength).toBeGreaterThanOrEqual((last?.offset ?? 0) + (last?.length ?? 0));
@@ -228,7 +307,12 @@ describe("resultToIpcStreams", () => {
       }
       at += 8 + length + message.bodyLength;
     }
-    expect(kinds).toEqual([MessageHeader.Schema, MessageHeader.RecordBatch, MessageHeader.RecordBatch]);
+    expect(kinds).toEqual([
+      MessageHeader.Schema,
+      MessageHeader.DictionaryBatch,
+      MessageHeader.RecordBatch,
+      MessageHeader.RecordBatch,
+    ]);
     expect(at + 8).toBe(bytes.byteLength);
     expect([...RecordBatchReader.from(bytes)].map((b) => b.numRows)).toEqual([13, 2]);
   });

@@ -108,7 +108,8 @@ function cachedSchema(metadata: Uint8Array): Schema | undefined {
  * `tableFromIPC` then reads, or rejects with its own error.
  */
 export function readFlatStream(input: Uint8Array): Table | undefined {
-  const bytes = input;
+  // A plain Uint8Array: a Node Buffer's subarray() makes a Buffer, which costs more to construct.
+  const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let schema: Schema | undefined;
   const batches: RecordBatch[] = [];

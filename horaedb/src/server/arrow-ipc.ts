@@ -42,9 +42,20 @@ type StringLayout =
 /** Rows per run at or above which a string column is written run by run. */
 const MIN_ROWS_PER_RUN = 4;
 
-/** A column of a batch about to be written: its buffers' lengths and how to fill them. */
+/** The rows of one batch's column that go into a record batch. */
+interface ColumnPart {
+  readonly column: Column;
+  readonly numRows: number;
+}
+
+/**
+ * A column of a record batch about to be written: its buffers' lengths and how to fill them. A record
+ * batch may be made of several result batches, written one after the other: `parts` are the
+ * column's pieces in order (strings and byte arrays are joined into one part beforehand).
+ */
 interface ColumnPlan {
   readonly column: Column;
+  readonly parts: readonly ColumnPart[];
   readonly nullCount: number;
   /** Byte lengths of the column's buffers, in IPC order (validity first). */
   readonly bufferLengths: readonly number[];
@@ -54,7 +65,10 @@ interface ColumnPlan {
   readonly indices?: Int32Array;
 }
 
-/** A dictionary-encoded column's values in a stream, and each batch's indices into them. */
+/** One record batch to write: consecutive result batches of one layout, one after the other. */
+type RecordBatchParts = readonly ColumnBatch[];
+
+/** A dictionary-encoded column's values in a stream, and each record batch's indices into them. */
 interface StreamDictionary {
   /** The column's position, which is also its dictionary id. */
   readonly column: number;
@@ -73,13 +87,13 @@ export function resultToIpcStreams(
 ): Uint8Array[] {
   if (batches.length === 0) {
     const empty = emptyBatch(columns);
-    return [encodeIpcStream([empty], dictionaryColumns(columns, empty))];
+    return [encodeStream([[empty]], dictionaryColumns(columns, empty))];
   }
   const streams: Uint8Array[] = [];
   let run: ColumnBatch[] = [];
   let signature = "";
   const flush = () => {
-    streams.push(encodeIpcStream(joinSmallBatches(run), dictionaryColumns(columns, run[0] as ColumnBatch)));
+    streams.push(encodeStream(groupSmallBatches(run), dictionaryColumns(columns, run[0] as ColumnBatch)));
   };
   for (const batch of batches) {
     const next = schemaSignature(batch);
@@ -112,34 +126,54 @@ function dictionaryColumns(columns: readonly ResultColumn[], batch: ColumnBatch)
  */
 export const MIN_RECORD_BATCH_ROWS = 8192;
 
-/** Consecutive batches (of one layout) joined into batches of at least MIN_RECORD_BATCH_ROWS rows. */
-function joinSmallBatches(batches: readonly ColumnBatch[]): ColumnBatch[] {
-  if (batches.length < 2) return [...batches];
-  const joined: ColumnBatch[] = [];
+/**
+ * Consecutive batches (of one layout) grouped into record batches of at least MIN_RECORD_BATCH_ROWS
+ * rows (but for the last), written without joining them first.
+ */
+function groupSmallBatches(batches: readonly ColumnBatch[]): RecordBatchParts[] {
+  const groups: RecordBatchParts[] = [];
   let pending: ColumnBatch[] = [];
   let rows = 0;
   for (const batch of batches) {
     pending.push(batch);
     rows += batch.numRows;
     if (rows >= MIN_RECORD_BATCH_ROWS) {
-      joined.push(concatRows(pending));
+      groups.push(pending);
       pending = [];
       rows = 0;
     }
   }
-  if (pending.length > 0) joined.push(concatRows(pending));
-  return joined;
+  if (pending.length > 0) groups.push(pending);
+  return groups;
+}
+
+function rowsOf(parts: RecordBatchParts): number {
+  let rows = 0;
+  for (const part of parts) rows += part.numRows;
+  return rows;
 }
 
 /**
  * One IPC stream (schema message, a record batch message per batch, end-of-stream marker) of
- * batches that share their column names and types (the first batch's are the schema).
+ * batches that share their column names and types (the first batch's are the schema); column i is
+ * dictionary-encoded where `dictionaryEncoded[i]`.
  */
 export function encodeIpcStream(
   batches: readonly ColumnBatch[],
   dictionaryEncoded: readonly boolean[] = [],
 ): Uint8Array {
-  const first = batches[0];
+  return encodeStream(
+    batches.map((batch) => [batch]),
+    dictionaryEncoded,
+  );
+}
+
+/** One IPC stream of the record batches, each made of its parts. */
+function encodeStream(
+  batches: readonly RecordBatchParts[],
+  dictionaryEncoded: readonly boolean[],
+): Uint8Array {
+  const first = batches[0]?.[0];
   if (first === undefined) throw new RangeError("an IPC stream needs at least one batch");
   const encoded = first.columns.map((_, c) => dictionaryEncoded[c] === true);
   const schema = schemaMessage(first, encoded);
@@ -148,12 +182,12 @@ export function encodeIpcStream(
     if (isEncoded) dictionaries.push(buildDictionary(batches, c));
   });
   const dictionaryPlans = dictionaries.map((d) => [planColumn(stringColumn(d.values), d.values.length)]);
-  const plans = batches.map((batch, b) =>
-    batch.columns.map((column, c) => {
+  const plans = batches.map((parts, b) =>
+    (parts[0] as ColumnBatch).columns.map((_, c) => {
       const dictionary = dictionaries.find((d) => d.column === c);
       return dictionary === undefined
-        ? planColumn(column, batch.numRows)
-        : planIndices(column, batch.numRows, dictionary.indices[b] as Int32Array);
+        ? planColumnParts(parts, c)
+        : planIndices(parts, c, dictionary.indices[b] as Int32Array);
     }),
   );
   const dictionaryBodies = dictionaryPlans.map((p) => bodySize(p));
@@ -182,10 +216,11 @@ export function encodeIpcStream(
     );
     at = writeBody(out, at, length, columnPlans);
   });
-  batches.forEach((batch, i) => {
+  batches.forEach((parts, i) => {
     const columnPlans = plans[i] as ColumnPlan[];
-    at = writeRecordBatchMetadata(out, at, batch.numRows, columnPlans, bodySizes[i] as number);
-    at = writeBody(out, at, batch.numRows, columnPlans);
+    const numRows = rowsOf(parts);
+    at = writeRecordBatchMetadata(out, at, numRows, columnPlans, bodySizes[i] as number);
+    at = writeBody(out, at, numRows, columnPlans);
   });
   out.writeUInt32LE(CONTINUATION, at);
   out.writeUInt32LE(0, at + 4);
@@ -193,10 +228,10 @@ export function encodeIpcStream(
 }
 
 /**
- * The dictionary of column `c` over all the batches: its distinct values in the order they first
- * appear, and each batch's indices (0 for null rows).
+ * The dictionary of column `c` over all the record batches: its distinct values in the order they
+ * first appear, and each record batch's indices (0 for null rows).
  */
-function buildDictionary(batches: readonly ColumnBatch[], c: number): StreamDictionary {
+function buildDictionary(batches: readonly RecordBatchParts[], c: number): StreamDictionary {
   const positions = new Map<string, number>();
   const values: string[] = [];
   const indexOf = (value: string): number => {
@@ -208,16 +243,21 @@ function buildDictionary(batches: readonly ColumnBatch[], c: number): StreamDict
     }
     return index;
   };
-  const indices = batches.map((batch) => {
-    const column = batch.columns[c] as Column;
-    const strings = column.values as readonly string[];
-    const validity = column.validity;
-    const out = new Int32Array(batch.numRows);
-    for (let r = 0; r < batch.numRows; r++) {
-      if (validity !== null && validity[r] === 0) continue;
-      r = fillRun(strings, validity, batch.numRows, r, indexOf(strings[r] as string), out);
+  const indices = batches.map((parts) => {
+    const all = new Int32Array(rowsOf(parts));
+    let start = 0;
+    for (const batch of parts) {
+      const column = batch.columns[c] as Column;
+      const strings = column.values as readonly string[];
+      const validity = column.validity;
+      const out = all.subarray(start, start + batch.numRows);
+      for (let r = 0; r < batch.numRows; r++) {
+        if (validity !== null && validity[r] === 0) continue;
+        r = fillRun(strings, validity, batch.numRows, r, indexOf(strings[r] as string), out);
+      }
+      start += batch.numRows;
     }
-    return out;
+    return all;
   });
   return { column: c, values, indices };
 }
@@ -255,10 +295,68 @@ function stringColumn(values: readonly string[]): Column {
 }
 
 /** The plan of a dictionary-encoded column: validity, then its Int32 indices. */
-function planIndices(column: Column, numRows: number, indices: Int32Array): ColumnPlan {
-  const nullCount = countNulls(column.validity, numRows);
+function planIndices(parts: RecordBatchParts, c: number, indices: Int32Array): ColumnPlan {
+  const columnParts = partsOf(parts, c);
+  const nullCount = nullsOf(columnParts);
+  const validityBytes = nullCount === 0 ? 0 : (indices.length + 7) >> 3;
+  const column = columnParts[0]?.column as Column;
+  return {
+    column,
+    parts: columnParts,
+    nullCount,
+    bufferLengths: [validityBytes, indices.length * 4],
+    indices,
+  };
+}
+
+function partsOf(parts: RecordBatchParts, c: number): ColumnPart[] {
+  return parts.map((batch) => ({ column: batch.columns[c] as Column, numRows: batch.numRows }));
+}
+
+function nullsOf(parts: readonly ColumnPart[]): number {
+  let nulls = 0;
+  for (const part of parts) nulls += countNulls(part.column.validity, part.numRows);
+  return nulls;
+}
+
+/**
+ * The plan of column `c` of a record batch made of `parts`: written part by part, but for strings
+ * and byte arrays, whose parts are joined first (their layout is planned over all their rows).
+ */
+function planColumnParts(parts: RecordBatchParts, c: number): ColumnPlan {
+  const numRows = rowsOf(parts);
+  const columnParts = partsOf(parts, c);
+  const first = columnParts[0]?.column as Column;
+  if (columnParts.length === 1) return planColumn(first, numRows);
+  if (first.type === DataType.String || first.type === DataType.Varbinary) {
+    return planColumn(
+      concatRows(parts.map((batch) => columnBatchOf(batch, c))).columns[0] as Column,
+      numRows,
+    );
+  }
+  for (const part of columnParts) {
+    if (part.column.values.length < part.numRows) {
+      throw new RangeError(
+        `a result column holds ${part.column.values.length} values for ${part.numRows} rows`,
+      );
+    }
+  }
+  const nullCount = nullsOf(columnParts);
   const validityBytes = nullCount === 0 ? 0 : (numRows + 7) >> 3;
-  return { column, nullCount, bufferLengths: [validityBytes, numRows * 4], indices };
+  const width =
+    first.type === DataType.Boolean ? 0 : (first.values as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  const valueBytes =
+    first.type === DataType.Boolean
+      ? (numRows + 7) >> 3
+      : first.type === DataType.Timestamp
+        ? numRows * 8
+        : numRows * width;
+  return { column: first, parts: columnParts, nullCount, bufferLengths: [validityBytes, valueBytes] };
+}
+
+/** Column `c` of a batch, alone. */
+function columnBatchOf(batch: ColumnBatch, c: number): ColumnBatch {
+  return { names: [batch.names[c] as string], columns: [batch.columns[c] as Column], numRows: batch.numRows };
 }
 
 /** A batch's column names and types, which decide its schema message. */
@@ -309,6 +407,7 @@ function planColumn(column: Column, numRows: number): ColumnPlan {
   if (column.values.length < numRows) {
     throw new RangeError(`a result column holds ${column.values.length} values for ${numRows} rows`);
   }
+  const parts = [{ column, numRows }];
   const nullCount = countNulls(column.validity, numRows);
   const validityBytes = nullCount === 0 ? 0 : (numRows + 7) >> 3;
   switch (column.type) {
@@ -316,16 +415,17 @@ function planColumn(column: Column, numRows: number): ColumnPlan {
     case DataType.Double:
     case DataType.Int64:
     case DataType.UInt64:
-      return { column, nullCount, bufferLengths: [validityBytes, numRows * 8] };
+      return { column, parts, nullCount, bufferLengths: [validityBytes, numRows * 8] };
     case DataType.Float:
     case DataType.Int32:
-      return { column, nullCount, bufferLengths: [validityBytes, numRows * 4] };
+      return { column, parts, nullCount, bufferLengths: [validityBytes, numRows * 4] };
     case DataType.Boolean:
-      return { column, nullCount, bufferLengths: [validityBytes, (numRows + 7) >> 3] };
+      return { column, parts, nullCount, bufferLengths: [validityBytes, (numRows + 7) >> 3] };
     case DataType.String: {
       const strings = stringLayout(column.values as string[], numRows);
       return {
         column,
+        parts,
         nullCount,
         bufferLengths: [validityBytes, (numRows + 1) * 4, strings.bytes],
         strings,
@@ -335,7 +435,7 @@ function planColumn(column: Column, numRows: number): ColumnPlan {
       const values = column.values as Uint8Array[];
       let bytes = 0;
       for (let i = 0; i < numRows; i++) bytes += (values[i] as Uint8Array).byteLength;
-      return { column, nullCount, bufferLengths: [validityBytes, (numRows + 1) * 4, bytes] };
+      return { column, parts, nullCount, bufferLengths: [validityBytes, (numRows + 1) * 4, bytes] };
     }
   }
 }
@@ -511,12 +611,28 @@ function writeBody(out: Buffer, start: number, numRows: number, plans: readonly 
   let at = start;
   for (const plan of plans) {
     const [validityBytes = 0, ...rest] = plan.bufferLengths;
-    if (validityBytes > 0) packBits(plan.column.validity as Uint8Array, numRows, out, at);
+    if (validityBytes > 0) writeValidity(plan.parts, out, at);
     at += align8(validityBytes);
     writeValues(out, at, numRows, plan);
     for (const length of rest) at += align8(length);
   }
   return at;
+}
+
+/** The validity bits of a column's parts, one after the other (the buffer is zeroed). */
+function writeValidity(parts: readonly ColumnPart[], out: Buffer, at: number): void {
+  if (parts.length === 1) {
+    const [{ column, numRows }] = parts as [ColumnPart];
+    packBits(column.validity as Uint8Array, numRows, out, at);
+    return;
+  }
+  let bit = 0;
+  for (const { column, numRows } of parts) {
+    const validity = column.validity;
+    for (let i = 0; i < numRows; i++, bit++) {
+      if (validity === null || validity[i] === 1) setBit(out, at, bit);
+    }
+  }
 }
 
 /** Writes the value buffers of a column (after its validity) from `at`. */
@@ -527,20 +643,40 @@ function writeValues(out: Buffer, at: number, numRows: number, plan: ColumnPlan)
   }
   const values = plan.column.values;
   switch (plan.column.type) {
-    case DataType.Timestamp:
-      out.set(new Uint8Array(timestampsToInt64(values as Float64Array, numRows).buffer), at);
+    case DataType.Timestamp: {
+      let offset = at;
+      for (const part of plan.parts) {
+        const int64 = timestampsToInt64(part.column.values as Float64Array, part.numRows);
+        out.set(new Uint8Array(int64.buffer, int64.byteOffset, part.numRows * 8), offset);
+        offset += part.numRows * 8;
+      }
       return;
+    }
     case DataType.Double:
     case DataType.Float:
     case DataType.Int64:
     case DataType.UInt64:
     case DataType.Int32: {
-      const typed = values as Float64Array | Float32Array | Int32Array | BigInt64Array | BigUint64Array;
-      out.set(new Uint8Array(typed.buffer, typed.byteOffset, numRows * typed.BYTES_PER_ELEMENT), at);
+      let offset = at;
+      for (const part of plan.parts) {
+        const typed = part.column.values as
+          Float64Array | Float32Array | Int32Array | BigInt64Array | BigUint64Array;
+        const bytes = part.numRows * typed.BYTES_PER_ELEMENT;
+        out.set(new Uint8Array(typed.buffer, typed.byteOffset, bytes), offset);
+        offset += bytes;
+      }
       return;
     }
     case DataType.Boolean:
-      packBits(values as Uint8Array, numRows, out, at);
+      if (plan.parts.length === 1) {
+        packBits(values as Uint8Array, numRows, out, at);
+      } else {
+        let bit = 0;
+        for (const part of plan.parts) {
+          const bools = part.column.values as Uint8Array;
+          for (let i = 0; i < part.numRows; i++, bit++) if (bools[i] === 1) setBit(out, at, bit);
+        }
+      }
       return;
     case DataType.String:
       writeStrings(values as string[], numRows, plan.strings as StringLayout, out, at);
@@ -549,6 +685,12 @@ function writeValues(out: Buffer, at: number, numRows: number, plan: ColumnPlan)
       writeBinary(values as Uint8Array[], numRows, out, at);
       return;
   }
+}
+
+/** Sets bit `bit` (least significant first) of the bitmap starting at `at`. */
+function setBit(out: Buffer, at: number, bit: number): void {
+  const byte = at + (bit >> 3);
+  out[byte] = (out[byte] as number) | (1 << (bit & 7));
 }
 
 /** Bytes that are 1 as bits, least significant first. */

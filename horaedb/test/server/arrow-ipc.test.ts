@@ -111,6 +111,26 @@ describe("resultToIpcStreams", () => {
     expect(contents(read)).toEqual(contents(concatenated(viaArrowWriter(columns, batches))));
   });
 
+  it("joins batches with nulls and batches without into one record batch, bits in place", () => {
+    const withoutNulls = (batch: ColumnBatch): ColumnBatch => ({
+      ...batch,
+      columns: batch.columns.map((c) => ({ ...c, validity: null })),
+    });
+    // Odd sizes, so that parts start in the middle of a bitmap byte.
+    const batches = [
+      withoutNulls(everyType(3)),
+      everyType(6, 3),
+      withoutNulls(everyType(5, 9)),
+      everyType(9, 14),
+    ];
+    const columns = resultColumns(batches[0] as ColumnBatch);
+    const streams = resultToIpcStreams(columns, batches);
+    const read = tableFromIPC(streams[0] as Uint8Array);
+    expect(read.batches.map((b) => b.numRows)).toEqual([23]);
+    expect(contents(read)).toEqual(contents(concatenated(viaArrowWriter(columns, batches))));
+    expect(read.getChild("usage")?.nullCount).toBe(5);
+  });
+
   it("joins batches into record batches of at least MIN_RECORD_BATCH_ROWS rows, in order", () => {
     const sizes = [MIN_RECORD_BATCH_ROWS - 1, 2, MIN_RECORD_BATCH_ROWS + 3, 7, 1];
     let offset = 0;

@@ -17,10 +17,7 @@ import {
   Type,
   type Vector,
 } from "apache-arrow";
-import type {
-  DictionaryBatch as DictionaryBatchHeader,
-  RecordBatch as RecordBatchHeader,
-} from "apache-arrow/ipc/metadata/message";
+import { readBatchMessage, type BatchMessage, type RecordBatchLayout } from "./ipc-message.js";
 import { loadZstd, StatusCode, type storage, zstdDecompress } from "@horaedb/proto";
 import { HoraeDBError } from "./errors.js";
 
@@ -130,43 +127,30 @@ export function readFlatStream(input: Uint8Array): Table | undefined {
       at = bodyStart;
       continue;
     }
-    const message = Message.decode(metadata);
-    const bodyEnd = bodyStart + Number(message.bodyLength);
+    let message: BatchMessage | undefined;
+    try {
+      message = readBatchMessage(metadata);
+    } catch {
+      return undefined;
+    }
+    if (message === undefined) return undefined;
+    const bodyEnd = bodyStart + message.bodyLength;
     if (bodyEnd > bytes.byteLength) return undefined;
-    if (message.headerType === MessageHeader.RecordBatch && schema !== undefined) {
-      let batch: RecordBatch | undefined;
-      try {
-        batch = flatRecordBatch(
-          schema,
-          message as Message<MessageHeader.RecordBatch>,
-          bytes,
-          bodyStart,
-          dictionaries,
-        );
-      } catch {
-        // Buffers Arrow's data cannot view (misaligned, too short): its own reader says why.
-        return undefined;
+    const body = bytes.subarray(bodyStart, bodyEnd);
+    try {
+      if (message.kind === "record") {
+        const batch = flatRecordBatch(schema, message.batch, body, dictionaries);
+        if (batch === undefined) return undefined;
+        batches.push(batch);
+      } else {
+        // Dictionaries come before the record batches; one sent later replaces or extends one.
+        if (batches.length > 0 || message.isDelta || dictionaries.has(message.id)) return undefined;
+        const dictionary = flatDictionary(schema, message.id, message.batch, body);
+        if (dictionary === undefined) return undefined;
+        dictionaries.set(message.id, dictionary);
       }
-      if (batch === undefined) return undefined;
-      batches.push(batch);
-    } else if (message.headerType === MessageHeader.DictionaryBatch && batches.length === 0) {
-      // Dictionaries come before the record batches; one sent later replaces or extends one.
-      let dictionary: Vector | undefined;
-      try {
-        dictionary = flatDictionary(
-          schema,
-          message as Message<MessageHeader.DictionaryBatch>,
-          bytes,
-          bodyStart,
-        );
-      } catch {
-        return undefined;
-      }
-      if (dictionary === undefined) return undefined;
-      const id = (message.header() as DictionaryBatchHeader).id;
-      if (dictionaries.has(id)) return undefined;
-      dictionaries.set(id, dictionary);
-    } else {
+    } catch {
+      // Buffers Arrow's data cannot view (misaligned, too short): its own reader says why.
       return undefined;
     }
     at = bodyEnd;
@@ -177,40 +161,29 @@ export function readFlatStream(input: Uint8Array): Table | undefined {
 
 function flatRecordBatch(
   schema: Schema,
-  message: Message<MessageHeader.RecordBatch>,
-  bytes: Uint8Array,
-  bodyStart: number,
+  batch: RecordBatchLayout,
+  body: Uint8Array,
   dictionaries: ReadonlyMap<number, Vector>,
 ): RecordBatch | undefined {
-  const header = message.header();
-  if (header.nodes.length !== schema.fields.length) return undefined;
-  const children = flatColumns(
-    schema.fields.map((field) => field.type as DataType),
-    header,
-    bytes.subarray(bodyStart, bodyStart + Number(message.bodyLength)),
-    dictionaries,
-  );
+  if (batch.nodes.length !== schema.fields.length) return undefined;
+  const types = schema.fields.map((field) => field.type as DataType);
+  const children = flatColumns(types, batch, body, dictionaries);
   if (children === undefined) return undefined;
-  const data = makeData({ type: new Struct(schema.fields), length: header.length, children });
-  return new RecordBatch(schema, data, message.metadata);
+  const data = makeData({ type: new Struct(schema.fields), length: batch.length, children });
+  return new RecordBatch(schema, data);
 }
 
 /** The values of a dictionary batch (for a dictionary-encoded field of the schema) as a vector. */
 function flatDictionary(
   schema: Schema,
-  message: Message<MessageHeader.DictionaryBatch>,
-  bytes: Uint8Array,
-  bodyStart: number,
+  id: number,
+  batch: RecordBatchLayout,
+  body: Uint8Array,
 ): Vector | undefined {
-  const header = message.header();
-  if (header.isDelta) return undefined;
-  const field = schema.fields.find(
-    (f) => f.typeId === Type.Dictionary && (f.type as Dictionary).id === header.id,
-  );
-  if (field === undefined || header.nodes.length !== 1) return undefined;
+  const field = schema.fields.find((f) => f.typeId === Type.Dictionary && (f.type as Dictionary).id === id);
+  if (field === undefined || batch.nodes.length !== 1) return undefined;
   const valueType = (field.type as Dictionary<DataType>).dictionary;
-  const body = bytes.subarray(bodyStart, bodyStart + Number(message.bodyLength));
-  const columns = flatColumns([valueType], header.data, body, new Map());
+  const columns = flatColumns([valueType], batch, body, new Map());
   return columns === undefined ? undefined : makeVector(columns[0] as Data);
 }
 
@@ -220,11 +193,11 @@ function flatDictionary(
  */
 function flatColumns(
   types: readonly DataType[],
-  header: RecordBatchHeader,
+  header: RecordBatchLayout,
   body: Uint8Array,
   dictionaries: ReadonlyMap<number, Vector>,
 ): Data[] | undefined {
-  if (header.compression !== null) return undefined;
+  if (header.compressed) return undefined;
   let nextBuffer = 0;
   const buffer = (alignment: number): Uint8Array | undefined => {
     const region = header.buffers[nextBuffer++];

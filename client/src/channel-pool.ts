@@ -7,7 +7,14 @@ import {
   type HoraeDBError,
 } from "./errors.js";
 import { Semaphore } from "./semaphore.js";
-import { Http2UnaryTransport, type UnaryTransportOptions } from "./unary-transport.js";
+import { SQL_RESULT_PREFIX_BYTES, sqlResultOffset } from "./result-alignment.js";
+import { Http2UnaryTransport, type MessageAlignment, type UnaryTransportOptions } from "./unary-transport.js";
+
+/** SqlQuery responses are placed so that their first Arrow stream starts at a multiple of 8. */
+const SQL_RESULT_ALIGNMENT: MessageAlignment = {
+  prefixBytes: SQL_RESULT_PREFIX_BYTES,
+  offset: sqlResultOffset,
+};
 
 /** The StorageService methods, by the name errors report. */
 export type StorageMethod = "Route" | "Write" | "SqlQuery" | "StreamSqlQuery";
@@ -89,7 +96,12 @@ export class ChannelPool {
     let bytes: Buffer;
     try {
       if (this.#closed) throw new HoraeDBClosedError("client");
-      bytes = await channel.unary.call(definition.path, encoded, deadline);
+      bytes = await channel.unary.call(
+        definition.path,
+        encoded,
+        deadline,
+        method === "SqlQuery" ? SQL_RESULT_ALIGNMENT : undefined,
+      );
     } catch (error) {
       throw isStatusError(error) ? grpcCallError(error, endpoint, method) : error;
     } finally {

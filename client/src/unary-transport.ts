@@ -36,6 +36,15 @@ export interface UnaryTransportOptions {
   readonly maxSendMessageBytes: number;
 }
 
+/**
+ * Where in a response message some bytes should start at a multiple of 8 (see result-alignment.ts):
+ * `offset` is given the message's first `prefixBytes` bytes (fewer if the message is shorter).
+ */
+export interface MessageAlignment {
+  readonly prefixBytes: number;
+  readonly offset: (prefix: Uint8Array) => number | undefined;
+}
+
 /** Sent as `user-agent` so server logs can tell the SDK's calls apart. */
 const USER_AGENT = "horaedb-client-ts/0.1.0";
 /** gRPC's length prefix: a compressed flag and a 32-bit big-endian length. */
@@ -70,11 +79,11 @@ export class Http2UnaryTransport {
   }
 
   /**
-   * Sends `request` (an encoded message) to `path` and resolves with the response message's bytes;
-   * rejects with UnaryCallError for a non-OK status, a failed connection (UNAVAILABLE) or the
-   * deadline (DEADLINE_EXCEEDED, a clock time in ms).
+   * Sends `request` (an encoded message) to `path` and resolves with the response message's bytes,
+   * placed as `alignment` asks if given; rejects with UnaryCallError for a non-OK status, a failed
+   * connection (UNAVAILABLE) or the deadline (DEADLINE_EXCEEDED, a clock time in ms).
    */
-  call(path: string, request: Uint8Array, deadline: number): Promise<Buffer> {
+  call(path: string, request: Uint8Array, deadline: number, alignment?: MessageAlignment): Promise<Buffer> {
     return new Promise<Buffer>((resolve, reject) => {
       const timeoutMs = Math.ceil(deadline - Date.now());
       if (timeoutMs <= 0) {
@@ -110,7 +119,7 @@ export class Http2UnaryTransport {
         return;
       }
       this.#callStarted(session);
-      const reader = new ResponseReader(this.#options.maxReceiveMessageBytes);
+      const reader = new ResponseReader(this.#options.maxReceiveMessageBytes, alignment);
       let settled = false;
       const finish = (error: UnaryCallError | undefined, message?: Buffer) => {
         if (settled) return;
@@ -218,14 +227,16 @@ function framed(message: Uint8Array): Buffer {
  */
 class ResponseReader {
   readonly #maxReceive: number;
+  readonly #alignment: MessageAlignment | undefined;
   #httpStatus: number | undefined;
   #encoding = "identity";
   #chunks: Buffer[] = [];
   #bytes = 0;
   #status: { code: GrpcStatus; details: string } | undefined;
 
-  constructor(maxReceive: number) {
+  constructor(maxReceive: number, alignment?: MessageAlignment) {
     this.#maxReceive = maxReceive;
+    this.#alignment = alignment;
   }
 
   headers(headers: http2.IncomingHttpHeaders, endStream: boolean): UnaryCallError | undefined {
@@ -267,7 +278,7 @@ class ResponseReader {
     const status = this.#status;
     if (status === undefined) return this.#noStatus(rstCode, transportError);
     if (status.code !== GrpcStatus.OK) return new UnaryCallError(status.code, status.details);
-    const body = this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks);
+    const body = this.#body();
     if (body.byteLength < PREFIX_BYTES) {
       return new UnaryCallError(GrpcStatus.INTERNAL, "the call ended without a response");
     }
@@ -280,6 +291,31 @@ class ResponseReader {
     }
     const message = body.subarray(PREFIX_BYTES);
     return body[0] === 0 ? message : this.#decompressed(message);
+  }
+
+  /** The frame's bytes in one buffer, the message placed as the alignment asks (if it can be). */
+  #body(): Buffer {
+    const chunks = this.#chunks;
+    const alignment = this.#alignment;
+    if (alignment !== undefined && this.#bytes > PREFIX_BYTES) {
+      const offset = alignment.offset(this.#peek(PREFIX_BYTES, alignment.prefixBytes));
+      if (offset !== undefined) return joinAligned(chunks, this.#bytes, PREFIX_BYTES + offset);
+    }
+    return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+  }
+
+  /** Up to `length` bytes of the frame from `start`, gathered across chunks. */
+  #peek(start: number, length: number): Uint8Array {
+    const out = new Uint8Array(Math.max(0, Math.min(length, this.#bytes - start)));
+    let chunkStart = 0;
+    for (const chunk of this.#chunks) {
+      const from = Math.max(start - chunkStart, 0);
+      const to = Math.min(chunk.byteLength, start + out.byteLength - chunkStart);
+      if (from < to) out.set(chunk.subarray(from, to), chunkStart + from - start);
+      chunkStart += chunk.byteLength;
+      if (chunkStart >= start + out.byteLength) break;
+    }
+    return out;
   }
 
   #decompressed(message: Buffer): Buffer | UnaryCallError {
@@ -321,6 +357,24 @@ class ResponseReader {
         return new UnaryCallError(GrpcStatus.INTERNAL, `Received RST_STREAM with code ${rstCode}`);
     }
   }
+}
+
+/**
+ * The chunks joined into one buffer whose byte `at` lies at a multiple of 8 in its memory. A single
+ * chunk that is so placed already is kept as it is.
+ */
+function joinAligned(chunks: readonly Buffer[], total: number, at: number): Buffer {
+  const [first] = chunks;
+  if (chunks.length === 1 && first !== undefined && (first.byteOffset + at) % 8 === 0) return first;
+  const pad = (8 - (at % 8)) % 8;
+  // An ArrayBuffer of its own, so that the buffer starts at offset 0 of its memory.
+  const joined = Buffer.allocUnsafeSlow(pad + total);
+  let offset = pad;
+  for (const chunk of chunks) {
+    joined.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return joined.subarray(pad);
 }
 
 function isStreamReset(error: Error): boolean {

@@ -90,6 +90,29 @@ describe("Http2UnaryTransport", () => {
     expect(many.map((b) => b.toString())).toEqual(Array.from({ length: 20 }, (_, i) => `echo:${i}`));
   });
 
+  it("places a response so that the byte the alignment names lies at a multiple of 8", async () => {
+    const { port } = await startServer();
+    const transport = transportTo(port);
+    // 40 KB arrives in several chunks; 20 bytes in one.
+    for (const size of [20, 40_000]) {
+      const request = Buffer.from(Array.from({ length: size }, (_, i) => i % 251));
+      const expected = Buffer.concat([Buffer.from("echo:"), request]);
+      for (let offset = 0; offset < 8; offset++) {
+        const seen: Uint8Array[] = [];
+        const alignment = { prefixBytes: 16, offset: (prefix: Uint8Array) => (seen.push(prefix), offset) };
+        const response = await transport.call(service.Echo.path, request, soon(), alignment);
+        expect(response.equals(expected)).toBe(true);
+        expect((response.byteOffset + offset) % 8).toBe(0);
+        expect(Buffer.from(seen[0] ?? []).equals(expected.subarray(0, 16))).toBe(true);
+      }
+      const unplaced = await transport.call(service.Echo.path, request, soon(), {
+        prefixBytes: 16,
+        offset: () => undefined,
+      });
+      expect(unplaced.equals(expected)).toBe(true);
+    }
+  });
+
   it("reports the server's status code and its percent-decoded message", async () => {
     const { port } = await startServer();
     const error = await failure(transportTo(port).call(service.Fail.path, Buffer.alloc(0), soon()));

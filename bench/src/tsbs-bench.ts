@@ -9,14 +9,16 @@
  *    the rows through the SDK: the columnar path (`writeArrow`, tables built beforehand) into `cpu`,
  *    then the series path (points built and sent by `write()`) into `cpu_series`, dropped afterwards.
  * 3. Starts each installed peer on loopback (free ports, temporary directories) and ingests the same
- *    rows as line protocol over HTTP (bodies built beforehand), `--concurrency` requests at a time.
+ *    rows as line protocol over HTTP (bodies built beforehand), `--concurrency` requests at a time,
+ *    with the servers loaded before it stopped (SIGSTOP) meanwhile.
  *    After each system's ingest, the bench waits until every server is idle (background flushes,
  *    compactions, merges), so that one system's work does not slow down the next one's phase.
  * 4. Checks that every system sees every row, then runs the TSBS query shapes (our SQL, InfluxQL,
  *    MetricsQL: see `peers/*.ts` for the equivalents and where they differ). Each shape gets
  *    `--warmup` + `--repeat` queries, their parameters drawn from a seeded generator, the same
  *    queries for every system; the first `--warmup` are not timed. `--order` decides how they run:
- *    - `tsbs` (default), as TSBS runs them: one system at a time, while the others idle, runs its
+ *    - `tsbs` (default), as TSBS runs them: one system at a time, alone (the others' processes are
+ *      stopped with SIGSTOP meanwhile, so that none of their background work runs), runs its
  *      warm-up queries of every shape, then its timed queries shape by shape, back to back;
  *    - `interleaved`: each query on every system in turn before the next query (each round starting
  *      with the next system), so every query follows another system's.
@@ -230,6 +232,25 @@ async function ingestPeer(
 const IDLE_TIMEOUT_MS = 60_000;
 
 /**
+ * Runs `phase` of `target` with every other system paused (SIGSTOP), as TSBS measures a database
+ * alone on its machine: the others' background work (merges, compactions, cache flushes, which
+ * can run at any time, below the idle threshold too) cannot take a core from it.
+ */
+async function alone<T>(
+  target: QueryTarget,
+  targets: readonly QueryTarget[],
+  phase: () => Promise<T>,
+): Promise<T> {
+  const others = targets.filter((other) => other !== target);
+  for (const other of others) other.pause();
+  try {
+    return await phase();
+  } finally {
+    for (const other of others) other.resume();
+  }
+}
+
+/**
  * Waits for the background work of every system (flushes, compactions, merges after ingest) to end,
  * so that it does not slow down the next phase or another system.
  */
@@ -283,11 +304,13 @@ async function runQueries(targets: readonly QueryTarget[]): Promise<Map<string, 
     for (const target of targets) {
       // What the previous system still does after its queries must not slow this one down.
       await waitUntilIdle(targets);
-      for (const shape of shapes)
-        for (let index = 0; index < warmupRounds; index++) await run(target, shape, index);
-      for (const shape of shapes) {
-        for (let index = warmupRounds; index < queryCount; index++) await run(target, shape, index);
-      }
+      await alone(target, targets, async () => {
+        for (const shape of shapes)
+          for (let index = 0; index < warmupRounds; index++) await run(target, shape, index);
+        for (const shape of shapes) {
+          for (let index = warmupRounds; index < queryCount; index++) await run(target, shape, index);
+        }
+      });
     }
   } else {
     // Rotating which system goes first spreads the cost of following another system's work (its
@@ -395,7 +418,7 @@ async function ingestAll(batches: readonly TsbsBatch[]): Promise<QueryTarget[]> 
   for (const name of config.peers) {
     const peer = await startPeer(name);
     if (peer === undefined) continue;
-    await ingestPeer(peer, bodies, rowsPerBody);
+    await alone(peer, targets, () => ingestPeer(peer, bodies, rowsPerBody));
     targets.push(peer);
     await waitUntilIdle(targets);
   }

@@ -47,6 +47,7 @@ export class ChildService {
   readonly output: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly #lineListeners = new Set<(line: string) => void>();
+  #paused = false;
 
   constructor(name: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env) {
     this.name = name;
@@ -92,9 +93,25 @@ export class ChildService {
     return new ServiceError(this.name, `${message}${tail}`);
   }
 
+  /**
+   * Stops the process where it is (SIGSTOP) until `resume()`: it can do no background work meanwhile,
+   * as if another system ran alone on the machine.
+   */
+  pause(): void {
+    if (this.running && !this.#paused) this.#paused = this.child.kill("SIGSTOP");
+  }
+
+  /** Lets a paused process run again (SIGCONT). */
+  resume(): void {
+    if (this.#paused && this.running) this.child.kill("SIGCONT");
+    this.#paused = false;
+  }
+
   /** SIGTERM, then SIGKILL if it is still running after `graceMs`. */
   async stop(graceMs = 10_000): Promise<void> {
     if (!this.running) return;
+    // A stopped process would not act on SIGTERM until continued.
+    this.resume();
     this.child.kill("SIGTERM");
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {

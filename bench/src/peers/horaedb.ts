@@ -182,6 +182,14 @@ export class HoraeDb implements QueryTarget {
     return this.#service.waitUntilIdle(timeoutMs);
   }
 
+  pause(): void {
+    this.#service.pause();
+  }
+
+  resume(): void {
+    this.#service.resume();
+  }
+
   stop(): Promise<void> {
     return this.#stop();
   }

@@ -175,6 +175,14 @@ export class InfluxDb implements LineProtocolTarget {
     return this.#service.waitUntilIdle(timeoutMs);
   }
 
+  pause(): void {
+    this.#service.pause();
+  }
+
+  resume(): void {
+    this.#service.resume();
+  }
+
   stop(): Promise<void> {
     return this.#stop();
   }

@@ -14,6 +14,10 @@ export interface QueryTarget {
   countRows(): Promise<number>;
   /** Waits for the server's background work to end; false if it is still busy after `timeoutMs`. */
   waitUntilIdle(timeoutMs: number): Promise<boolean>;
+  /** Stops the server's process where it is while another system is measured (see ChildService). */
+  pause(): void;
+  /** Lets a paused server run again. */
+  resume(): void;
   /** Stops the server and removes its data. */
   stop(): Promise<void>;
 }

@@ -228,6 +228,14 @@ export class VictoriaMetrics implements LineProtocolTarget {
     return this.#service.waitUntilIdle(timeoutMs);
   }
 
+  pause(): void {
+    this.#service.pause();
+  }
+
+  resume(): void {
+    this.#service.resume();
+  }
+
   stop(): Promise<void> {
     return this.#stop();
   }

@@ -177,7 +177,11 @@ export class StorageEngine {
     };
     this.#now = options.now ?? Date.now;
     this.#references = new SstFileReferences({
-      deleteObject: (key) => options.store.delete(key),
+      // A retired SST (compacted away, expired) is read no more: its decoded columns go with it.
+      deleteObject: (key) => {
+        this.#decodedCache?.forgetObject(key);
+        return options.store.delete(key);
+      },
       logger: options.logger,
     });
     this.#compaction = new CompactionScheduler({
@@ -635,7 +639,10 @@ export class StorageEngine {
   async #deleteObjects(prefix: string): Promise<void> {
     const keys: string[] = [];
     for await (const meta of this.#options.store.list(prefix)) keys.push(meta.key);
-    for (const key of keys) await this.#options.store.delete(key);
+    for (const key of keys) {
+      this.#decodedCache?.forgetObject(key);
+      await this.#options.store.delete(key);
+    }
   }
 
   async #closeResources(): Promise<void> {

@@ -179,6 +179,21 @@ export class DecodedColumnCache {
     this.#evict();
   }
 
+  /**
+   * Drops every entry of the object `key` (whatever its checksum): called once the object is
+   * deleted (compacted away, its table dropped), whose entries no read can ask for any more.
+   */
+  forgetObject(key: string): void {
+    const prefix = `${key}\u0000`;
+    for (const [file, entries] of [...this.#files]) {
+      if (!file.startsWith(prefix)) continue;
+      for (const columns of entries.columns)
+        for (const entry of [...(columns?.values() ?? [])]) entry.remove();
+      for (const entry of entries.runs) entry?.remove();
+      this.#verified.delete(file);
+    }
+  }
+
   isVerified(file: string): boolean {
     return this.#verified.has(file);
   }

@@ -372,6 +372,28 @@ describe("compaction in the engine", () => {
     expect(await scanAll(engine, "cpu")).toEqual(before);
   });
 
+  it("drops the decoded columns of the files it replaces, keeping only its outputs'", async () => {
+    engine = await dir.open({ compaction: { paused: true, maxOutputFileRows: 150 } });
+    await engine.createTable("public", "cpu", cpuSchema(), { num_rows_per_row_group: "32" });
+    for (let f = 0; f < 4; f++) {
+      await writeAndFlush(
+        engine,
+        "cpu",
+        grid(10, range(f * 10 * 1000 + 7, 10, 1000), (h) => f + h),
+      );
+    }
+    const flushed = engine.decodedCacheStats()?.entries ?? 0;
+    expect(flushed).toBeGreaterThan(0);
+    await engine.compact();
+    const afterCompaction = engine.decodedCacheStats();
+    // What the outputs hold: every column chunk an engine with an empty cache decodes to read them.
+    await engine.close();
+    engine = await dir.open({ compaction: { paused: true }, prepopulateDecodedCache: false });
+    await scanAll(engine, "cpu");
+    expect(afterCompaction?.entries).toBe(engine.decodedCacheStats()?.misses);
+    expect(afterCompaction?.evictions).toBe(0);
+  });
+
   it("puts what it writes in the decoded cache, as reading those files decodes it", async () => {
     engine = await dir.open({ compaction: { paused: true, maxOutputFileRows: 150 } });
     await engine.createTable("public", "cpu", cpuSchema(), { num_rows_per_row_group: "32" });

@@ -1,6 +1,6 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { StorageEngine } from "../../src/engine/engine.js";
 import { WriteError } from "../../src/engine/errors.js";
 import { DataType } from "../../src/table/data-type.js";
@@ -327,8 +327,11 @@ describe("StorageEngine (standalone)", () => {
     await engine.flush();
     const id = engine.table("public", "cpu")?.id;
     await engine.write("public", "cpu", cpuRows([{ host: "a", ts: 2, usage: 1 }]));
+    expect(engine.decodedCacheStats()?.bytes).toBeGreaterThan(0);
     expect(await engine.dropTable("public", "cpu")).toBe(true);
     expect(engine.table("public", "cpu")).toBeUndefined();
+    // Its decoded columns go with its files.
+    await vi.waitFor(() => expect(engine?.decodedCacheStats()?.bytes).toBe(0));
     await engine.close();
     engine = await dir.open();
     expect(engine.tables()).toEqual([]);

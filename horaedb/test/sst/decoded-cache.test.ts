@@ -162,6 +162,39 @@ describe("decoded column cache", () => {
     expect(stats.coalesced).toBeGreaterThan(0);
   });
 
+  it("forgets every entry of an object, whatever its checksum, and nothing of others", () => {
+    const cache = new DecodedColumnCache(1 << 20);
+    const column = (n: number): Column => ({
+      type: DataType.Double,
+      values: new Float64Array(n),
+      validity: null,
+    });
+    const other = DecodedColumnCache.fileId(`${KEY}x`, "c");
+    for (const file of [DecodedColumnCache.fileId(KEY, "a"), DecodedColumnCache.fileId(KEY, "b"), other]) {
+      cache.putColumns(file, 0, new Map([["v", column(10)]]));
+      cache.putColumns(
+        file,
+        3,
+        new Map([
+          ["v", column(20)],
+          ["w", column(5)],
+        ]),
+      );
+      cache.setRuns(file, 0, null);
+      cache.markVerified(file);
+    }
+    const kept = cache.stats();
+    cache.forgetObject(KEY);
+    expect(cache.stats().entries).toBe(kept.entries / 3);
+    expect(cache.stats().bytes).toBe(kept.bytes / 3);
+    expect(cache.column(DecodedColumnCache.fileId(KEY, "a"), 3, "v")).toBeUndefined();
+    expect(cache.runs(DecodedColumnCache.fileId(KEY, "b"), 0)).toBeUndefined();
+    expect(cache.isVerified(DecodedColumnCache.fileId(KEY, "a"))).toBe(false);
+    expect(cache.column(other, 3, "w")?.values).toHaveLength(5);
+    expect(cache.isVerified(other)).toBe(true);
+    expect(cache.stats().evictions).toBe(0);
+  });
+
   it("counts bytes exactly for typed arrays and per run for strings", () => {
     const doubles = { type: DataType.Double, values: new Float64Array(100), validity: null };
     const strings = {

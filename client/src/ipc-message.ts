@@ -99,10 +99,13 @@ class FlatTable {
   }
 }
 
-/** A little-endian int64 that must be a safe integer (lengths, offsets and counts are). */
+/**
+ * A little-endian int64 that must be a non-negative safe integer, as the lengths, offsets, counts
+ * and dictionary ids read here are: a negative one would make the reader look back in the stream.
+ */
 function readInt64(view: DataView, at: number): number {
   const value = view.getUint32(at, true) + view.getInt32(at + 4, true) * 4294967296;
-  if (!Number.isSafeInteger(value)) throw new RangeError(`int64 ${value} out of range`);
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`int64 ${value} out of range`);
   return value;
 }
 
@@ -110,7 +113,8 @@ function readInt64(view: DataView, at: number): number {
  * The header of a RecordBatch or DictionaryBatch message's metadata (the flatbuffer after the
  * continuation marker and length); undefined for any other message, one of a format before V4, or
  * one with something this reader leaves to Arrow's (custom metadata, variadic buffer counts).
- * Throws RangeError when the flatbuffer points outside `metadata`.
+ * Throws RangeError when the flatbuffer points outside `metadata`, or holds a negative length,
+ * offset or id.
  */
 export function readBatchMessage(metadata: Uint8Array): BatchMessage | undefined {
   const view = new DataView(metadata.buffer, metadata.byteOffset, metadata.byteLength);

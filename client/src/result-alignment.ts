@@ -42,12 +42,13 @@ export function sqlResultOffset(prefix: Uint8Array): number | undefined {
       at += length.value;
       continue;
     }
-    // Inside ArrowPayload: the first entry's tag and length, then its bytes.
+    // Inside ArrowPayload (which may be empty): the first entry's tag and length, then its bytes.
+    const payloadEnd = at + length.value;
     const entry = readVarint(prefix, at);
-    if (entry === undefined || entry.value !== ((RECORD_BATCHES_FIELD << 3) | LENGTH_DELIMITED))
-      return undefined;
+    if (entry === undefined || entry.end > payloadEnd) return undefined;
+    if (entry.value !== ((RECORD_BATCHES_FIELD << 3) | LENGTH_DELIMITED)) return undefined;
     const entryLength = readVarint(prefix, entry.end);
-    return entryLength === undefined ? undefined : entryLength.end;
+    return entryLength === undefined || entryLength.end > payloadEnd ? undefined : entryLength.end;
   }
   return undefined;
 }

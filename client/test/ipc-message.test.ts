@@ -115,7 +115,8 @@ describe("readBatchMessage", () => {
     expect(readBatchMessage(encode(batchHeader(null, [2]), 72))).toBeUndefined();
   });
 
-  it("throws a RangeError for a flatbuffer that points outside its bytes", () => {
+  it("throws a RangeError for a flatbuffer that points outside its bytes or holds a negative size", () => {
+    expect(() => readBatchMessage(encode(batchHeader(), -16))).toThrow(RangeError);
     const metadata = encode(batchHeader(), 72);
     expect(() => readBatchMessage(metadata.subarray(0, 24))).toThrow(RangeError);
     const garbled = metadata.slice();

@@ -49,5 +49,7 @@ describe("sqlResultOffset", () => {
       ),
     ).toBeUndefined();
     expect(sqlResultOffset(Uint8Array.of(0xff, 0xff))).toBeUndefined();
+    // An empty payload followed by a header: the header's tag is not a record batch entry.
+    expect(sqlResultOffset(Uint8Array.of(0x1a, 0x00, 0x0a, 0x02, 0x08, 0x00))).toBeUndefined();
   });
 });

@@ -244,6 +244,7 @@ function buildDictionary(batches: readonly RecordBatchParts[], c: number): Strea
     return index;
   };
   const indices = batches.map((parts) => {
+    checkLengths(partsOf(parts, c));
     const all = new Int32Array(rowsOf(parts));
     let start = 0;
     for (const batch of parts) {
@@ -265,7 +266,8 @@ function buildDictionary(batches: readonly RecordBatchParts[], c: number): Strea
 /**
  * Gives `index` to row `start` and to the rows after it that hold the same string (nulls in between
  * keep index 0); returns the last row of the run. Tags come in long runs, and rows of one source
- * share their string objects, which compare by identity: one comparison of two strings per row.
+ * share their string objects: each row is compared with the valid row before it, by identity but
+ * where the rows of another source begin.
  */
 function fillRun(
   strings: readonly string[],
@@ -275,15 +277,23 @@ function fillRun(
   index: number,
   out: Int32Array,
 ): number {
-  const value = strings[start] as string;
+  let previous = strings[start] as string;
   out[start] = index;
   let r = start + 1;
   if (validity === null) {
-    while (r < numRows && strings[r] === value) out[r++] = index;
+    for (; r < numRows; r++) {
+      const value = strings[r] as string;
+      if (value !== previous) break;
+      previous = value;
+      out[r] = index;
+    }
   } else {
-    while (r < numRows && (validity[r] === 0 || strings[r] === value)) {
-      if (validity[r] === 1) out[r] = index;
-      r++;
+    for (; r < numRows; r++) {
+      if (validity[r] === 0) continue;
+      const value = strings[r] as string;
+      if (value !== previous) break;
+      previous = value;
+      out[r] = index;
     }
   }
   return r - 1;
@@ -307,6 +317,17 @@ function planIndices(parts: RecordBatchParts, c: number, indices: Int32Array): C
     bufferLengths: [validityBytes, indices.length * 4],
     indices,
   };
+}
+
+/** Throws unless every part's column holds a value for each of its rows. */
+function checkLengths(parts: readonly ColumnPart[]): void {
+  for (const part of parts) {
+    if (part.column.values.length < part.numRows) {
+      throw new RangeError(
+        `a result column holds ${part.column.values.length} values for ${part.numRows} rows`,
+      );
+    }
+  }
 }
 
 function partsOf(parts: RecordBatchParts, c: number): ColumnPart[] {
@@ -334,13 +355,7 @@ function planColumnParts(parts: RecordBatchParts, c: number): ColumnPlan {
       numRows,
     );
   }
-  for (const part of columnParts) {
-    if (part.column.values.length < part.numRows) {
-      throw new RangeError(
-        `a result column holds ${part.column.values.length} values for ${part.numRows} rows`,
-      );
-    }
-  }
+  checkLengths(columnParts);
   const nullCount = nullsOf(columnParts);
   const validityBytes = nullCount === 0 ? 0 : (numRows + 7) >> 3;
   const width =
@@ -488,7 +503,8 @@ function bodySize(plans: readonly ColumnPlan[]): number {
  * 8 bytes into the message, after the continuation marker and the length):
  *
  *    0  root offset -> Message table
- *    4  Message vtable (5 entries: version, header_type, header, bodyLength; 12 bytes)
+ *    4  Message vtable (its size, the table's size, then version, header_type, header, bodyLength;
+ *       12 bytes)
  *   16  Message table: vtable soffset, header offset, bodyLength (int64), version (int16),
  *       header_type (uint8), padding (24 bytes)
  *   40  RecordBatch vtable (length, nodes, buffers; 10 bytes + 2 padding)

@@ -2,8 +2,8 @@
  * A cache of decoded SST columns. SST objects are immutable (a key is never rewritten, and the
  * entries are also keyed by the file's checksum), so a column of a row group, once decoded, can
  * serve every later read of it: no fetch, no checksum, no Parquet decoding. Entries are kept in an
- * LRU bounded by bytes; a file that is deleted (compaction, DROP TABLE) is simply never asked for
- * again, and its entries age out.
+ * LRU bounded by bytes; the entries of a file that is deleted (compaction, DROP TABLE) are dropped
+ * with it (`forgetObject`).
  *
  * Cached columns are shared by every scan that reads them, so nothing may modify a column's arrays
  * in place (columns are never modified once built anywhere in the engine).
@@ -65,6 +65,8 @@ const ENTRY_OVERHEAD_BYTES = 160;
 export class DecodedColumnCache {
   readonly capacityBytes: number;
   readonly #files = new Map<string, FileEntries>();
+  /** The file ids (key and checksum) with entries, by object key: what `forgetObject` drops. */
+  readonly #fileIdsOf = new Map<string, Set<string>>();
   /** Every entry, oldest first (a Set keeps insertion order). */
   readonly #order = new Set<CacheEntry>();
   readonly #pending = new Map<string, Promise<Column>>();
@@ -133,16 +135,18 @@ export class DecodedColumnCache {
     };
     return {
       resolve: (columns) => {
+        // A decode of an object forgotten meanwhile (deleted) serves its reads but caches nothing.
+        const current = waiting.map((w) => this.#pending.get(w.key) === w.promise);
         finish();
-        for (const w of waiting) {
+        waiting.forEach((w, i) => {
           const column = columns.get(w.name);
           if (column === undefined) {
             w.settle.reject(new Error(`decode of row group ${group} did not return column ${w.name}`));
-            continue;
+            return;
           }
-          this.#putColumn(file, group, w.name, column);
+          if (current[i] === true) this.#putColumn(file, group, w.name, column);
           w.settle.resolve(column);
-        }
+        });
       },
       reject: (error) => {
         finish();
@@ -185,13 +189,18 @@ export class DecodedColumnCache {
    */
   forgetObject(key: string): void {
     const prefix = `${key}\u0000`;
-    for (const [file, entries] of [...this.#files]) {
-      if (!file.startsWith(prefix)) continue;
-      for (const columns of entries.columns)
+    for (const file of [...(this.#fileIdsOf.get(key) ?? [])]) {
+      const entries = this.#files.get(file);
+      for (const columns of entries?.columns ?? []) {
         for (const entry of [...(columns?.values() ?? [])]) entry.remove();
-      for (const entry of entries.runs) entry?.remove();
-      this.#verified.delete(file);
+      }
+      for (const entry of entries?.runs ?? []) entry?.remove();
     }
+    this.#fileIdsOf.delete(key);
+    for (const file of [...this.#verified]) if (file.startsWith(prefix)) this.#verified.delete(file);
+    // A decode still running caches nothing once its pending entry is gone (see beginDecode).
+    for (const pending of [...this.#pending.keys()])
+      if (pending.startsWith(prefix)) this.#pending.delete(pending);
   }
 
   isVerified(file: string): boolean {
@@ -231,6 +240,13 @@ export class DecodedColumnCache {
     if (entries === undefined) {
       entries = { columns: [], runs: [], size: 0 };
       this.#files.set(file, entries);
+      const key = objectKeyOf(file);
+      let ids = this.#fileIdsOf.get(key);
+      if (ids === undefined) {
+        ids = new Set();
+        this.#fileIdsOf.set(key, ids);
+      }
+      ids.add(file);
     }
     return entries;
   }
@@ -246,7 +262,13 @@ export class DecodedColumnCache {
         if (!this.#order.delete(entry)) return;
         unlink();
         this.#bytes -= bytes;
-        if (--entries.size === 0 && this.#files.get(file) === entries) this.#files.delete(file);
+        if (--entries.size === 0 && this.#files.get(file) === entries) {
+          this.#files.delete(file);
+          const key = objectKeyOf(file);
+          const ids = this.#fileIdsOf.get(key);
+          ids?.delete(file);
+          if (ids?.size === 0) this.#fileIdsOf.delete(key);
+        }
       },
     };
     entries.size++;
@@ -305,4 +327,10 @@ export function columnBytes(column: Column): number {
     for (const b of v as Uint8Array[]) bytes += b.byteLength + 64;
   }
   return bytes;
+}
+
+/** The object key of a file id (see `fileId`). */
+function objectKeyOf(file: string): string {
+  const end = file.indexOf("\u0000");
+  return end < 0 ? file : file.slice(0, end);
 }

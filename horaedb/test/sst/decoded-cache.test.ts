@@ -195,6 +195,22 @@ describe("decoded column cache", () => {
     expect(cache.stats().evictions).toBe(0);
   });
 
+  it("serves a decode in flight when its object is forgotten, but caches nothing of it", async () => {
+    const cache = new DecodedColumnCache(1 << 20);
+    const file = DecodedColumnCache.fileId(KEY, "a");
+    const column: Column = { type: DataType.Double, values: Float64Array.of(1, 2), validity: null };
+    const forgotten = cache.beginDecode(file, 0, ["v"]);
+    const waiting = cache.pending(file, 0, "v");
+    cache.forgetObject(KEY);
+    expect(cache.pending(file, 0, "v")).toBeUndefined();
+    forgotten.resolve(new Map([["v", column]]));
+    await expect(waiting).resolves.toBe(column);
+    expect(cache.column(file, 0, "v")).toBeUndefined();
+    // Not forgotten: cached.
+    cache.beginDecode(file, 1, ["v"]).resolve(new Map([["v", column]]));
+    expect(cache.column(file, 1, "v")).toBe(column);
+  });
+
   it("counts bytes exactly for typed arrays and per run for strings", () => {
     const doubles = { type: DataType.Double, values: new Float64Array(100), validity: null };
     const strings = {

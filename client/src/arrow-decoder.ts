@@ -229,11 +229,7 @@ function flatColumns(
       typedView(valuesType.ArrayType as TypedArrayConstructor, values),
       nullBitmap,
     ];
-    children.push(
-      dictionary === undefined
-        ? new Data(type, 0, node.length, node.nullCount, buffers)
-        : new Data(type, 0, node.length, node.nullCount, buffers, [], dictionary),
-    );
+    children.push(new Data(type, 0, node.length, node.nullCount, buffers, [], dictionary));
   }
   if (nextBuffer !== header.buffers.length) return undefined;
   return children;

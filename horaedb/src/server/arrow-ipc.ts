@@ -349,7 +349,8 @@ function planColumnParts(parts: RecordBatchParts, c: number): ColumnPlan {
   const columnParts = partsOf(parts, c);
   const first = columnParts[0]?.column as Column;
   if (columnParts.length === 1) return planColumn(first, numRows);
-  if (first.type === DataType.String || first.type === DataType.Varbinary) {
+  const valueBytes = fixedValueBytes(first.type, numRows);
+  if (valueBytes === undefined) {
     return planColumn(
       concatRows(parts.map((batch) => columnBatchOf(batch, c))).columns[0] as Column,
       numRows,
@@ -358,15 +359,26 @@ function planColumnParts(parts: RecordBatchParts, c: number): ColumnPlan {
   checkLengths(columnParts);
   const nullCount = nullsOf(columnParts);
   const validityBytes = nullCount === 0 ? 0 : (numRows + 7) >> 3;
-  const width =
-    first.type === DataType.Boolean ? 0 : (first.values as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
-  const valueBytes =
-    first.type === DataType.Boolean
-      ? (numRows + 7) >> 3
-      : first.type === DataType.Timestamp
-        ? numRows * 8
-        : numRows * width;
   return { column: first, parts: columnParts, nullCount, bufferLengths: [validityBytes, valueBytes] };
+}
+
+/** The size of the values buffer of `numRows` rows of a fixed-width type; undefined for the others. */
+function fixedValueBytes(type: DataType, numRows: number): number | undefined {
+  switch (type) {
+    case DataType.Timestamp:
+    case DataType.Double:
+    case DataType.Int64:
+    case DataType.UInt64:
+      return numRows * 8;
+    case DataType.Float:
+    case DataType.Int32:
+      return numRows * 4;
+    case DataType.Boolean:
+      return (numRows + 7) >> 3;
+    case DataType.String:
+    case DataType.Varbinary:
+      return undefined;
+  }
 }
 
 /** Column `c` of a batch, alone. */
@@ -419,23 +431,14 @@ function align8(n: number): number {
 }
 
 function planColumn(column: Column, numRows: number): ColumnPlan {
-  if (column.values.length < numRows) {
-    throw new RangeError(`a result column holds ${column.values.length} values for ${numRows} rows`);
-  }
   const parts = [{ column, numRows }];
+  checkLengths(parts);
   const nullCount = countNulls(column.validity, numRows);
   const validityBytes = nullCount === 0 ? 0 : (numRows + 7) >> 3;
+  const valueBytes = fixedValueBytes(column.type, numRows);
+  if (valueBytes !== undefined)
+    return { column, parts, nullCount, bufferLengths: [validityBytes, valueBytes] };
   switch (column.type) {
-    case DataType.Timestamp:
-    case DataType.Double:
-    case DataType.Int64:
-    case DataType.UInt64:
-      return { column, parts, nullCount, bufferLengths: [validityBytes, numRows * 8] };
-    case DataType.Float:
-    case DataType.Int32:
-      return { column, parts, nullCount, bufferLengths: [validityBytes, numRows * 4] };
-    case DataType.Boolean:
-      return { column, parts, nullCount, bufferLengths: [validityBytes, (numRows + 7) >> 3] };
     case DataType.String: {
       const strings = stringLayout(column.values as string[], numRows);
       return {
@@ -446,7 +449,8 @@ function planColumn(column: Column, numRows: number): ColumnPlan {
         strings,
       };
     }
-    case DataType.Varbinary: {
+    default: {
+      // Varbinary: the only type left.
       const values = column.values as Uint8Array[];
       let bytes = 0;
       for (let i = 0; i < numRows; i++) bytes += (values[i] as Uint8Array).byteLength;

@@ -195,9 +195,11 @@ export class DecodedColumnCache {
         for (const entry of [...(columns?.values() ?? [])]) entry.remove();
       }
       for (const entry of entries?.runs ?? []) entry?.remove();
+      // Only the cached files' marks: the set holds up to MAX_VERIFIED_FILES, too many to scan per
+      // deleted object, and a mark left behind costs a few bytes (keys are never used again).
+      this.#verified.delete(file);
     }
     this.#fileIdsOf.delete(key);
-    for (const file of [...this.#verified]) if (file.startsWith(prefix)) this.#verified.delete(file);
     // A decode still running caches nothing once its pending entry is gone (see beginDecode).
     for (const pending of [...this.#pending.keys()])
       if (pending.startsWith(prefix)) this.#pending.delete(pending);

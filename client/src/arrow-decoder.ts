@@ -63,7 +63,8 @@ const FLAT_TYPES: ReadonlySet<Type> = new Set([
 
 /**
  * Whether `readFlatStream` reads columns of this type: a flat type, or a dictionary of a flat type
- * with integer indices of at most 32 bits (TAG columns come as Dictionary<Int32, Utf8>).
+ * with integer indices of at most 32 bits (TAG columns come as a Dictionary of Utf8 with Int8, Int16
+ * or Int32 indices).
  */
 function isReadable(type: DataType): boolean {
   if (FLAT_TYPES.has(type.typeId)) return true;

@@ -222,6 +222,10 @@ describe("readFlatStream", () => {
         ["a", "b", "a", "a", "b", "b", "a", "a"],
         new Dictionary(new Utf8(), new Int16()),
       ),
+      region: vectorFromArray(
+        ["eu", "eu", null, "us", "us", "us", "eu", "eu"],
+        new Dictionary(new Utf8(), new Int8()),
+      ),
       v: vectorFromArray([1, 2, 3, 4, 5, 6, 7, 8], new Float64()),
     });
     const ipc = tableToIPC(table, "stream");

@@ -5,17 +5,18 @@
  * are built on the way, which for the small results of typical queries cost more than the rows.
  *
  * Every field is nullable; types are those `arrowTypeOf` maps ours to: Timestamp(ms), Float64,
- * Float32, Int64, Int32, Uint64, Bool, Utf8 and Binary, and Dictionary<Int32, Utf8> for the result
+ * Float32, Int64, Int32, Uint64, Bool, Utf8 and Binary, and a Dictionary of Utf8 for the result
  * columns that hold a TAG column's values (`ResultColumn.tag`). A stream carries one dictionary per
- * such column, covering all of its record batches, sent before the first of them. Nulls are in
- * validity bitmaps, buffers 8-byte aligned, metadata version V5.
+ * such column, covering all of its record batches, sent before the first of them; its indices are
+ * Int8, Int16 or Int32, the narrowest that holds them (a tag's rows are mostly a few values). Nulls
+ * are in validity bitmaps, buffers 8-byte aligned, metadata version V5.
  */
-import { Field, Message, Schema } from "apache-arrow";
+import { Dictionary, Field, Int16, Int32, Int8, Message, Schema, Utf8 } from "apache-arrow";
 import type { Column } from "../batch/column.js";
 import type { ColumnBatch } from "../batch/column-batch.js";
 import { emptyBatch, type ResultColumn } from "../query/index.js";
 import { concatRows } from "../query/vectors.js";
-import { arrowTypeOf, timestampsToInt64 } from "../sst/arrow-convert.js";
+import { arrowTypeOf } from "../sst/arrow-convert.js";
 import { DataType } from "../table/data-type.js";
 
 const CONTINUATION = 0xffffffff;
@@ -61,19 +62,34 @@ interface ColumnPlan {
   readonly bufferLengths: readonly number[];
   /** How a Utf8 column's bytes are written. */
   readonly strings?: StringLayout;
-  /** A dictionary-encoded column's indices into its stream's dictionary. */
-  readonly indices?: Int32Array;
+  /** A dictionary-encoded column's indices into its stream's dictionary, and their width. */
+  readonly indices?: { readonly runs: IndexRuns; readonly bytes: IndexBytes };
 }
 
 /** One record batch to write: consecutive result batches of one layout, one after the other. */
 type RecordBatchParts = readonly ColumnBatch[];
+
+/** Bytes per dictionary index: Int8, Int16 or Int32 indices. */
+type IndexBytes = 1 | 2 | 4;
+
+/**
+ * A dictionary-encoded column's indices in one record batch, as runs: rows from `starts[i]` up to
+ * the next run's start (or the batch's end) hold `indices[i]`; null rows before the first run
+ * hold 0, and those inside a run its index.
+ */
+interface IndexRuns {
+  readonly starts: readonly number[];
+  readonly indices: readonly number[];
+}
 
 /** A dictionary-encoded column's values in a stream, and each record batch's indices into them. */
 interface StreamDictionary {
   /** The column's position, which is also its dictionary id. */
   readonly column: number;
   readonly values: readonly string[];
-  readonly indices: readonly Int32Array[];
+  /** The narrowest index width that holds every index into `values`. */
+  readonly indexBytes: IndexBytes;
+  readonly runs: readonly IndexRuns[];
 }
 
 /**
@@ -175,19 +191,21 @@ function encodeStream(
 ): Uint8Array {
   const first = batches[0]?.[0];
   if (first === undefined) throw new RangeError("an IPC stream needs at least one batch");
-  const encoded = first.columns.map((_, c) => dictionaryEncoded[c] === true);
-  const schema = schemaMessage(first, encoded);
   const dictionaries: StreamDictionary[] = [];
-  encoded.forEach((isEncoded, c) => {
-    if (isEncoded) dictionaries.push(buildDictionary(batches, c));
+  const indexBytes = first.columns.map((_, c) => {
+    if (dictionaryEncoded[c] !== true) return 0;
+    const dictionary = buildDictionary(batches, c);
+    dictionaries.push(dictionary);
+    return dictionary.indexBytes;
   });
+  const schema = schemaMessage(first, indexBytes);
   const dictionaryPlans = dictionaries.map((d) => [planColumn(stringColumn(d.values), d.values.length)]);
   const plans = batches.map((parts, b) =>
     (parts[0] as ColumnBatch).columns.map((_, c) => {
       const dictionary = dictionaries.find((d) => d.column === c);
       return dictionary === undefined
         ? planColumnParts(parts, c)
-        : planIndices(parts, c, dictionary.indices[b] as Int32Array);
+        : planIndices(parts, c, dictionary.runs[b] as IndexRuns, dictionary.indexBytes);
     }),
   );
   const dictionaryBodies = dictionaryPlans.map((p) => bodySize(p));
@@ -200,103 +218,80 @@ function encodeStream(
     total += recordBatchMetadataSize(p, false) + (bodySizes[i] as number);
   });
   // Zeroed: padding bytes, and the values of null rows that have none of their own, read as zero.
-  const out = Buffer.alloc(total);
+  // An ArrayBuffer of its own, so the typed views of index buffers are aligned.
+  const out = Buffer.from(new ArrayBuffer(total));
+  const view = new DataView(out.buffer);
   out.set(schema, 0);
   let at = schema.byteLength;
   dictionaries.forEach((dictionary, i) => {
     const columnPlans = dictionaryPlans[i] as ColumnPlan[];
     const length = dictionary.values.length;
     at = writeRecordBatchMetadata(
-      out,
+      view,
       at,
       length,
       columnPlans,
       dictionaryBodies[i] as number,
       dictionary.column,
     );
-    at = writeBody(out, at, length, columnPlans);
+    at = writeBody(out, view, at, length, columnPlans);
   });
   batches.forEach((parts, i) => {
     const columnPlans = plans[i] as ColumnPlan[];
     const numRows = rowsOf(parts);
-    at = writeRecordBatchMetadata(out, at, numRows, columnPlans, bodySizes[i] as number);
-    at = writeBody(out, at, numRows, columnPlans);
+    at = writeRecordBatchMetadata(view, at, numRows, columnPlans, bodySizes[i] as number);
+    at = writeBody(out, view, at, numRows, columnPlans);
   });
-  out.writeUInt32LE(CONTINUATION, at);
-  out.writeUInt32LE(0, at + 4);
+  view.setUint32(at, CONTINUATION, true);
+  view.setUint32(at + 4, 0, true);
   return out;
 }
 
 /**
  * The dictionary of column `c` over all the record batches: its distinct values in the order they
- * first appear, and each record batch's indices (0 for null rows).
+ * first appear, and each record batch's indices as runs. Tags come in long runs, and rows of one
+ * source share their string objects: each valid row is compared with the valid row before it, by
+ * identity but where the rows of another source begin, and a map lookup is made per run.
  */
 function buildDictionary(batches: readonly RecordBatchParts[], c: number): StreamDictionary {
   const positions = new Map<string, number>();
   const values: string[] = [];
-  const indexOf = (value: string): number => {
-    let index = positions.get(value);
-    if (index === undefined) {
-      index = values.length;
-      values.push(value);
-      positions.set(value, index);
-    }
-    return index;
-  };
-  const indices = batches.map((parts) => {
-    checkLengths(partsOf(parts, c));
-    const all = new Int32Array(rowsOf(parts));
-    let start = 0;
-    for (const batch of parts) {
-      const column = batch.columns[c] as Column;
+  const runs = batches.map((parts): IndexRuns => {
+    const columnParts = partsOf(parts, c);
+    checkLengths(columnParts);
+    const starts: number[] = [];
+    const indices: number[] = [];
+    let previous: string | undefined;
+    let base = 0;
+    for (const { column, numRows } of columnParts) {
       const strings = column.values as readonly string[];
       const validity = column.validity;
-      const out = all.subarray(start, start + batch.numRows);
-      for (let r = 0; r < batch.numRows; r++) {
+      for (let r = 0; r < numRows; r++) {
         if (validity !== null && validity[r] === 0) continue;
-        r = fillRun(strings, validity, batch.numRows, r, indexOf(strings[r] as string), out);
+        const value = strings[r] as string;
+        if (value === previous) continue;
+        previous = value;
+        let index = positions.get(value);
+        if (index === undefined) {
+          index = values.length;
+          values.push(value);
+          positions.set(value, index);
+        }
+        starts.push(base + r);
+        indices.push(index);
       }
-      start += batch.numRows;
+      base += numRows;
     }
-    return all;
+    return { starts, indices };
   });
-  return { column: c, values, indices };
+  return { column: c, values, indexBytes: indexBytesFor(values.length), runs };
 }
 
-/**
- * Gives `index` to row `start` and to the rows after it that hold the same string (nulls in between
- * keep index 0); returns the last row of the run. Tags come in long runs, and rows of one source
- * share their string objects: each row is compared with the valid row before it, by identity but
- * where the rows of another source begin.
- */
-function fillRun(
-  strings: readonly string[],
-  validity: Uint8Array | null,
-  numRows: number,
-  start: number,
-  index: number,
-  out: Int32Array,
-): number {
-  let previous = strings[start] as string;
-  out[start] = index;
-  let r = start + 1;
-  if (validity === null) {
-    for (; r < numRows; r++) {
-      const value = strings[r] as string;
-      if (value !== previous) break;
-      previous = value;
-      out[r] = index;
-    }
-  } else {
-    for (; r < numRows; r++) {
-      if (validity[r] === 0) continue;
-      const value = strings[r] as string;
-      if (value !== previous) break;
-      previous = value;
-      out[r] = index;
-    }
-  }
-  return r - 1;
+/** The narrowest signed index type (Arrow's readers take signed indices) for `size` values. */
+function indexBytesFor(size: number): IndexBytes {
+  if (size <= 0x80) return 1;
+  if (size <= 0x8000) return 2;
+  return 4;
 }
 
 /** A dictionary's values as a column without nulls. */
@@ -304,18 +299,19 @@ function stringColumn(values: readonly string[]): Column {
   return { type: DataType.String, values: values as string[], validity: null };
 }
 
-/** The plan of a dictionary-encoded column: validity, then its Int32 indices. */
-function planIndices(parts: RecordBatchParts, c: number, indices: Int32Array): ColumnPlan {
+/** The plan of a dictionary-encoded column: validity, then its indices, `bytes` each. */
+function planIndices(parts: RecordBatchParts, c: number, runs: IndexRuns, bytes: IndexBytes): ColumnPlan {
+  const numRows = rowsOf(parts);
   const columnParts = partsOf(parts, c);
   const nullCount = nullsOf(columnParts);
-  const validityBytes = nullCount === 0 ? 0 : (indices.length + 7) >> 3;
+  const validityBytes = nullCount === 0 ? 0 : (numRows + 7) >> 3;
   const column = columnParts[0]?.column as Column;
   return {
     column,
     parts: columnParts,
     nullCount,
-    bufferLengths: [validityBytes, indices.length * 4],
-    indices,
+    bufferLengths: [validityBytes, numRows * bytes],
+    indices: { runs, bytes },
   };
 }
 
@@ -403,16 +399,20 @@ const schemaCache = new Map<string, Uint8Array>();
 
 /**
  * The schema message of a batch's columns (continuation, length, flatbuffer, padding); column i is
- * Dictionary<Int32, Utf8> with dictionary id i where `dictionaryEncoded[i]`.
+ * a Dictionary of Utf8 with dictionary id i and indices of `indexBytes[i]` bytes where that is not 0.
  */
-function schemaMessage(batch: ColumnBatch, dictionaryEncoded: readonly boolean[]): Uint8Array {
-  const signature = `${schemaSignature(batch)}|${dictionaryEncoded.map((d) => (d ? 1 : 0)).join("")}`;
+function schemaMessage(batch: ColumnBatch, indexBytes: readonly number[]): Uint8Array {
+  const signature = `${schemaSignature(batch)}|${indexBytes.join("")}`;
   const cached = schemaCache.get(signature);
   if (cached !== undefined) return cached;
   const fields = batch.names.map((name, i) => {
     const type = (batch.columns[i] as Column).type;
-    const dictionary = dictionaryEncoded[i] === true;
-    return new Field(name, arrowTypeOf({ name, type, nullable: true, dictionary }, i), true);
+    const bytes = indexBytes[i] ?? 0;
+    const arrowType =
+      bytes === 0
+        ? arrowTypeOf({ name, type, nullable: true, dictionary: false }, i)
+        : new Dictionary(new Utf8(), bytes === 1 ? new Int8() : bytes === 2 ? new Int16() : new Int32(), i);
+    return new Field(name, arrowType, true);
   });
   const flatbuffer = Message.encode(Message.from(new Schema(fields)));
   const size = align8(flatbuffer.byteLength + 8);
@@ -554,7 +554,7 @@ function recordBatchMetadataSize(plans: readonly ColumnPlan[], dictionary: boole
  * record batch (one column) holds the dictionary's values.
  */
 function writeRecordBatchMetadata(
-  out: Buffer,
+  view: DataView,
   start: number,
   numRows: number,
   plans: readonly ColumnPlan[],
@@ -563,8 +563,8 @@ function writeRecordBatchMetadata(
 ): number {
   const dictionary = dictionaryId !== undefined;
   const size = recordBatchMetadataSize(plans, dictionary);
-  out.writeUInt32LE(CONTINUATION, start);
-  out.writeInt32LE(size - 8, start + 4);
+  view.setUint32(start, CONTINUATION, true);
+  view.setInt32(start + 4, size - 8, true);
   const fb = start + 8;
   const shift = dictionary ? DICTIONARY_SHIFT : 0;
   const recordBatchVtable = RECORD_BATCH_VTABLE + shift;
@@ -572,43 +572,43 @@ function writeRecordBatchMetadata(
   const nodesCount = NODES_VECTOR + shift;
   const buffersCount = nodesCount + 4 + plans.length * 16 + 4;
 
-  out.writeUInt32LE(MESSAGE_TABLE, fb);
+  view.setUint32(fb, MESSAGE_TABLE, true);
   // Message vtable: its size, the table's size, then each field's offset in the table.
-  writeUInt16s(out, fb + MESSAGE_VTABLE, [12, 20, 16, 18, 4, 8]);
-  out.writeInt32LE(MESSAGE_TABLE - MESSAGE_VTABLE, fb + MESSAGE_TABLE);
+  writeUInt16s(view, fb + MESSAGE_VTABLE, [12, 20, 16, 18, 4, 8]);
+  view.setInt32(fb + MESSAGE_TABLE, MESSAGE_TABLE - MESSAGE_VTABLE, true);
   const header = dictionary ? DICTIONARY_BATCH_TABLE : recordBatchTable;
-  out.writeUInt32LE(header - (MESSAGE_TABLE + 4), fb + MESSAGE_TABLE + 4);
-  writeInt64(out, fb + MESSAGE_TABLE + 8, bodyLength);
-  out.writeInt16LE(METADATA_V5, fb + MESSAGE_TABLE + 16);
-  out.writeUInt8(dictionary ? HEADER_DICTIONARY_BATCH : HEADER_RECORD_BATCH, fb + MESSAGE_TABLE + 18);
+  view.setUint32(fb + MESSAGE_TABLE + 4, header - (MESSAGE_TABLE + 4), true);
+  writeInt64(view, fb + MESSAGE_TABLE + 8, bodyLength);
+  view.setInt16(fb + MESSAGE_TABLE + 16, METADATA_V5, true);
+  view.setUint8(fb + MESSAGE_TABLE + 18, dictionary ? HEADER_DICTIONARY_BATCH : HEADER_RECORD_BATCH);
 
   if (dictionary) {
-    writeUInt16s(out, fb + DICTIONARY_BATCH_VTABLE, [8, 16, 8, 4]);
-    out.writeInt32LE(DICTIONARY_BATCH_TABLE - DICTIONARY_BATCH_VTABLE, fb + DICTIONARY_BATCH_TABLE);
-    out.writeUInt32LE(recordBatchTable - (DICTIONARY_BATCH_TABLE + 4), fb + DICTIONARY_BATCH_TABLE + 4);
-    writeInt64(out, fb + DICTIONARY_BATCH_TABLE + 8, dictionaryId);
+    writeUInt16s(view, fb + DICTIONARY_BATCH_VTABLE, [8, 16, 8, 4]);
+    view.setInt32(fb + DICTIONARY_BATCH_TABLE, DICTIONARY_BATCH_TABLE - DICTIONARY_BATCH_VTABLE, true);
+    view.setUint32(fb + DICTIONARY_BATCH_TABLE + 4, recordBatchTable - (DICTIONARY_BATCH_TABLE + 4), true);
+    writeInt64(view, fb + DICTIONARY_BATCH_TABLE + 8, dictionaryId);
   }
 
-  writeUInt16s(out, fb + recordBatchVtable, [10, 20, 8, 4, 16]);
-  out.writeInt32LE(recordBatchTable - recordBatchVtable, fb + recordBatchTable);
-  out.writeUInt32LE(nodesCount - (recordBatchTable + 4), fb + recordBatchTable + 4);
-  writeInt64(out, fb + recordBatchTable + 8, numRows);
-  out.writeUInt32LE(buffersCount - (recordBatchTable + 16), fb + recordBatchTable + 16);
+  writeUInt16s(view, fb + recordBatchVtable, [10, 20, 8, 4, 16]);
+  view.setInt32(fb + recordBatchTable, recordBatchTable - recordBatchVtable, true);
+  view.setUint32(fb + recordBatchTable + 4, nodesCount - (recordBatchTable + 4), true);
+  writeInt64(view, fb + recordBatchTable + 8, numRows);
+  view.setUint32(fb + recordBatchTable + 16, buffersCount - (recordBatchTable + 16), true);
 
-  out.writeUInt32LE(plans.length, fb + nodesCount);
+  view.setUint32(fb + nodesCount, plans.length, true);
   let at = fb + nodesCount + 4;
   for (const plan of plans) {
-    writeInt64(out, at, numRows);
-    writeInt64(out, at + 8, plan.nullCount);
+    writeInt64(view, at, numRows);
+    writeInt64(view, at + 8, plan.nullCount);
     at += 16;
   }
-  out.writeUInt32LE(bufferCount(plans), fb + buffersCount);
+  view.setUint32(fb + buffersCount, bufferCount(plans), true);
   at = fb + buffersCount + 4;
   let offset = 0;
   for (const plan of plans) {
     for (const length of plan.bufferLengths) {
-      writeInt64(out, at, offset);
-      writeInt64(out, at + 8, length);
+      writeInt64(view, at, offset);
+      writeInt64(view, at + 8, length);
       offset += align8(length);
       at += 16;
     }
@@ -616,24 +616,30 @@ function writeRecordBatchMetadata(
   return start + size;
 }
 
-function writeUInt16s(out: Buffer, at: number, values: readonly number[]): void {
-  values.forEach((value, i) => out.writeUInt16LE(value, at + 2 * i));
+function writeUInt16s(view: DataView, at: number, values: readonly number[]): void {
+  for (let i = 0; i < values.length; i++) view.setUint16(at + 2 * i, values[i] as number, true);
 }
 
 /** A non-negative integer below 2^53 as a little-endian int64. */
-function writeInt64(out: Buffer, at: number, value: number): void {
-  out.writeUInt32LE(value % TWO_POW_32, at);
-  out.writeUInt32LE(Math.floor(value / TWO_POW_32), at + 4);
+function writeInt64(view: DataView, at: number, value: number): void {
+  view.setUint32(at, value % TWO_POW_32, true);
+  view.setUint32(at + 4, Math.floor(value / TWO_POW_32), true);
 }
 
 /** Writes the columns' buffers from `start`, each 8-byte aligned; returns the end of the body. */
-function writeBody(out: Buffer, start: number, numRows: number, plans: readonly ColumnPlan[]): number {
+function writeBody(
+  out: Buffer,
+  view: DataView,
+  start: number,
+  numRows: number,
+  plans: readonly ColumnPlan[],
+): number {
   let at = start;
   for (const plan of plans) {
     const [validityBytes = 0, ...rest] = plan.bufferLengths;
     if (validityBytes > 0) writeValidity(plan.parts, out, at);
     at += align8(validityBytes);
-    writeValues(out, at, numRows, plan);
+    writeValues(out, view, at, numRows, plan);
     for (const length of rest) at += align8(length);
   }
   return at;
@@ -656,9 +662,9 @@ function writeValidity(parts: readonly ColumnPart[], out: Buffer, at: number): v
 }
 
 /** Writes the value buffers of a column (after its validity) from `at`. */
-function writeValues(out: Buffer, at: number, numRows: number, plan: ColumnPlan): void {
+function writeValues(out: Buffer, view: DataView, at: number, numRows: number, plan: ColumnPlan): void {
   if (plan.indices !== undefined) {
-    out.set(new Uint8Array(plan.indices.buffer, plan.indices.byteOffset, numRows * 4), at);
+    writeIndices(plan.indices.runs, plan.indices.bytes, numRows, out, at);
     return;
   }
   const values = plan.column.values;
@@ -666,8 +672,7 @@ function writeValues(out: Buffer, at: number, numRows: number, plan: ColumnPlan)
     case DataType.Timestamp: {
       let offset = at;
       for (const part of plan.parts) {
-        const int64 = timestampsToInt64(part.column.values as Float64Array, part.numRows);
-        out.set(new Uint8Array(int64.buffer, int64.byteOffset, part.numRows * 8), offset);
+        writeTimestamps(part.column.values as Float64Array, part.numRows, view, offset);
         offset += part.numRows * 8;
       }
       return;
@@ -704,6 +709,31 @@ function writeValues(out: Buffer, at: number, numRows: number, plan: ColumnPlan)
     case DataType.Varbinary:
       writeBinary(values as Uint8Array[], numRows, out, at);
       return;
+  }
+}
+
+/** A record batch's dictionary indices, filled run by run into a view of their buffer. */
+function writeIndices(runs: IndexRuns, bytes: IndexBytes, numRows: number, out: Buffer, at: number): void {
+  const start = out.byteOffset + at;
+  const indices =
+    bytes === 1
+      ? new Int8Array(out.buffer, start, numRows)
+      : bytes === 2
+        ? new Int16Array(out.buffer, start, numRows)
+        : new Int32Array(out.buffer, start, numRows);
+  const { starts } = runs;
+  for (let i = 0; i < starts.length; i++) {
+    indices.fill(runs.indices[i] as number, starts[i], starts[i + 1] ?? numRows);
+  }
+}
+
+/** Millisecond timestamps (whole numbers held as doubles) as little-endian int64, from `at`. */
+function writeTimestamps(ms: Float64Array, numRows: number, view: DataView, at: number): void {
+  for (let i = 0; i < numRows; i++) {
+    const v = ms[i] as number;
+    const high = Math.floor(v / TWO_POW_32);
+    view.setUint32(at + 8 * i, v - high * TWO_POW_32, true);
+    view.setInt32(at + 8 * i + 4, high, true);
   }
 }
 

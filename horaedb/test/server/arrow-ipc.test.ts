@@ -239,7 +239,7 @@ describe("resultToIpcStreams", () => {
     ]);
   });
 
-  it("sends TAG columns as Dictionary<Int32, Utf8>, one dictionary for all of a stream's batches", () => {
+  it("sends TAG columns as a Dictionary of Utf8, one dictionary for all of a stream's batches", () => {
     const hosts = (numRows: number, offset: number) =>
       Array.from(
         { length: numRows },
@@ -260,7 +260,7 @@ describe("resultToIpcStreams", () => {
     expect(streams).toHaveLength(1);
     const read = tableFromIPC(streams[0] as Uint8Array);
     expect(read.batches).toHaveLength(2);
-    expect(String(read.schema.fields[1]?.type)).toBe("Dictionary<Int32, Utf8>");
+    expect(String(read.schema.fields[1]?.type)).toBe("Dictionary<Int8, Utf8>");
     expect(read.schema.fields.filter((f) => String(f.type).startsWith("Dictionary"))).toHaveLength(1);
     // The same values as the plain encoding, nulls included.
     const { fields: readFields, ...readValues } = contents(read);
@@ -281,13 +281,42 @@ describe("resultToIpcStreams", () => {
     expect(dictionary?.toArray()).toEqual(["héllo", "host_1", "", "日本"]);
   });
 
+  it("gives dictionary indices the narrowest width that holds them, the same values as plain strings", () => {
+    const columns: ResultColumn[] = [{ name: "host", type: DataType.String, tag: true }];
+    const plain: ResultColumn[] = [{ name: "host", type: DataType.String }];
+    // `distinct` values in runs that come back (a, b, a, ...), with nulls leading and inside runs,
+    // over several small batches joined into one record batch.
+    const hostBatch = (distinct: number, offset: number, numRows: number): ColumnBatch => {
+      const values = Array.from({ length: numRows }, (_, i) => `h${((i + offset) >> 1) % distinct}`);
+      const validity = Uint8Array.from({ length: numRows }, (_, i) =>
+        i === 0 || (i + offset) % 7 === 3 ? 0 : 1,
+      );
+      return batchOf(["host"], [{ type: DataType.String, values, validity }], numRows);
+    };
+    for (const [distinct, width] of [
+      [128, "Int8"],
+      [129, "Int16"],
+      [32_768, "Int16"],
+      [32_769, "Int32"],
+    ] as const) {
+      const rows = distinct * 2 + 6;
+      const batches = [hostBatch(distinct, 0, 5), hostBatch(distinct, 5, rows - 5)];
+      const read = tableFromIPC(resultToIpcStreams(columns, batches)[0] as Uint8Array);
+      expect(String(read.schema.fields[0]?.type)).toBe(`Dictionary<${width}, Utf8>`);
+      expect(read.batches).toHaveLength(1);
+      expect(read.batches[0]?.getChild("host")?.data[0]?.dictionary?.length).toBe(distinct);
+      const expected = tableFromIPC(resultToIpcStreams(plain, batches)[0] as Uint8Array);
+      expect(contents(read).columns).toEqual(contents(expected).columns);
+    }
+  });
+
   it("gives a TAG column of no rows, or only nulls, an empty dictionary", () => {
     const columns: ResultColumn[] = [
       { name: "host", type: DataType.String, tag: true },
       { name: "v", type: DataType.Double },
     ];
     const empty = tableFromIPC(resultToIpcStreams(columns, [])[0] as Uint8Array);
-    expect(String(empty.schema.fields[0]?.type)).toBe("Dictionary<Int32, Utf8>");
+    expect(String(empty.schema.fields[0]?.type)).toBe("Dictionary<Int8, Utf8>");
     expect(empty.numRows).toBe(0);
     const nulls = batchOf(
       ["host", "v"],

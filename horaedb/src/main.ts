@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=32
 import { runServerCommand } from "@horaedb/common";
 import { horaeDBConfigDefinition } from "./config.js";
 import { HoraeDBServer } from "./server.js";

@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { listConfigOptions } from "@horaedb/common";
-import { horaeDBConfigDefinition } from "../src/index.js";
+import { horaeDBConfigDefinition, SERVER_NODE_FLAGS } from "../src/index.js";
 import { ServerProcess } from "@horaedb/common/testing";
 
 // Tests run the built executable, exactly as `npm start` does.
@@ -141,6 +141,21 @@ describe("horaedb executable", () => {
       "--log-level",
     ]) {
       expect(help).toContain(flag);
+    }
+  });
+
+  it("is started with SERVER_NODE_FLAGS by its shebang and by npm start", () => {
+    const shebang = readFileSync(mainScript, "utf8").split("\n", 1)[0];
+    expect(shebang).toBe(`#!/usr/bin/env -S node ${SERVER_NODE_FLAGS.join(" ")}`);
+    const packageFile = (path: string) =>
+      JSON.parse(readFileSync(fileURLToPath(new URL(path, import.meta.url)), "utf8")) as {
+        scripts: Record<string, string>;
+      };
+    for (const start of [
+      packageFile("../../package.json").scripts["start"],
+      packageFile("../package.json").scripts["start"],
+    ]) {
+      expect(start).toContain(`node ${SERVER_NODE_FLAGS.join(" ")} `);
     }
   });
 });

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HoraeDBClient, type Point } from "@horaedb/client";
+import { SERVER_NODE_FLAGS } from "@horaedb/horaedb";
 import {
   TSBS_FIELDS,
   TSBS_TAGS,
@@ -113,7 +114,13 @@ export class HoraeDb implements QueryTarget {
     try {
       const main = fileURLToPath(new URL("./main.js", import.meta.resolve("@horaedb/horaedb")));
       const args = ["--grpc-port", "0", "--http-port", "0", "--data-dir", join(dir, "data")];
-      service = new ChildService(SYSTEM, process.execPath, [main, ...args, "--log-level", "info"]);
+      service = new ChildService(SYSTEM, process.execPath, [
+        ...SERVER_NODE_FLAGS,
+        main,
+        ...args,
+        "--log-level",
+        "info",
+      ]);
       const grpc = await listeningAddress(service);
       client = new HoraeDBClient({ endpoints: [grpc], queryTimeoutMs: QUERY_TIMEOUT_MS });
       return new HoraeDb(client, table, service, stop);

@@ -75,24 +75,39 @@ function isReadable(type: DataType): boolean {
 
 const CONTINUATION = 0xffffffff;
 
+/** A schema message's schema, and whether `readFlatStream` reads every one of its fields. */
+interface CachedSchema {
+  readonly schema: Schema;
+  readonly readable: boolean;
+}
+
 const SCHEMA_CACHE_LIMIT = 256;
 /**
  * Schemas by the bytes of their IPC message. The results of one query shape carry the same schema
  * message, and decoding it (a flatbuffer per field) costs more than the rest of a small result.
  */
-const schemaCache = new Map<string, Schema>();
+const schemaCache = new Map<string, CachedSchema>();
+/** The last schema message read and its schema: a query shape's results come one after another. */
+let lastSchema: { readonly metadata: Buffer; readonly cached: CachedSchema } | undefined;
 
 /** The schema of a schema message's metadata bytes, decoded once per distinct message. */
-function cachedSchema(metadata: Uint8Array): Schema | undefined {
-  const key = Buffer.from(metadata.buffer, metadata.byteOffset, metadata.byteLength).toString("latin1");
-  const cached = schemaCache.get(key);
-  if (cached !== undefined) return cached;
-  const message = Message.decode(metadata);
-  if (message.headerType !== MessageHeader.Schema) return undefined;
-  const schema = (message as Message<MessageHeader.Schema>).header();
-  if (schemaCache.size >= SCHEMA_CACHE_LIMIT) schemaCache.clear();
-  schemaCache.set(key, schema);
-  return schema;
+function cachedSchema(metadata: Uint8Array): CachedSchema | undefined {
+  const bytes = Buffer.from(metadata.buffer, metadata.byteOffset, metadata.byteLength);
+  // Compared byte for byte first: cheaper than making a string of them to look up.
+  if (lastSchema !== undefined && lastSchema.metadata.equals(bytes)) return lastSchema.cached;
+  const key = bytes.toString("latin1");
+  let cached = schemaCache.get(key);
+  if (cached === undefined) {
+    const message = Message.decode(metadata);
+    if (message.headerType !== MessageHeader.Schema) return undefined;
+    const schema = (message as Message<MessageHeader.Schema>).header();
+    cached = { schema, readable: schema.fields.every((field) => isReadable(field.type as DataType)) };
+    if (schemaCache.size >= SCHEMA_CACHE_LIMIT) schemaCache.clear();
+    schemaCache.set(key, cached);
+  }
+  // A copy: the message's bytes belong to a response the caller may reuse.
+  lastSchema = { metadata: Buffer.from(bytes), cached };
+  return cached;
 }
 
 /**
@@ -122,9 +137,9 @@ export function readFlatStream(input: Uint8Array): Table | undefined {
     const metadata = bytes.subarray(at + 8, bodyStart);
     if (schema === undefined) {
       // A stream starts with its schema, which has no body.
-      schema = cachedSchema(metadata);
-      if (schema === undefined || !schema.fields.every((field) => isReadable(field.type as DataType)))
-        return undefined;
+      const cached = cachedSchema(metadata);
+      if (cached === undefined || !cached.readable) return undefined;
+      schema = cached.schema;
       at = bodyStart;
       continue;
     }

@@ -9,7 +9,11 @@ export {
 export { DataDirectoryError, UnsupportedModeError } from "./errors.js";
 export { HoraeDBServer, type HoraeDBServerOptions } from "./server.js";
 export { SERVER_NODE_FLAGS } from "./node-flags.js";
-export { STORAGE_SERVICE_NAME, storageServiceHandlers } from "./storage-service.js";
+export {
+  STORAGE_SERVICE_NAME,
+  storageServiceHandlers,
+  storageServiceServerDefinition,
+} from "./storage-service.js";
 export * as engine from "./engine/index.js";
 export { DataType, parseDataType, type CellValue } from "./table/data-type.js";
 export {

@@ -13,11 +13,12 @@ import type { Logger } from "pino";
 import type { StorageEngine, WriteRows } from "./engine/index.js";
 import { arrowToWriteRows } from "./server/arrow-rows.js";
 import { CallCancellation } from "./server/call-cancellation.js";
+import { passingEncoded, type EncodedMessage } from "./server/encoded-response.js";
 import type { ServerMetrics } from "./server/metrics.js";
 import { ProtobufDecodeError } from "./server/protobuf-reader.js";
 import { RequestError } from "./server/request-error.js";
 import { seriesToWriteRows } from "./server/series-rows.js";
-import { outcomeResponse, requestLimits, streamSql } from "./server/sql-query.js";
+import { requestLimits, streamSql, unaryOutcomeResponse } from "./server/sql-query.js";
 import { executeSql } from "./interpreters/index.js";
 import { statusOf } from "./server/status-mapping.js";
 import { decodeWriteRequest, type DecodedTableRequest } from "./server/write-request.js";
@@ -60,9 +61,10 @@ let serverDefinition: ServiceDefinition | undefined;
 
 /**
  * The StorageService definition to register `storageServiceHandlers` with: the generated one, except
- * that Write and StreamWrite hand the request bytes over undecoded. The generic decoder makes an
- * object per field value of a write, which costs more than the rest of the write; the handlers
- * decode the bytes straight into columns instead.
+ * that Write and StreamWrite hand the request bytes over undecoded, and SqlQuery sends responses
+ * encoded beforehand as they are. The generic decoder makes an object per field value of a write,
+ * which costs more than the rest of the write; the handlers decode the bytes straight into columns
+ * instead. A query's rows are written straight into its response (server/encoded-response.ts).
  */
 export function storageServiceServerDefinition(): ServiceDefinition {
   if (serverDefinition !== undefined) return serverDefinition;
@@ -72,6 +74,10 @@ export function storageServiceServerDefinition(): ServiceDefinition {
     ...generated,
     Write: { ...generated.Write, requestDeserialize: asBytes },
     StreamWrite: { ...generated.StreamWrite, requestDeserialize: asBytes },
+    SqlQuery: {
+      ...generated.SqlQuery,
+      responseSerialize: passingEncoded(generated.SqlQuery.responseSerialize),
+    },
   };
   return serverDefinition;
 }
@@ -79,6 +85,7 @@ export function storageServiceServerDefinition(): ServiceDefinition {
 /**
  * StorageService on the storage engine: Route, the writes, and SQL (unary SqlQuery and the
  * batch-per-response StreamSqlQuery). Request failures are answered in the response header.
+ * Register them with `storageServiceServerDefinition()`, whose (de)serializers they rely on.
  */
 export function storageServiceHandlers(context: StorageServiceContext): StorageServiceImplementation {
   const unimplemented = unimplementedHandlers(
@@ -122,9 +129,10 @@ export function storageServiceHandlers(context: StorageServiceContext): StorageS
     SqlQuery(call, callback) {
       const cancellation = new CallCancellation(call);
       const request = call.request;
-      const answer = (response: storage.SqlQueryResponse): void => {
+      const answer = (response: storage.SqlQueryResponse | EncodedMessage): void => {
         cancellation.settle();
-        callback(null, response);
+        // The definition's SqlQuery serializer passes an EncodedMessage through (passingEncoded).
+        callback(null, response as storage.SqlQueryResponse);
       };
       timeQuery(context, request.sql, () =>
         executeSql(
@@ -134,7 +142,7 @@ export function storageServiceHandlers(context: StorageServiceContext): StorageS
           requestLimits(request, cancellation, context.defaultQueryTimeoutMs),
         ),
       )
-        .then((outcome) => answer(outcomeResponse(outcome, request.acceptCompression)))
+        .then((outcome) => answer(unaryOutcomeResponse(outcome, request.acceptCompression)))
         .catch((error: unknown) => answer({ header: failureHeader(context, error, request.sql) }));
     },
     StreamSqlQuery(call) {

@@ -44,13 +44,21 @@ export function resultToArrow(result: QueryResult): RecordBatch[] {
 export function emptyBatch(columns: readonly ResultColumn[]): ColumnBatch {
   return {
     names: columns.map((c) => c.name),
-    columns: columns.map((c): Column => ({
-      type: c.type,
-      values: allocateValues(c.type, 0),
-      validity: null,
-    })),
+    columns: columns.map((c) => emptyColumn(c.type)),
     numRows: 0,
   };
+}
+
+/** Columns of no rows, one per type, shared: nothing can be written into a column of no rows. */
+const emptyColumns = new Map<DataType, Column>();
+
+function emptyColumn(type: DataType): Column {
+  let column = emptyColumns.get(type);
+  if (column === undefined) {
+    column = Object.freeze({ type, values: allocateValues(type, 0), validity: null });
+    emptyColumns.set(type, column);
+  }
+  return column;
 }
 
 /** Each row as an array of values in column order (timestamps in ms, NULL as null). */

@@ -5,11 +5,11 @@
  * are built on the way, which for the small results of typical queries cost more than the rows.
  *
  * Every field is nullable; types are those `arrowTypeOf` maps ours to: Timestamp(ms), Float64,
- * Float32, Int64, Int32, Uint64, Bool, Utf8 and Binary, and a Dictionary of Utf8 for the result
- * columns that hold a TAG column's values (`ResultColumn.tag`). A stream carries one dictionary per
- * such column, covering all of its record batches, sent before the first of them; its indices are
- * Int8, Int16 or Int32, the narrowest that holds them (a tag's rows are mostly a few values). Nulls
- * are in validity bitmaps, buffers 8-byte aligned, metadata version V5.
+ * Float32, Int64, Int32, Uint64, Bool, Utf8 and Binary. The result columns that hold a TAG column's
+ * values (`ResultColumn.tag`) are a Dictionary of Utf8 in streams of at least MIN_DICTIONARY_ROWS
+ * rows: one dictionary per such column, covering all of the stream's record batches, sent before the
+ * first of them, with Int8, Int16 or Int32 indices, the narrowest that holds them (a tag's rows are
+ * mostly a few values). Nulls are in validity bitmaps, buffers 8-byte aligned, metadata version V5.
  */
 import { Dictionary, Field, Int16, Int32, Int8, Message, Schema, Utf8 } from "apache-arrow";
 import type { Column } from "../batch/column.js";
@@ -101,37 +101,71 @@ export function resultToIpcStreams(
   columns: readonly ResultColumn[],
   batches: readonly ColumnBatch[],
 ): Uint8Array[] {
+  return planResultStreams(columns, batches).map(encodePlannedStream);
+}
+
+/**
+ * An IPC stream about to be written: its size in bytes, and how to write it into `out` from `at`,
+ * which must hold that many zeroed bytes (the zeroes are its padding, and the values of null rows
+ * that have none of their own).
+ */
+export interface IpcStreamPlan {
+  readonly byteLength: number;
+  readonly write: (out: Buffer, at: number) => void;
+}
+
+/** The streams `resultToIpcStreams` would return, planned but not yet written. */
+export function planResultStreams(
+  columns: readonly ResultColumn[],
+  batches: readonly ColumnBatch[],
+): IpcStreamPlan[] {
   if (batches.length === 0) {
     const empty = emptyBatch(columns);
-    return [encodeStream([[empty]], dictionaryColumns(columns, empty))];
+    return [planStream([[empty]], dictionaryColumns(columns, empty, 0))];
   }
-  const streams: Uint8Array[] = [];
+  const streams: IpcStreamPlan[] = [];
   let run: ColumnBatch[] = [];
+  let runRows = 0;
   let signature = "";
   const flush = () => {
-    streams.push(encodeStream(groupSmallBatches(run), dictionaryColumns(columns, run[0] as ColumnBatch)));
+    const encoded = dictionaryColumns(columns, run[0] as ColumnBatch, runRows);
+    streams.push(planStream(groupSmallBatches(run), encoded));
   };
   for (const batch of batches) {
     const next = schemaSignature(batch);
     if (run.length > 0 && next !== signature) {
       flush();
       run = [];
+      runRows = 0;
     }
     signature = next;
     run.push(batch);
+    runRows += batch.numRows;
   }
   flush();
   return streams;
 }
 
 /**
- * Which of a batch's columns are sent dictionary-encoded: the string columns that are TAG columns of
- * the result, where the batch's columns are the result's.
+ * Streams of fewer rows send TAG columns as plain Utf8. A dictionary costs a message per column on
+ * both sides, which outweighs what it saves on a few rows: for a TSBS high-cpu-1 result (10 tags,
+ * 11 other columns), encoding and decoding an empty result took 39 and 28 us with dictionaries, 23
+ * and 17 us without, while 1,570 rows took 103 us to encode with them and 209 us without.
  */
-function dictionaryColumns(columns: readonly ResultColumn[], batch: ColumnBatch): boolean[] {
+export const MIN_DICTIONARY_ROWS = 256;
+
+/**
+ * Which of a batch's columns are sent dictionary-encoded in a stream of `rows` rows: the string
+ * columns that are TAG columns of the result, where the batch's columns are the result's, when the
+ * stream has at least MIN_DICTIONARY_ROWS rows.
+ */
+function dictionaryColumns(columns: readonly ResultColumn[], batch: ColumnBatch, rows: number): boolean[] {
   return batch.columns.map(
     (column, i) =>
-      column.type === DataType.String && columns[i]?.tag === true && columns[i]?.name === batch.names[i],
+      rows >= MIN_DICTIONARY_ROWS &&
+      column.type === DataType.String &&
+      columns[i]?.tag === true &&
+      columns[i]?.name === batch.names[i],
   );
 }
 
@@ -178,17 +212,26 @@ export function encodeIpcStream(
   batches: readonly ColumnBatch[],
   dictionaryEncoded: readonly boolean[] = [],
 ): Uint8Array {
-  return encodeStream(
-    batches.map((batch) => [batch]),
-    dictionaryEncoded,
+  return encodePlannedStream(
+    planStream(
+      batches.map((batch) => [batch]),
+      dictionaryEncoded,
+    ),
   );
 }
 
+/** A planned stream written into a buffer of its own. */
+export function encodePlannedStream(plan: IpcStreamPlan): Uint8Array {
+  const out = Buffer.from(new ArrayBuffer(plan.byteLength));
+  plan.write(out, 0);
+  return out;
+}
+
 /** One IPC stream of the record batches, each made of its parts. */
-function encodeStream(
+function planStream(
   batches: readonly RecordBatchParts[],
   dictionaryEncoded: readonly boolean[],
-): Uint8Array {
+): IpcStreamPlan {
   const first = batches[0]?.[0];
   if (first === undefined) throw new RangeError("an IPC stream needs at least one batch");
   const dictionaries: StreamDictionary[] = [];
@@ -217,34 +260,33 @@ function encodeStream(
   plans.forEach((p, i) => {
     total += recordBatchMetadataSize(p, false) + (bodySizes[i] as number);
   });
-  // Zeroed: padding bytes, and the values of null rows that have none of their own, read as zero.
-  // An ArrayBuffer of its own, so the typed views of index buffers are aligned.
-  const out = Buffer.from(new ArrayBuffer(total));
-  const view = new DataView(out.buffer);
-  out.set(schema, 0);
-  let at = schema.byteLength;
-  dictionaries.forEach((dictionary, i) => {
-    const columnPlans = dictionaryPlans[i] as ColumnPlan[];
-    const length = dictionary.values.length;
-    at = writeRecordBatchMetadata(
-      view,
-      at,
-      length,
-      columnPlans,
-      dictionaryBodies[i] as number,
-      dictionary.column,
-    );
-    at = writeBody(out, view, at, length, columnPlans);
-  });
-  batches.forEach((parts, i) => {
-    const columnPlans = plans[i] as ColumnPlan[];
-    const numRows = rowsOf(parts);
-    at = writeRecordBatchMetadata(view, at, numRows, columnPlans, bodySizes[i] as number);
-    at = writeBody(out, view, at, numRows, columnPlans);
-  });
-  view.setUint32(at, CONTINUATION, true);
-  view.setUint32(at + 4, 0, true);
-  return out;
+  const write = (out: Buffer, start: number): void => {
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    out.set(schema, start);
+    let at = start + schema.byteLength;
+    dictionaries.forEach((dictionary, i) => {
+      const columnPlans = dictionaryPlans[i] as ColumnPlan[];
+      const length = dictionary.values.length;
+      at = writeRecordBatchMetadata(
+        view,
+        at,
+        length,
+        columnPlans,
+        dictionaryBodies[i] as number,
+        dictionary.column,
+      );
+      at = writeBody(out, view, at, length, columnPlans);
+    });
+    batches.forEach((parts, i) => {
+      const columnPlans = plans[i] as ColumnPlan[];
+      const numRows = rowsOf(parts);
+      at = writeRecordBatchMetadata(view, at, numRows, columnPlans, bodySizes[i] as number);
+      at = writeBody(out, view, at, numRows, columnPlans);
+    });
+    view.setUint32(at, CONTINUATION, true);
+    view.setUint32(at + 4, 0, true);
+  };
+  return { byteLength: total, write };
 }
 
 /**
@@ -704,17 +746,25 @@ function writeValues(out: Buffer, view: DataView, at: number, numRows: number, p
       }
       return;
     case DataType.String:
-      writeStrings(values as string[], numRows, plan.strings as StringLayout, out, at);
+      writeStrings(values as string[], numRows, plan.strings as StringLayout, out, view, at);
       return;
     case DataType.Varbinary:
-      writeBinary(values as Uint8Array[], numRows, out, at);
+      writeBinary(values as Uint8Array[], numRows, out, view, at);
       return;
   }
 }
 
-/** A record batch's dictionary indices, filled run by run into a view of their buffer. */
+/**
+ * A record batch's dictionary indices, filled run by run into a view of their buffer, or one by one
+ * where the buffer does not start at a multiple of the index size (a stream after another in one
+ * response), which a typed array cannot view.
+ */
 function writeIndices(runs: IndexRuns, bytes: IndexBytes, numRows: number, out: Buffer, at: number): void {
   const start = out.byteOffset + at;
+  if (start % bytes !== 0) {
+    writeIndicesUnaligned(runs, bytes, numRows, out, at);
+    return;
+  }
   const indices =
     bytes === 1
       ? new Int8Array(out.buffer, start, numRows)
@@ -724,6 +774,21 @@ function writeIndices(runs: IndexRuns, bytes: IndexBytes, numRows: number, out: 
   const { starts } = runs;
   for (let i = 0; i < starts.length; i++) {
     indices.fill(runs.indices[i] as number, starts[i], starts[i + 1] ?? numRows);
+  }
+}
+
+function writeIndicesUnaligned(
+  runs: IndexRuns,
+  bytes: IndexBytes,
+  numRows: number,
+  out: Buffer,
+  at: number,
+): void {
+  const { starts } = runs;
+  for (let i = 0; i < starts.length; i++) {
+    const index = runs.indices[i] as number;
+    const end = starts[i + 1] ?? numRows;
+    for (let row = starts[i] as number; row < end; row++) out.writeIntLE(index, at + row * bytes, bytes);
   }
 }
 
@@ -753,15 +818,18 @@ function packBits(bytes: Uint8Array, numRows: number, out: Buffer, at: number): 
   }
 }
 
-/** Offsets (Int32, numRows + 1) then the UTF-8 bytes, 8-byte aligned after the offsets. */
+/**
+ * Offsets (Int32, numRows + 1, written in place: the buffer is zeroed, so the first is 0) then the
+ * UTF-8 bytes, 8-byte aligned after the offsets.
+ */
 function writeStrings(
   strings: readonly string[],
   numRows: number,
   layout: StringLayout,
   out: Buffer,
+  view: DataView,
   at: number,
 ): void {
-  const offsets = new Int32Array(numRows + 1);
   const dataStart = at + align8((numRows + 1) * 4);
   let end = 0;
   switch (layout.kind) {
@@ -773,7 +841,7 @@ function writeStrings(
         if (size > 0) out.fill(value, dataStart + end, dataStart + end + size * (runEnd - row));
         for (; row < runEnd; row++) {
           end += size;
-          offsets[row + 1] = end;
+          view.setInt32(at + 4 * (row + 1), end, true);
         }
       });
       break;
@@ -781,29 +849,33 @@ function writeStrings(
     case "ascii":
       for (let i = 0; i < numRows; i++) {
         end += (strings[i] as string).length;
-        offsets[i + 1] = end;
+        view.setInt32(at + 4 * (i + 1), end, true);
       }
       out.write(layout.text, dataStart, end, "latin1");
       break;
     case "utf8":
       for (let i = 0; i < numRows; i++) {
         end += out.write(strings[i] as string, dataStart + end, "utf8");
-        offsets[i + 1] = end;
+        view.setInt32(at + 4 * (i + 1), end, true);
       }
       break;
   }
-  out.set(new Uint8Array(offsets.buffer), at);
 }
 
-function writeBinary(values: readonly Uint8Array[], numRows: number, out: Buffer, at: number): void {
-  const offsets = new Int32Array(numRows + 1);
+/** Offsets as for strings, then the bytes. */
+function writeBinary(
+  values: readonly Uint8Array[],
+  numRows: number,
+  out: Buffer,
+  view: DataView,
+  at: number,
+): void {
   const dataStart = at + align8((numRows + 1) * 4);
   let end = 0;
   for (let i = 0; i < numRows; i++) {
     const bytes = values[i] as Uint8Array;
     out.set(bytes, dataStart + end);
     end += bytes.byteLength;
-    offsets[i + 1] = end;
+    view.setInt32(at + 4 * (i + 1), end, true);
   }
-  out.set(new Uint8Array(offsets.buffer), at);
 }

@@ -3,7 +3,8 @@ import type { StorageEngine } from "../engine/index.js";
 import { executeSql, type SqlOutcome } from "../interpreters/index.js";
 import { QueryExecutionError, executeSelectStream, type CancellationSignal } from "../query/index.js";
 import { parseStatement } from "../sql/index.js";
-import { resultToIpcStreams } from "./arrow-ipc.js";
+import { encodePlannedStream, planResultStreams, resultToIpcStreams } from "./arrow-ipc.js";
+import { encodeSqlResultResponse, type EncodedMessage } from "./encoded-response.js";
 import { compressPayload } from "./payload-compression.js";
 
 /** Timeout of a statement whose request leaves `timeout_ms` at 0, unless configured otherwise. */
@@ -54,7 +55,7 @@ export function arrowPayload(
   };
 }
 
-/** The response of a unary SqlQuery for a statement's outcome. */
+/** The response for a statement's outcome, as an object. */
 export function outcomeResponse(
   outcome: SqlOutcome,
   accepted: storage.Compression__Output,
@@ -62,6 +63,25 @@ export function outcomeResponse(
   if (outcome.kind === "affected") return { header: OK, affectedRows: String(outcome.rows) };
   const { columns, batches } = outcome.result;
   return { header: OK, arrow: arrowPayload(resultToIpcStreams(columns, batches), accepted) };
+}
+
+/**
+ * The response of a unary SqlQuery for a statement's outcome: rows sent uncompressed come encoded
+ * already, their Arrow streams written in place (see encoded-response.ts); the rest as objects.
+ */
+export function unaryOutcomeResponse(
+  outcome: SqlOutcome,
+  accepted: storage.Compression__Output,
+): storage.SqlQueryResponse | EncodedMessage {
+  if (outcome.kind === "affected") return outcomeResponse(outcome, accepted);
+  const { columns, batches } = outcome.result;
+  const streams = planResultStreams(columns, batches);
+  let total = 0;
+  for (const stream of streams) total += stream.byteLength;
+  if (accepted === "COMPRESSION_NONE" || total <= SQL_COMPRESSION_THRESHOLD_BYTES) {
+    return encodeSqlResultResponse(streams);
+  }
+  return { header: OK, arrow: arrowPayload(streams.map(encodePlannedStream), accepted) };
 }
 
 /**

@@ -10,7 +10,12 @@ import { describe, expect, it } from "vitest";
 import type { Column } from "../../src/batch/column.js";
 import type { ColumnBatch } from "../../src/batch/column-batch.js";
 import { resultToArrow, type ResultColumn } from "../../src/query/index.js";
-import { encodeIpcStream, MIN_RECORD_BATCH_ROWS, resultToIpcStreams } from "../../src/server/arrow-ipc.js";
+import {
+  encodeIpcStream,
+  MIN_DICTIONARY_ROWS,
+  MIN_RECORD_BATCH_ROWS,
+  resultToIpcStreams,
+} from "../../src/server/arrow-ipc.js";
 import { DataType } from "../../src/table/data-type.js";
 
 /** What the encoder replaces: Arrow record batches from `resultToArrow`, one stream each. */
@@ -310,27 +315,66 @@ describe("resultToIpcStreams", () => {
     }
   });
 
-  it("gives a TAG column of no rows, or only nulls, an empty dictionary", () => {
+  it("sends TAG columns as plain Utf8 in streams under MIN_DICTIONARY_ROWS rows", () => {
     const columns: ResultColumn[] = [
       { name: "host", type: DataType.String, tag: true },
       { name: "v", type: DataType.Double },
     ];
-    const empty = tableFromIPC(resultToIpcStreams(columns, [])[0] as Uint8Array);
-    expect(String(empty.schema.fields[0]?.type)).toBe("Dictionary<Int8, Utf8>");
-    expect(empty.numRows).toBe(0);
+    const hostBatch = (numRows: number): ColumnBatch =>
+      batchOf(
+        ["host", "v"],
+        [
+          {
+            type: DataType.String,
+            values: Array.from({ length: numRows }, (_, i) => `h${i % 3}`),
+            validity: null,
+          },
+          {
+            type: DataType.Double,
+            values: Float64Array.from({ length: numRows }, (_, i) => i),
+            validity: null,
+          },
+        ],
+        numRows,
+      );
+    const typeOf = (batches: ColumnBatch[]) =>
+      String(tableFromIPC(resultToIpcStreams(columns, batches)[0] as Uint8Array).schema.fields[0]?.type);
+    expect(typeOf([])).toBe("Utf8");
+    expect(typeOf([hostBatch(MIN_DICTIONARY_ROWS - 1)])).toBe("Utf8");
+    // Rows counted over the stream's batches.
+    expect(typeOf([hostBatch(MIN_DICTIONARY_ROWS - 1), hostBatch(1)])).toBe("Dictionary<Int8, Utf8>");
+    const small = tableFromIPC(resultToIpcStreams(columns, [hostBatch(5)])[0] as Uint8Array);
+    expect(contents(small).columns[0]).toEqual(["h0", "h1", "h2", "h0", "h1"]);
+  });
+
+  it("gives a TAG column of only nulls an empty dictionary", () => {
+    const columns: ResultColumn[] = [
+      { name: "host", type: DataType.String, tag: true },
+      { name: "v", type: DataType.Double },
+    ];
+    const numRows = MIN_DICTIONARY_ROWS;
     const nulls = batchOf(
       ["host", "v"],
       [
-        { type: DataType.String, values: ["", ""], validity: new Uint8Array(2) },
-        { type: DataType.Double, values: Float64Array.of(1, 2), validity: null },
+        {
+          type: DataType.String,
+          values: new Array<string>(numRows).fill(""),
+          validity: new Uint8Array(numRows),
+        },
+        {
+          type: DataType.Double,
+          values: Float64Array.from({ length: numRows }, (_, i) => i),
+          validity: null,
+        },
       ],
-      2,
+      numRows,
     );
     const read = tableFromIPC(resultToIpcStreams(columns, [nulls])[0] as Uint8Array);
-    expect(contents(read).columns).toEqual([
-      [null, null],
-      [1, 2],
-    ]);
+    expect(String(read.schema.fields[0]?.type)).toBe("Dictionary<Int8, Utf8>");
+    expect(read.batches[0]?.getChild("host")?.data[0]?.dictionary?.length).toBe(0);
+    const [hosts, values] = contents(read).columns;
+    expect(hosts).toEqual(new Array(numRows).fill(null));
+    expect(values).toEqual(Array.from({ length: numRows }, (_, i) => i));
   });
 
   it("aligns every message and buffer to 8 bytes, and ends with the end-of-stream marker", () => {

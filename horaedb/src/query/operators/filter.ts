@@ -3,6 +3,7 @@ import type { BoundExpr } from "../bound-expr.js";
 import { evaluate } from "../evaluator.js";
 import { describeExpr } from "../expr-format.js";
 import type { QueryContext } from "../query-context.js";
+import { selectRows } from "../row-selection.js";
 import { trueRows } from "../vectors.js";
 import { Operator } from "./operator.js";
 
@@ -28,7 +29,8 @@ export class FilterOperator extends Operator {
 
   protected async *produce(ctx: QueryContext): AsyncGenerator<ColumnBatch, void, undefined> {
     for await (const batch of this.input.execute(ctx)) {
-      const keep = trueRows(evaluate(this.predicate, batch), batch.numRows);
+      const keep =
+        selectRows(this.predicate, batch) ?? trueRows(evaluate(this.predicate, batch), batch.numRows);
       if (keep.length === 0) continue;
       yield keep.length === batch.numRows ? batch : takeRows(batch, keep);
     }

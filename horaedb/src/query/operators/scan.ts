@@ -8,6 +8,7 @@ import { evaluate } from "../evaluator.js";
 import { describeExpr } from "../expr-format.js";
 import type { ScanNode } from "../logical-plan.js";
 import type { QueryContext } from "../query-context.js";
+import { selectRows } from "../row-selection.js";
 import { trueRows } from "../vectors.js";
 import { Operator } from "./operator.js";
 
@@ -134,7 +135,7 @@ function rowPredicate(predicate: BoundExpr, node: ScanNode): RowPredicate {
         }),
         numRows: batch.numRows,
       };
-      return trueRows(evaluate(bound, own), batch.numRows);
+      return selectRows(bound, own) ?? trueRows(evaluate(bound, own), batch.numRows);
     },
   };
 }

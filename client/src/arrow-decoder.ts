@@ -119,8 +119,26 @@ function cachedSchema(metadata: Uint8Array): CachedSchema | undefined {
  * Returns undefined for any stream it does not read that way (delta or replaced dictionaries,
  * compressed bodies, nested types, the pre-1.0 format, no record batch, a truncated stream), which
  * `tableFromIPC` then reads, or rejects with its own error.
+ *
+ * A stream of no rows that equals the last such stream read gives the same table again: queries
+ * that find nothing answer one stream over and over, and a table of no rows holds nothing to change.
  */
 export function readFlatStream(input: Uint8Array): Table | undefined {
+  const empty = lastEmptyStream;
+  if (empty !== undefined && empty.bytes.byteLength === input.byteLength && empty.bytes.equals(input)) {
+    return empty.table;
+  }
+  const table = readStream(input);
+  if (table !== undefined && table.numRows === 0) {
+    lastEmptyStream = { bytes: Buffer.from(input), table };
+  }
+  return table;
+}
+
+/** The last stream of no rows `readFlatStream` read (a copy of its bytes), and its table. */
+let lastEmptyStream: { readonly bytes: Buffer; readonly table: Table } | undefined;
+
+function readStream(input: Uint8Array): Table | undefined {
   // A plain Uint8Array: a Node Buffer's subarray() makes a Buffer, which costs more to construct.
   const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -237,6 +237,25 @@ describe("readFlatStream", () => {
     }
   });
 
+  it("gives a stream of no rows read again the same table, and any other stream its own", () => {
+    const empty = tableToIPC(flatTable(0), "stream");
+    const first = readFlatStream(empty) as Table;
+    expect(first.numRows).toBe(0);
+    // Equal bytes elsewhere: the same table.
+    expect(readFlatStream(Uint8Array.from(empty))).toBe(first);
+    // Another schema, no rows: a table of its own, with its own schema.
+    const other = tableToIPC(new Table({ x: vectorFromArray([] as number[], new Float64()) }), "stream");
+    const otherTable = readFlatStream(other) as Table;
+    expect(otherTable).not.toBe(first);
+    expect(otherTable.schema.fields.map((f) => f.name)).toEqual(["x"]);
+    expect(contents(otherTable)).toEqual(contents(tableFromIPC(other)));
+    // Streams with rows are read every time.
+    const rows = tableToIPC(flatTable(3), "stream");
+    const read = readFlatStream(rows) as Table;
+    expect(readFlatStream(rows)).not.toBe(read);
+    expect(contents(read)).toEqual(contents(tableFromIPC(rows)));
+  });
+
   it("leaves to tableFromIPC dictionaries that change between batches", () => {
     // One dictionary type (and id) for both batches, each with dictionary values of its own.
     const type = new Dictionary(new Utf8(), new Int32());

@@ -119,10 +119,7 @@ export function planResultStreams(
   columns: readonly ResultColumn[],
   batches: readonly ColumnBatch[],
 ): IpcStreamPlan[] {
-  if (batches.length === 0) {
-    const empty = emptyBatch(columns);
-    return [planStream([[empty]], dictionaryColumns(columns, empty, 0))];
-  }
+  if (batches.length === 0) return [emptyResultStream(columns)];
   const streams: IpcStreamPlan[] = [];
   let run: ColumnBatch[] = [];
   let runRows = 0;
@@ -144,6 +141,27 @@ export function planResultStreams(
   }
   flush();
   return streams;
+}
+
+const EMPTY_STREAM_CACHE_LIMIT = 256;
+/**
+ * The streams of empty results, by their columns' signature. Queries that find nothing (an alert's
+ * condition, most of the time) answer the same stream again and again: written once, copied after.
+ */
+const emptyStreams = new Map<string, Uint8Array>();
+
+/** The stream of an empty result: its schema and one record batch of no rows. */
+function emptyResultStream(columns: readonly ResultColumn[]): IpcStreamPlan {
+  const empty = emptyBatch(columns);
+  const signature = schemaSignature(empty);
+  let bytes = emptyStreams.get(signature);
+  if (bytes === undefined) {
+    bytes = encodePlannedStream(planStream([[empty]], dictionaryColumns(columns, empty, 0)));
+    if (emptyStreams.size >= EMPTY_STREAM_CACHE_LIMIT) emptyStreams.clear();
+    emptyStreams.set(signature, bytes);
+  }
+  const stream = bytes;
+  return { byteLength: stream.byteLength, write: (out, at) => out.set(stream, at) };
 }
 
 /**

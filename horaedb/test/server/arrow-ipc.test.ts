@@ -175,6 +175,21 @@ describe("resultToIpcStreams", () => {
     expect(contents(read)).toEqual(contents(concatenated(viaArrowWriter(columns, []))));
   });
 
+  it("answers each set of columns with its own empty stream, the same bytes every time", () => {
+    const a: ResultColumn[] = [{ name: "v", type: DataType.Double }];
+    // Same names, another type; a name that would read as two in a signature without lengths.
+    const b: ResultColumn[] = [{ name: "v", type: DataType.Int64 }];
+    const c: ResultColumn[] = [{ name: "v:1,w", type: DataType.Double }];
+    const first = resultToIpcStreams(a, [])[0] as Uint8Array;
+    const again = resultToIpcStreams(a, [])[0] as Uint8Array;
+    expect(Buffer.from(again).equals(first)).toBe(true);
+    expect(again.buffer).not.toBe(first.buffer);
+    for (const columns of [a, b, c, a]) {
+      const read = tableFromIPC(resultToIpcStreams(columns, [])[0] as Uint8Array);
+      expect(contents(read)).toEqual(contents(concatenated(viaArrowWriter(columns, []))));
+    }
+  });
+
   it("encodes non-ASCII strings, lone surrogates included, one string at a time", () => {
     const strings = ["héllo", "", "日本", "\ud83d", "\ude00", "a😀b", "plain"];
     const batch = batchOf(

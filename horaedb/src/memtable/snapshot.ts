@@ -284,7 +284,8 @@ export class MemtableSnapshot {
     const start = range?.start ?? -Infinity;
     const end = range?.end ?? Infinity;
     const view = this.#sortedView();
-    const gatherers = this.columnReaders(names);
+    // Made when the first rows pass: a scan whose predicate keeps nothing reads only its columns.
+    let gatherers: ColumnReader[] | undefined;
     const tested = predicate === undefined ? undefined : this.columnReaders(predicate.columns);
     const total = view.chunk.length;
     // Gathering several batches' worth of rows one column at a time keeps that column's source
@@ -322,6 +323,7 @@ export class MemtableSnapshot {
         if (selected.length === 0) continue;
         if (selected.length < at.count) at = pickLocations(at, selected);
       }
+      gatherers ??= this.columnReaders(names);
       const columns = gatherers.map((g) => g.gather(at));
       if (at.count <= batchSize) {
         yield { names, columns, numRows: at.count };

@@ -31,7 +31,7 @@ export function selectRows(predicate: BoundExpr, batch: ColumnBatch): Uint32Arra
   const comparisons: NumberComparison[] = [];
   if (!collectComparisons(predicate, comparisons)) return undefined;
   const n = batch.numRows;
-  const rows = new Uint32Array(n);
+  const rows = scratchOf(n);
   let count = -1;
   for (const { op, column, value } of comparisons) {
     const source = batch.columns[column] as Column;
@@ -41,7 +41,20 @@ export function selectRows(predicate: BoundExpr, batch: ColumnBatch): Uint32Arra
         ? selectAll(op, values, source.validity, value, n, rows)
         : selectAmong(op, values, source.validity, value, rows, count);
   }
-  return rows.subarray(0, count);
+  // A copy of the rows that pass, which are often none or few.
+  return rows.slice(0, count);
+}
+
+/**
+ * Room for the indices of a batch's rows, reused from call to call (selectRows runs to its end
+ * without yielding, and returns a copy): an array of more than a few values is memory of its own,
+ * whose allocation cost as much as the comparisons of a few hundred rows.
+ */
+let scratch = new Uint32Array(1024);
+
+function scratchOf(n: number): Uint32Array {
+  if (scratch.length < n) scratch = new Uint32Array(Math.max(n, scratch.length * 2));
+  return scratch;
 }
 
 /** Appends the comparisons `expr` is an AND of; false when it is anything else. */

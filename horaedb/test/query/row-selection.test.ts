@@ -89,6 +89,16 @@ describe("selectRows", () => {
     }
   });
 
+  it("returns rows of its own, which later selections leave as they are", () => {
+    const above = compare(">", column(0, DataType.Double), literal(DataType.Double, 4));
+    const below = compare("<", column(0, DataType.Double), literal(DataType.Double, 4));
+    const first = selectRows(above, batch) as Uint32Array;
+    const kept = Array.from(first);
+    selectRows(below, batch);
+    expect(Array.from(first)).toEqual(kept);
+    expect(kept).toEqual(evaluated(above, batch));
+  });
+
   it("leaves other predicates to evaluation", () => {
     const strings: ColumnBatch = {
       names: ["s", "i"],

@@ -1,6 +1,7 @@
 /**
- * Node.js flags the server is meant to run with: `npm start`, the `horaedb` bin (its shebang) and
- * the benchmarks pass them; whoever starts `main.js` with `node` directly should too.
+ * Node.js flags the server is meant to run with: `npm start`, the `horaedb` bin (its shebang, which
+ * needs `env -S`) and the TSBS benchmark pass them; whoever starts `main.js` with `node` directly
+ * should too.
  *
  * --max-semi-space-size=32 (MiB): a query allocates a few hundred KiB of short-lived objects (its
  * batches, result buffers, call state). With V8's default 16 MiB semi-space the young generation is

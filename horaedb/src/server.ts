@@ -80,6 +80,7 @@ export class HoraeDBServer {
         metrics: this.metrics,
         defaultQueryTimeoutMs: config.query.timeout_ms,
         maxPayloadBytes: config.engine.max_request_bytes,
+        encodedSqlResponses: true,
       }),
     );
     registerSqlRoute(this.#servers.http, {

@@ -18,7 +18,7 @@ import type { ServerMetrics } from "./server/metrics.js";
 import { ProtobufDecodeError } from "./server/protobuf-reader.js";
 import { RequestError } from "./server/request-error.js";
 import { seriesToWriteRows } from "./server/series-rows.js";
-import { requestLimits, streamSql, unaryOutcomeResponse } from "./server/sql-query.js";
+import { outcomeResponse, requestLimits, streamSql, unaryOutcomeResponse } from "./server/sql-query.js";
 import { executeSql } from "./interpreters/index.js";
 import { statusOf } from "./server/status-mapping.js";
 import { decodeWriteRequest, type DecodedTableRequest } from "./server/write-request.js";
@@ -38,6 +38,12 @@ export interface StorageServiceContext {
   readonly defaultQueryTimeoutMs?: number | undefined;
   /** Largest size a compressed Arrow payload may decompress to (default DEFAULT_MAX_PAYLOAD_BYTES). */
   readonly maxPayloadBytes?: number | undefined;
+  /**
+   * SqlQuery answers rows with responses encoded beforehand (server/encoded-response.ts), which
+   * only `storageServiceServerDefinition()`'s serializer sends; leave it unset when registering the
+   * handlers with the generated definition.
+   */
+  readonly encodedSqlResponses?: boolean | undefined;
 }
 
 const OK: common.ResponseHeader = { code: StatusCode.STATUS_CODE_OK, message: "" };
@@ -85,7 +91,8 @@ export function storageServiceServerDefinition(): ServiceDefinition {
 /**
  * StorageService on the storage engine: Route, the writes, and SQL (unary SqlQuery and the
  * batch-per-response StreamSqlQuery). Request failures are answered in the response header.
- * Register them with `storageServiceServerDefinition()`, whose (de)serializers they rely on.
+ * Registered with `storageServiceServerDefinition()`, set `encodedSqlResponses` so that SqlQuery
+ * writes its rows straight into its responses.
  */
 export function storageServiceHandlers(context: StorageServiceContext): StorageServiceImplementation {
   const unimplemented = unimplementedHandlers(
@@ -142,7 +149,13 @@ export function storageServiceHandlers(context: StorageServiceContext): StorageS
           requestLimits(request, cancellation, context.defaultQueryTimeoutMs),
         ),
       )
-        .then((outcome) => answer(unaryOutcomeResponse(outcome, request.acceptCompression)))
+        .then((outcome) =>
+          answer(
+            context.encodedSqlResponses === true
+              ? unaryOutcomeResponse(outcome, request.acceptCompression)
+              : outcomeResponse(outcome, request.acceptCompression),
+          ),
+        )
         .catch((error: unknown) => answer({ header: failureHeader(context, error, request.sql) }));
     },
     StreamSqlQuery(call) {

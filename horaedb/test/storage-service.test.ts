@@ -27,7 +27,11 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cellAt } from "../src/batch/column.js";
 import { HoraeDBServer, resolveHoraeDBConfig, type HoraeDBConfigInput } from "../src/index.js";
-import { storageServiceHandlers, type WriteRequestInput } from "../src/storage-service.js";
+import {
+  storageServiceHandlers,
+  storageServiceServerDefinition,
+  type WriteRequestInput,
+} from "../src/storage-service.js";
 
 let dataDir: string;
 // Recent timestamps: rows older than the default TTL (7 days) are hidden from reads.
@@ -253,6 +257,47 @@ describe("StorageService writes", () => {
     });
     expect(response).toMatchObject({ header: { code: "STATUS_CODE_OK" }, successRows: "1" });
     expect(await rowsOf(server, "obj", ["host", "usage"])).toEqual([["a", 0.5]]);
+  });
+
+  it("answers SqlQuery with plain messages unless told its responses may come encoded", async () => {
+    const { server } = await startServer();
+    const context = {
+      engine: () => server.engine,
+      endpoint: () => ({ host: "127.0.0.1", port: 0 }),
+      logger: createLogger({ name: "test", level: "silent" }),
+    };
+    const method = storageServiceDefinition().SqlQuery;
+    const request = method.requestDeserialize(
+      method.requestSerialize({ context: { database: "public" }, sql: "SELECT 1 AS one" }),
+    );
+    const answer = (handlers: ReturnType<typeof storageServiceHandlers>) =>
+      new Promise<unknown>((resolve, reject) => {
+        handlers.SqlQuery(
+          { request, once: () => undefined, cancelled: false } as unknown as grpc.ServerUnaryCall<
+            storage.SqlQueryRequest__Output,
+            storage.SqlQueryResponse
+          >,
+          (err, res) => (err ? reject(new Error(String(err.details))) : resolve(res)),
+        );
+      });
+    // The generated serializer takes what the handlers answer by default.
+    const plain = (await answer(storageServiceHandlers(context))) as storage.SqlQueryResponse;
+    const decoded = method.responseDeserialize(method.responseSerialize(plain));
+    expect(
+      tableFromIPC(decoded.arrow?.recordBatches[0] as Buffer)
+        .getChild("one")
+        ?.toArray(),
+    ).toEqual(BigInt64Array.of(1n));
+    // Encoded: only the server definition's serializer sends it, as the same message.
+    const encoded = await answer(storageServiceHandlers({ ...context, encodedSqlResponses: true }));
+    const sent = storageServiceServerDefinition().SqlQuery as typeof method;
+    const decodedEncoded = method.responseDeserialize(
+      sent.responseSerialize(encoded as storage.SqlQueryResponse),
+    );
+    expect(decodedEncoded.header?.code).toBe("STATUS_CODE_OK");
+    expect(decodedEncoded.arrow?.recordBatches.map((b) => Buffer.from(b))).toEqual(
+      decoded.arrow?.recordBatches.map((b) => Buffer.from(b)),
+    );
   });
 
   it("applies each table request whole or not at all and says which failed and why", async () => {

@@ -30,6 +30,11 @@ type NumberArray = { readonly [i: number]: number };
 export function selectRows(predicate: BoundExpr, batch: ColumnBatch): Uint32Array | undefined {
   const comparisons: NumberComparison[] = [];
   if (!collectComparisons(predicate, comparisons)) return undefined;
+  // The evaluator goes by the columns themselves: so does this, or it leaves them to it.
+  for (const { column } of comparisons) {
+    const type = batch.columns[column]?.type;
+    if (type === undefined || !holdsNumbers(type)) return undefined;
+  }
   const n = batch.numRows;
   const rows = scratchOf(n);
   let count = -1;
@@ -80,17 +85,19 @@ function addComparison(
   value: unknown,
   out: NumberComparison[],
 ): boolean {
-  if (typeof value !== "number") return false;
-  if (
-    type !== DataType.Timestamp &&
-    type !== DataType.Double &&
-    type !== DataType.Float &&
-    type !== DataType.Int32
-  ) {
-    return false;
-  }
+  if (typeof value !== "number" || !holdsNumbers(type)) return false;
   out.push({ op, column, value });
   return true;
+}
+
+/** Types whose columns hold JS numbers in typed arrays (booleans, 0/1, are left to evaluation). */
+function holdsNumbers(type: DataType): boolean {
+  return (
+    type === DataType.Timestamp ||
+    type === DataType.Double ||
+    type === DataType.Float ||
+    type === DataType.Int32
+  );
 }
 
 /** Writes the rows of [0, n) that pass into `rows`; returns how many. */

@@ -92,6 +92,16 @@ interface StreamDictionary {
   readonly runs: readonly IndexRuns[];
 }
 
+/** How a result's streams are written. */
+export interface IpcStreamOptions {
+  /**
+   * TAG columns as Dictionary<Int32, Utf8> in every stream, whatever its size: the streams of one
+   * StreamSqlQuery call, a response each, then share one schema, as a reader collecting them
+   * into one table needs.
+   */
+  readonly stableTagColumns?: boolean;
+}
+
 /**
  * The result as Arrow IPC streams: one stream holding every batch, or, if batches disagree on their
  * columns, one stream per run of batches that agree. With no batches, one stream of one empty batch
@@ -100,8 +110,9 @@ interface StreamDictionary {
 export function resultToIpcStreams(
   columns: readonly ResultColumn[],
   batches: readonly ColumnBatch[],
+  options: IpcStreamOptions = {},
 ): Uint8Array[] {
-  return planResultStreams(columns, batches).map(encodePlannedStream);
+  return planResultStreams(columns, batches, options).map(encodePlannedStream);
 }
 
 /**
@@ -118,15 +129,24 @@ export interface IpcStreamPlan {
 export function planResultStreams(
   columns: readonly ResultColumn[],
   batches: readonly ColumnBatch[],
+  options: IpcStreamOptions = {},
 ): IpcStreamPlan[] {
-  if (batches.length === 0) return [emptyResultStream(columns)];
+  const stable = options.stableTagColumns === true;
+  // Stable: every stream counts as large enough for dictionaries, with Int32 indices.
+  const rowsOf = (rows: number) => (stable ? Infinity : rows);
+  const indexBytes = stable ? 4 : undefined;
+  if (batches.length === 0) {
+    if (!stable) return [emptyResultStream(columns)];
+    const empty = emptyBatch(columns);
+    return [planStream([[empty]], dictionaryColumns(columns, empty, rowsOf(0)), indexBytes)];
+  }
   const streams: IpcStreamPlan[] = [];
   let run: ColumnBatch[] = [];
   let runRows = 0;
   let signature = "";
   const flush = () => {
-    const encoded = dictionaryColumns(columns, run[0] as ColumnBatch, runRows);
-    streams.push(planStream(groupSmallBatches(run), encoded));
+    const encoded = dictionaryColumns(columns, run[0] as ColumnBatch, rowsOf(runRows));
+    streams.push(planStream(groupSmallBatches(run), encoded, indexBytes));
   };
   for (const batch of batches) {
     const next = schemaSignature(batch);
@@ -249,13 +269,14 @@ export function encodePlannedStream(plan: IpcStreamPlan): Uint8Array {
 function planStream(
   batches: readonly RecordBatchParts[],
   dictionaryEncoded: readonly boolean[],
+  fixedIndexBytes?: IndexBytes,
 ): IpcStreamPlan {
   const first = batches[0]?.[0];
   if (first === undefined) throw new RangeError("an IPC stream needs at least one batch");
   const dictionaries: StreamDictionary[] = [];
   const indexBytes = first.columns.map((_, c) => {
     if (dictionaryEncoded[c] !== true) return 0;
-    const dictionary = buildDictionary(batches, c);
+    const dictionary = buildDictionary(batches, c, fixedIndexBytes);
     dictionaries.push(dictionary);
     return dictionary.indexBytes;
   });
@@ -310,10 +331,15 @@ function planStream(
 /**
  * The dictionary of column `c` over all the record batches: its distinct values in the order they
  * first appear, and each record batch's indices as runs. Tags come in long runs, and rows of one
- * source share their string objects: each valid row is compared with the valid row before it, by
- * identity but where the rows of another source begin, and a map lookup is made per run.
+ * source share their string objects: each valid row is compared with the valid row before it (the
+ * same object mostly, which compares without reading the characters), and a map lookup is made per
+ * run.
  */
-function buildDictionary(batches: readonly RecordBatchParts[], c: number): StreamDictionary {
+function buildDictionary(
+  batches: readonly RecordBatchParts[],
+  c: number,
+  fixedIndexBytes?: IndexBytes,
+): StreamDictionary {
   const positions = new Map<string, number>();
   const values: string[] = [];
   const runs = batches.map((parts): IndexRuns => {
@@ -344,7 +370,7 @@ function buildDictionary(batches: readonly RecordBatchParts[], c: number): Strea
     }
     return { starts, indices };
   });
-  return { column: c, values, indexBytes: indexBytesFor(values.length), runs };
+  return { column: c, values, indexBytes: fixedIndexBytes ?? indexBytesFor(values.length), runs };
 }
 
 /** The narrowest signed index type (Arrow's readers take signed indices) for `size` values. */
@@ -773,41 +799,28 @@ function writeValues(out: Buffer, view: DataView, at: number, numRows: number, p
 }
 
 /**
- * A record batch's dictionary indices, filled run by run into a view of their buffer, or one by one
- * where the buffer does not start at a multiple of the index size (a stream after another in one
- * response), which a typed array cannot view.
+ * A record batch's dictionary indices, filled run by run into a view of their buffer; where the
+ * buffer does not start at a multiple of the index size (a stream after another in one response),
+ * which a typed array cannot view, into an array of their own, then copied.
  */
 function writeIndices(runs: IndexRuns, bytes: IndexBytes, numRows: number, out: Buffer, at: number): void {
   const start = out.byteOffset + at;
-  if (start % bytes !== 0) {
-    writeIndicesUnaligned(runs, bytes, numRows, out, at);
-    return;
-  }
+  const aligned = start % bytes === 0;
   const indices =
     bytes === 1
       ? new Int8Array(out.buffer, start, numRows)
       : bytes === 2
-        ? new Int16Array(out.buffer, start, numRows)
-        : new Int32Array(out.buffer, start, numRows);
+        ? aligned
+          ? new Int16Array(out.buffer, start, numRows)
+          : new Int16Array(numRows)
+        : aligned
+          ? new Int32Array(out.buffer, start, numRows)
+          : new Int32Array(numRows);
   const { starts } = runs;
   for (let i = 0; i < starts.length; i++) {
     indices.fill(runs.indices[i] as number, starts[i], starts[i + 1] ?? numRows);
   }
-}
-
-function writeIndicesUnaligned(
-  runs: IndexRuns,
-  bytes: IndexBytes,
-  numRows: number,
-  out: Buffer,
-  at: number,
-): void {
-  const { starts } = runs;
-  for (let i = 0; i < starts.length; i++) {
-    const index = runs.indices[i] as number;
-    const end = starts[i + 1] ?? numRows;
-    for (let row = starts[i] as number; row < end; row++) out.writeIntLE(index, at + row * bytes, bytes);
-  }
+  if (!aligned) out.set(new Uint8Array(indices.buffer, 0, numRows * bytes), at);
 }
 
 /** Millisecond timestamps (whole numbers held as doubles) as little-endian int64, from `at`. */

@@ -7,14 +7,22 @@
  */
 import type { IpcStreamPlan } from "./arrow-ipc.js";
 
+/** Marks EncodedMessage values, also across copies of this module. */
+const ENCODED = Symbol.for("horaedb.EncodedMessage");
+
 /** A response message encoded ahead of time: the method's serializer sends `bytes` as they are. */
 export class EncodedMessage {
+  readonly [ENCODED] = true;
   constructor(readonly bytes: Buffer) {}
+}
+
+function isEncoded(value: unknown): value is EncodedMessage {
+  return typeof value === "object" && value !== null && (value as { [ENCODED]?: unknown })[ENCODED] === true;
 }
 
 /** `serialize`, but for EncodedMessage values, whose bytes are passed through. */
 export function passingEncoded<T>(serialize: (value: T) => Buffer): (value: T | EncodedMessage) => Buffer {
-  return (value) => (value instanceof EncodedMessage ? value.bytes : serialize(value));
+  return (value) => (isEncoded(value) ? value.bytes : serialize(value));
 }
 
 /** Protobuf tags (field number << 3 | wire type 2, length-delimited) of the fields written. */

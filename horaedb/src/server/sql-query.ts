@@ -84,6 +84,9 @@ export function unaryOutcomeResponse(
   return { header: OK, arrow: arrowPayload(streams.map(encodePlannedStream), accepted) };
 }
 
+/** A StreamSqlQuery's responses share one schema, whatever the size of each (see IpcStreamOptions). */
+const STABLE = { stableTagColumns: true } as const;
+
 /**
  * Runs a statement for StreamSqlQuery, calling `send` with a response per result batch of a SELECT
  * (at least one, so the schema is known), or once with the outcome of any other statement.
@@ -105,10 +108,11 @@ export async function streamSql(
   let sent = 0;
   for await (const batch of stream) {
     if (batch.numRows === 0) continue;
-    send({ header: OK, arrow: arrowPayload(resultToIpcStreams(stream.columns, [batch]), accepted) });
+    send({ header: OK, arrow: arrowPayload(resultToIpcStreams(stream.columns, [batch], STABLE), accepted) });
     sent++;
   }
-  if (sent === 0) send({ header: OK, arrow: arrowPayload(resultToIpcStreams(stream.columns, []), accepted) });
+  if (sent === 0)
+    send({ header: OK, arrow: arrowPayload(resultToIpcStreams(stream.columns, [], STABLE), accepted) });
 }
 
 /** Whether an error is the cancellation of the call itself (nothing to answer). */

@@ -119,5 +119,8 @@ describe("selectRows", () => {
     ]) {
       expect(selectRows(predicate, strings)).toBeUndefined();
     }
+    // An expression typed as a double over a column that holds something else.
+    const mistyped = compare(">", column(1, DataType.Double), literal(DataType.Double, 1));
+    expect(selectRows(mistyped, strings)).toBeUndefined();
   });
 });

@@ -3,7 +3,7 @@ import {
   MessageHeader,
   RecordBatchReader,
   RecordBatchStreamWriter,
-  type Table,
+  Table,
   tableFromIPC,
 } from "apache-arrow";
 import { describe, expect, it } from "vitest";
@@ -86,6 +86,27 @@ function everyType(numRows: number, offset = 0): ColumnBatch {
         values: rows.map((i) => Uint8Array.from({ length: i % 5 }, (_, b) => b + i)),
         validity,
       },
+    ],
+    numRows,
+  );
+}
+
+/** A TAG column `host` (values h0, h1, h2 in turn) and a double `v`. */
+const HOST_COLUMNS: ResultColumn[] = [
+  { name: "host", type: DataType.String, tag: true },
+  { name: "v", type: DataType.Double },
+];
+
+function hostBatch(numRows: number): ColumnBatch {
+  return batchOf(
+    ["host", "v"],
+    [
+      {
+        type: DataType.String,
+        values: Array.from({ length: numRows }, (_, i) => `h${i % 3}`),
+        validity: null,
+      },
+      { type: DataType.Double, values: Float64Array.from({ length: numRows }, (_, i) => i), validity: null },
     ],
     numRows,
   );
@@ -331,27 +352,7 @@ describe("resultToIpcStreams", () => {
   });
 
   it("sends TAG columns as plain Utf8 in streams under MIN_DICTIONARY_ROWS rows", () => {
-    const columns: ResultColumn[] = [
-      { name: "host", type: DataType.String, tag: true },
-      { name: "v", type: DataType.Double },
-    ];
-    const hostBatch = (numRows: number): ColumnBatch =>
-      batchOf(
-        ["host", "v"],
-        [
-          {
-            type: DataType.String,
-            values: Array.from({ length: numRows }, (_, i) => `h${i % 3}`),
-            validity: null,
-          },
-          {
-            type: DataType.Double,
-            values: Float64Array.from({ length: numRows }, (_, i) => i),
-            validity: null,
-          },
-        ],
-        numRows,
-      );
+    const columns = HOST_COLUMNS;
     const typeOf = (batches: ColumnBatch[]) =>
       String(tableFromIPC(resultToIpcStreams(columns, batches)[0] as Uint8Array).schema.fields[0]?.type);
     expect(typeOf([])).toBe("Utf8");
@@ -360,6 +361,25 @@ describe("resultToIpcStreams", () => {
     expect(typeOf([hostBatch(MIN_DICTIONARY_ROWS - 1), hostBatch(1)])).toBe("Dictionary<Int8, Utf8>");
     const small = tableFromIPC(resultToIpcStreams(columns, [hostBatch(5)])[0] as Uint8Array);
     expect(contents(small).columns[0]).toEqual(["h0", "h1", "h2", "h0", "h1"]);
+  });
+
+  it("sends TAG columns as Dictionary<Int32, Utf8> in streams of any size when asked for stable schemas", () => {
+    const columns = HOST_COLUMNS;
+    const sizes = [[], [hostBatch(3)], [hostBatch(MIN_DICTIONARY_ROWS)]];
+    const tables = sizes.map((batches) => {
+      const read = tableFromIPC(
+        resultToIpcStreams(columns, batches, { stableTagColumns: true })[0] as Uint8Array,
+      );
+      expect(String(read.schema.fields[0]?.type)).toBe("Dictionary<Int32, Utf8>");
+      expect(contents(read).columns[0]).toEqual(
+        batches.flatMap((b) => (b.columns[0] as Column).values as string[]),
+      );
+      return read;
+    });
+    // One reader can take the streams of one query together: Arrow refuses batches whose schemas
+    // differ in one table.
+    const together = new Table(tables.flatMap((t) => t.batches));
+    expect(together.numRows).toBe(3 + MIN_DICTIONARY_ROWS);
   });
 
   it("gives a TAG column of only nulls an empty dictionary", () => {

@@ -44,10 +44,7 @@ export function arrowPayload(
   streams: readonly Uint8Array[],
   accepted: storage.Compression__Output,
 ): storage.ArrowPayload {
-  const total = streams.reduce((sum, s) => sum + s.byteLength, 0);
-  if (accepted === "COMPRESSION_NONE" || total <= SQL_COMPRESSION_THRESHOLD_BYTES) {
-    return { recordBatches: [...streams], compression: "COMPRESSION_NONE" };
-  }
+  if (!compresses(streams, accepted)) return { recordBatches: [...streams], compression: "COMPRESSION_NONE" };
   const compressed = streams.map((s) => compressPayload(s, accepted));
   return {
     recordBatches: compressed.map((c) => c.bytes),
@@ -76,12 +73,18 @@ export function unaryOutcomeResponse(
   if (outcome.kind === "affected") return outcomeResponse(outcome, accepted);
   const { columns, batches } = outcome.result;
   const streams = planResultStreams(columns, batches);
+  if (!compresses(streams, accepted)) return encodeSqlResultResponse(streams);
+  return { header: OK, arrow: arrowPayload(streams.map(encodePlannedStream), accepted) };
+}
+
+/** Whether streams of these sizes go compressed to a client that accepts `accepted`. */
+function compresses(
+  streams: readonly { readonly byteLength: number }[],
+  accepted: storage.Compression__Output,
+): boolean {
   let total = 0;
   for (const stream of streams) total += stream.byteLength;
-  if (accepted === "COMPRESSION_NONE" || total <= SQL_COMPRESSION_THRESHOLD_BYTES) {
-    return encodeSqlResultResponse(streams);
-  }
-  return { header: OK, arrow: arrowPayload(streams.map(encodePlannedStream), accepted) };
+  return accepted !== "COMPRESSION_NONE" && total > SQL_COMPRESSION_THRESHOLD_BYTES;
 }
 
 /** A StreamSqlQuery's responses share one schema, whatever the size of each (see IpcStreamOptions). */

@@ -372,7 +372,7 @@ function packBits(bytes: Uint8Array, n: number): Uint8Array {
  * Float64 milliseconds to int64 without BigInt: split into 32-bit halves (exact below 2^53), with
  * a floor division so negative values get their two's-complement high word.
  */
-export function timestampsToInt64(ms: Float64Array, n: number): BigInt64Array {
+function timestampsToInt64(ms: Float64Array, n: number): BigInt64Array {
   const words = new Int32Array(n * 2);
   for (let i = 0; i < n; i++) {
     const v = ms[i] as number;

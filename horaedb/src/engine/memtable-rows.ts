@@ -12,10 +12,11 @@
  * chunk, rather than a step per row.
  */
 import { allocateValues, type Column } from "../batch/column.js";
+import type { ColumnBatch } from "../batch/column-batch.js";
 import { MemtableSnapshot, type MemtableChunk, type RowSource } from "../memtable/index.js";
 import { growWords, hashWords, HIGH_WORD, LOW_WORD, wordsOf } from "../memtable/key-lanes.js";
 import { buildSortedView } from "../memtable/sorted-view.js";
-import type { DataType } from "../table/data-type.js";
+import { DataType } from "../table/data-type.js";
 import { TSID_COLUMN, type TableSchema } from "../table/schema.js";
 import type { TagFilter, TimeRange } from "./row-filter.js";
 
@@ -29,7 +30,8 @@ const MAX_SHARE = 0.25;
  * The snapshot narrowed to the series that have a row passing the tag filter: every row of such a
  * tsid, also one whose tags fail the filter (two series hashing to one tsid), so that deduplication
  * by key sees every row it sees in the whole snapshot and keeps the same ones. The caller still
- * filters the rows read. With `range`, chunks holding no row in it are left out. Undefined when the
+ * filters the rows read. With `range`, only rows in it are kept: a row outside shares its key (the
+ * timestamp is part of it) with no row inside, so leaving it out changes no deduplication. Undefined when the
  * table has no tsid or the series hold more than a quarter of the rows: the whole snapshot is the
  * better read then. Takes a snapshot of a memtable's own chunks (not a narrowed one).
  */
@@ -82,7 +84,8 @@ export function narrowToSeries(
         }
       }
       if (groups.length === 0) continue;
-      const rows = index.rowsOf(groups);
+      const rows = index.rowsOf(groups, range);
+      if (rows.length === 0) continue;
       total += rows.length;
       if (total > limit) return undefined;
       picker.add(chunk, rows, undefined);
@@ -167,16 +170,18 @@ function narrowedSnapshot(snapshot: MemtableSnapshot, narrowed: readonly Narrowe
 }
 
 /**
- * Picks the key columns (tsid and timestamp) of chunks' rows for narrowed snapshots: the rows are
- * added chunk by chunk, then copied at once into one array per key column, each narrowed chunk
- * holding a view of its part. Small typed arrays each cost an allocation of their own memory, and
- * a narrowing may pick a few rows out of each of hundreds of chunks. The chunks' other columns all
- * share one empty column per type.
+ * Picks the key columns (tsid and timestamp) of chunks' rows for narrowed snapshots. Rows that
+ * stand next to each other in their chunk (a series' rows in a chunk grouped by tsid, see
+ * `groupRowsBySeries`) are taken as views of the chunk's own key columns. Other rows are copied,
+ * at once, into one array per key column, each narrowed chunk holding a view of its part: small
+ * typed arrays each cost an allocation of their own memory, and a narrowing may pick a few rows out
+ * of each of hundreds of chunks. The chunks' other columns all share one empty column per type.
  */
 class KeyRowPicker {
   readonly #schema: TableSchema;
   readonly #added: Array<{ chunk: MemtableChunk; rows: Uint32Array; from: RowSource | undefined }> = [];
-  #rows = 0;
+  /** Rows to copy (not in one run of their chunk). */
+  #copied = 0;
 
   constructor(schema: TableSchema) {
     this.#schema = schema;
@@ -188,51 +193,55 @@ class KeyRowPicker {
    */
   add(chunk: MemtableChunk, rows: Uint32Array, from: RowSource | undefined): void {
     this.#added.push({ chunk, rows, from });
-    this.#rows += rows.length;
+    if (!isRun(rows)) this.#copied += rows.length;
   }
 
   /** The added rows' key columns, a chunk of their own per chunk added, with where the rows are. */
   pick(): NarrowedChunk[] {
-    const tsids = new BigUint64Array(this.#rows);
+    const tsids = new BigUint64Array(this.#copied);
     const tsidWords = wordsOf(tsids);
-    const allTimestamps = new Float64Array(this.#rows);
-    const empty = new Map<DataType, Column>();
-    const emptyColumn = (type: DataType): Column => {
-      let column = empty.get(type);
-      if (column === undefined) {
-        column = { type, values: allocateValues(type, 0), validity: null };
-        empty.set(type, column);
-      }
-      return column;
-    };
-    const { timestampColumn } = this.#schema;
+    const allTimestamps = new Float64Array(this.#copied);
+    const layouts = new Map<TableSchema, KeyChunkLayout>();
     let at = 0;
     return this.#added.map(({ chunk, rows, from }) => {
       const { batch, schema } = chunk;
       const n = rows.length;
-      const sourceWords = wordsOf(chunkColumn(chunk, TSID_COLUMN)?.values as BigUint64Array);
+      const sourceTsids = chunkColumn(chunk, TSID_COLUMN)?.values as BigUint64Array;
       const sourceTimestamps = chunkTimestamps(chunk);
+      let tsidValues: BigUint64Array;
+      let timestampValues: Float64Array;
+      if (isRun(rows)) {
+        const first = rows[0] as number;
+        tsidValues = sourceTsids.subarray(first, first + n);
+        timestampValues = sourceTimestamps.subarray(first, first + n);
+      } else {
+        const sourceWords = wordsOf(sourceTsids);
+        for (let i = 0; i < n; i++) {
+          const r = rows[i] as number;
+          tsidWords[2 * (at + i)] = sourceWords[2 * r] as number;
+          tsidWords[2 * (at + i) + 1] = sourceWords[2 * r + 1] as number;
+          allTimestamps[at + i] = sourceTimestamps[r] as number;
+        }
+        tsidValues = tsids.subarray(at, at + n);
+        timestampValues = allTimestamps.subarray(at, at + n);
+        at += n;
+      }
+      // Exact bounds: the snapshot's time range decides whether a read filters by time.
       let min = Infinity;
       let max = -Infinity;
       for (let i = 0; i < n; i++) {
-        const r = rows[i] as number;
-        tsidWords[2 * (at + i)] = sourceWords[2 * r] as number;
-        tsidWords[2 * (at + i) + 1] = sourceWords[2 * r + 1] as number;
-        // Exact bounds: the snapshot's time range decides whether a read filters by time.
-        const t = sourceTimestamps[r] as number;
-        allTimestamps[at + i] = t;
+        const t = timestampValues[i] as number;
         if (t < min) min = t;
         if (t > max) max = t;
       }
-      const tsidValues = tsids.subarray(at, at + n);
-      const timestampValues = allTimestamps.subarray(at, at + n);
-      at += n;
-      const columns = batch.columns.map(({ type }, i): Column => {
-        const name = batch.names[i];
-        if (name === TSID_COLUMN) return { type, values: tsidValues, validity: null };
-        if (name === timestampColumn) return { type, values: timestampValues, validity: null };
-        return emptyColumn(type);
-      });
+      let layout = layouts.get(schema);
+      if (layout === undefined) {
+        layout = keyChunkLayout(batch, this.#schema.timestampColumn);
+        layouts.set(schema, layout);
+      }
+      const columns = layout.columns.slice();
+      columns[layout.tsid] = { type: DataType.UInt64, values: tsidValues, validity: null };
+      columns[layout.timestamp] = { type: DataType.Timestamp, values: timestampValues, validity: null };
       const keys: MemtableChunk = {
         batch: { names: batch.names, columns, numRows: n },
         schema,
@@ -247,6 +256,35 @@ class KeyRowPicker {
       return { keys, source };
     });
   }
+}
+
+/** Whether ascending distinct `rows` are one run of consecutive rows. */
+function isRun(rows: Uint32Array): boolean {
+  return rows.length > 0 && (rows[rows.length - 1] as number) - (rows[0] as number) === rows.length - 1;
+}
+
+/** The columns of a narrowed chunk of some schema: empty ones, and where its two key columns go. */
+interface KeyChunkLayout {
+  readonly columns: readonly Column[];
+  readonly tsid: number;
+  readonly timestamp: number;
+}
+
+function keyChunkLayout(batch: ColumnBatch, timestampColumn: string): KeyChunkLayout {
+  const empty = new Map<DataType, Column>();
+  const columns = batch.columns.map(({ type }): Column => {
+    let column = empty.get(type);
+    if (column === undefined) {
+      column = { type, values: allocateValues(type, 0), validity: null };
+      empty.set(type, column);
+    }
+    return column;
+  });
+  return {
+    columns,
+    tsid: batch.names.indexOf(TSID_COLUMN),
+    timestamp: batch.names.indexOf(timestampColumn),
+  };
 }
 
 function chunkColumn(chunk: MemtableChunk, name: string): Column | undefined {
@@ -291,6 +329,9 @@ class ChunkSeries {
   /** Per tsid, its newest and oldest timestamp in the chunk. */
   readonly newest: Float64Array;
   readonly oldest: Float64Array;
+  /** Per tsid, 1 when its rows' timestamps ascend (as a series written in time order does). */
+  readonly ascending: Uint8Array;
+  readonly #timestamps: Float64Array;
   /** Per tag column, per tsid: its value, null, or MIXED. */
   readonly #tags = new Map<string, GroupValues>();
   /** Per tag column: the tsids holding each value alone, and those holding several (MIXED). */
@@ -324,6 +365,8 @@ class ChunkSeries {
     this.order = new Uint32Array(n);
     this.newest = new Float64Array(count).fill(-Infinity);
     this.oldest = new Float64Array(count).fill(Infinity);
+    this.ascending = new Uint8Array(count).fill(1);
+    this.#timestamps = timestamps;
     const fill = this.starts.slice(0, count);
     for (let r = 0; r < n; r++) {
       const g = groupOf[r] as number;
@@ -331,7 +374,8 @@ class ChunkSeries {
       this.order[at] = r;
       fill[g] = at + 1;
       const t = timestamps[r] as number;
-      if (t > (this.newest[g] as number)) this.newest[g] = t;
+      if (!(t > (this.newest[g] as number))) this.ascending[g] = 0;
+      else this.newest[g] = t;
       if (t < (this.oldest[g] as number)) this.oldest[g] = t;
     }
   }
@@ -403,21 +447,61 @@ class ChunkSeries {
     return false;
   }
 
-  /** The rows of the given tsids, ascending; of one tsid, a view of this index (not to be written). */
-  rowsOf(groups: readonly number[]): Uint32Array {
-    if (groups.length === 1) {
-      const g = groups[0] as number;
-      return this.order.subarray(this.starts[g], this.starts[g + 1]);
-    }
+  /**
+   * The rows of the given tsids (with `range`, those in it), ascending; of one tsid whose rows
+   * ascend in time, a view of this index (not to be written).
+   */
+  rowsOf(groups: readonly number[], range?: TimeRange): Uint32Array {
+    if (groups.length === 1) return this.#groupRows(groups[0] as number, range);
+    const parts = groups.map((g) => this.#groupRows(g, range));
     let n = 0;
-    for (const g of groups) n += (this.starts[g + 1] as number) - (this.starts[g] as number);
+    for (const part of parts) n += part.length;
     const rows = new Uint32Array(n);
     let at = 0;
-    for (const g of groups) {
-      rows.set(this.order.subarray(this.starts[g], this.starts[g + 1]), at);
-      at += (this.starts[g + 1] as number) - (this.starts[g] as number);
+    for (const part of parts) {
+      rows.set(part, at);
+      at += part.length;
     }
     return rows.sort();
+  }
+
+  /** The rows of tsid `g` (in `range`), ascending. */
+  #groupRows(g: number, range: TimeRange | undefined): Uint32Array {
+    let first = this.starts[g] as number;
+    let end = this.starts[g + 1] as number;
+    if (
+      range === undefined ||
+      ((this.oldest[g] as number) >= range.start && (this.newest[g] as number) < range.end)
+    )
+      return this.order.subarray(first, end);
+    const timestamps = this.#timestamps;
+    const order = this.order;
+    if (this.ascending[g] === 1) {
+      // Row order is time order: the rows in the range are one run of them.
+      first = this.#firstAtOrAfter(first, end, range.start);
+      end = this.#firstAtOrAfter(first, end, range.end);
+      return order.subarray(first, end);
+    }
+    const rows: number[] = [];
+    for (let i = first; i < end; i++) {
+      const t = timestamps[order[i] as number] as number;
+      if (t >= range.start && t < range.end) rows.push(order[i] as number);
+    }
+    return Uint32Array.from(rows);
+  }
+
+  /** The first position in [from, to) of the index whose row's timestamp is >= t (rows ascending). */
+  #firstAtOrAfter(from: number, to: number, t: number): number {
+    const timestamps = this.#timestamps;
+    const order = this.order;
+    let lo = from;
+    let hi = to;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((timestamps[order[mid] as number] as number) < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 }
 

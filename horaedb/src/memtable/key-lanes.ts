@@ -200,7 +200,7 @@ function rankLane(ids: Uint32Array, rankOfId: Uint32Array): SortLane {
 }
 
 /** Assigns dense ids (in first-seen order) to distinct (high, low) 32-bit word pairs. */
-class WordPairTable {
+export class WordPairTable {
   highWords: Uint32Array = new Uint32Array(64);
   lowWords: Uint32Array = new Uint32Array(64);
   size = 0;

@@ -11,6 +11,7 @@ import {
 } from "./errors.js";
 import { MemtableSnapshot, type MemtableScanOptions } from "./snapshot.js";
 import { runSteps } from "./radix-sort.js";
+import { groupRowsBySeries } from "./series-grouping.js";
 import { sortedViewSteps, type MemtableChunk, type SortedView } from "./sorted-view.js";
 
 export interface MemtableOptions {
@@ -35,8 +36,8 @@ let nextMemtableId = 1;
 
 /**
  * The recently written rows of one table, held in memory until flushed to an SST. Appends keep the
- * batches as given (laid out as the schema) with their WAL sequence: no per-row objects, no sorting.
- * Reads sort on demand and cache the sorted order until the next append. Once frozen, a memtable
+ * batches (laid out as the schema, a tsid's rows grouped together) with their WAL sequence: no
+ * per-row objects, no sorting. Reads sort on demand and cache the sorted order until the next append. Once frozen, a memtable
  * refuses appends but stays readable until its SST is in the manifest.
  */
 export class Memtable {
@@ -116,7 +117,8 @@ export class Memtable {
 
   /**
    * Adds the rows of `batch`, all written under WAL `sequence`, and returns the bytes added. The
-   * batch's arrays are kept, not copied: the caller must not modify them afterwards. Sequences may
+   * batch's arrays are kept, not copied (unless its rows have to be grouped by tsid, see
+   * `groupRowsBySeries`): the caller must not modify them afterwards. Sequences may
    * arrive out of order (concurrent writes); reads order rows by sequence, not by append order.
    * An empty batch is accepted and changes nothing.
    */
@@ -135,7 +137,8 @@ export class Memtable {
     }
     const timeRange = checkBatch(batch, this.#schema, this.#context());
     if (batch.numRows === 0 || timeRange === undefined) return 0;
-    const aligned = alignToSchema(batch, this.#schema);
+    const laidOut = alignToSchema(batch, this.#schema);
+    const aligned = this.#schema.hasTsid ? groupRowsBySeries(laidOut) : laidOut;
     this.#chunks.push({
       batch: aligned,
       schema: this.#schema,

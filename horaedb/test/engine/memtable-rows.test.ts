@@ -241,6 +241,43 @@ describe("narrowed memtable snapshots", () => {
     }
   });
 
+  it("narrowToSeries keeps only the rows in the range, a chunk's run of a series' rows as views", () => {
+    const h0 = (second: number, x: number): Row => [11n, "h0", "r0", second * 1000, x];
+    const h5 = (second: number, x: number): Row => [2n ** 40n, "h5", "r1", second * 1000, x];
+    const h1 = (second: number, x: number): Row => [2n ** 63n + 5n, "h1", "r0", second * 1000, x];
+    const h2 = (second: number, x: number): Row => [7n, "h2", null, second * 1000, x];
+    const set = new MemtableSet({ schema: SCHEMA });
+    // Time-major, as writers send rows; the memtable groups each chunk's rows by series.
+    const seconds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+    set.append(batchOf(seconds.flatMap((t) => [h5(t, t), h0(t, t), h1(t, t), h2(t, t)])), 1);
+    // Out of time order within the chunk: the rows in the range are not one run.
+    set.append(batchOf([15, 11, 13, 12, 14, 10].flatMap((t) => [h0(t, t), h5(t, t), h1(t, t), h2(t, t)])), 2);
+    const snapshot = set.snapshot();
+    const read = (s: MemtableSnapshot | undefined, range: TimeRange) =>
+      rowsOf(s?.sortedBatches({ projection: NAMES, timeRange: range }) ?? []).filter((r) => r[1] === "h0");
+    for (const range of [
+      { start: 3000, end: 7000 },
+      { start: 6500, end: 12_500 },
+      { start: 0, end: 100_000 },
+    ]) {
+      const narrowed = narrowToSeries(snapshot, { host: ["h0"] }, range);
+      expect(narrowed, text(range)).toBeDefined();
+      const inside = rowsOf(snapshot.sortedBatches({ projection: NAMES, timeRange: range })).filter(
+        (r) => r[1] === "h0",
+      );
+      expect(narrowed?.numRows, text(range)).toBe(inside.length);
+      expect(read(narrowed, range).map(text), text(range)).toEqual(read(snapshot, range).map(text));
+    }
+    // The first chunk's rows of h0 in [3000, 7000) are one run: its key columns are read in place.
+    const narrowed = narrowToSeries(snapshot, { host: ["h0"] }, { start: 3000, end: 7000 });
+    const tsid = (chunk: { batch: ColumnBatch } | undefined) =>
+      chunk?.batch.columns[0]?.values as BigUint64Array;
+    expect(tsid(narrowed?.chunks[0]).buffer).toBe(tsid(snapshot.chunks[0]).buffer);
+    expect(rowsOf([narrowed?.chunks[0]?.batch as ColumnBatch]).map((r) => r[3])).toEqual([
+      3000, 4000, 5000, 6000,
+    ]);
+  });
+
   it("leaves tables without a tsid, and filters matching most rows, to the whole snapshot", () => {
     const explicit = TableSchema.create({
       timestampColumn: "ts",

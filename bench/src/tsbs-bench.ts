@@ -425,6 +425,20 @@ async function ingestAll(batches: readonly TsbsBatch[]): Promise<QueryTarget[]> 
   return targets;
 }
 
+/**
+ * How much horaedb holds in memtables as queries start: the unflushed tail of the data, which the
+ * queries reaching it read from memory. Where the last flush fell decides it, so it explains some
+ * of the difference between runs.
+ */
+async function reportMemtables(targets: readonly QueryTarget[]): Promise<void> {
+  for (const target of targets) {
+    if (!(target instanceof HoraeDb)) continue;
+    const bytes = await target.memtableBytes();
+    console.error(`horaedb memtables hold ${(bytes / 2 ** 20).toFixed(1)} MiB as queries start`);
+    emit("tsbs.queries.memtable_bytes.horaedb", bytes, "bytes");
+  }
+}
+
 async function main(): Promise<void> {
   cleanupOnSignals();
   emit("tsbs.rows", totalRows, "rows");
@@ -432,6 +446,7 @@ async function main(): Promise<void> {
 
   await checkRows(targets);
   await waitUntilIdle(targets);
+  await reportMemtables(targets);
   reportQueries(await runQueries(targets), targets);
   emitHostLoad();
   printTable();

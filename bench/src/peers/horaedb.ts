@@ -87,18 +87,32 @@ export class HoraeDb implements QueryTarget {
   /** The table queries run on. */
   readonly table: string;
   readonly #service: ChildService;
+  /** The server's HTTP API, for its metrics. */
+  readonly #httpUrl: string;
   readonly #stop: () => Promise<void>;
 
   private constructor(
     client: HoraeDBClient,
     table: string,
     service: ChildService,
+    httpUrl: string,
     stop: () => Promise<void>,
   ) {
     this.client = client;
     this.table = table;
     this.#service = service;
+    this.#httpUrl = httpUrl;
     this.#stop = stop;
+  }
+
+  /**
+   * Bytes the server's memtables hold (from /metrics). Queries over their time range read them
+   * rather than SSTs, so how much a run's queries do depends on where the last flush fell.
+   */
+  async memtableBytes(): Promise<number> {
+    const response = await fetch(`${this.#httpUrl}/metrics`);
+    if (!response.ok) throw new Error(`GET /metrics answered ${response.status}`);
+    return metricSum(await response.text(), "horaedb_memtable_bytes");
   }
 
   /** Starts the server with its default configuration (but for ports and data directory). */
@@ -121,9 +135,9 @@ export class HoraeDb implements QueryTarget {
         "--log-level",
         "info",
       ]);
-      const grpc = await listeningAddress(service);
+      const { grpc, http } = await listeningAddresses(service);
       client = new HoraeDBClient({ endpoints: [grpc], queryTimeoutMs: QUERY_TIMEOUT_MS });
-      return new HoraeDb(client, table, service, stop);
+      return new HoraeDb(client, table, service, `http://${http}`, stop);
     } catch (error) {
       await stop();
       throw error;
@@ -202,18 +216,30 @@ export class HoraeDb implements QueryTarget {
   }
 }
 
-/** The gRPC address from the server's `listening` log line. */
-async function listeningAddress(service: ChildService): Promise<string> {
-  let grpc: string | undefined;
+/** The gRPC and HTTP addresses from the server's `listening` log line. */
+async function listeningAddresses(service: ChildService): Promise<{ grpc: string; http: string }> {
+  let found: { grpc: string; http: string } | undefined;
   service.onLine((line) => {
-    if (grpc !== undefined || !line.startsWith("{")) return;
+    if (found !== undefined || !line.startsWith("{")) return;
     try {
-      const entry = JSON.parse(line) as { msg?: unknown; grpc?: unknown };
-      if (entry.msg === "listening" && typeof entry.grpc === "string") grpc = entry.grpc;
+      const entry = JSON.parse(line) as { msg?: unknown; grpc?: unknown; http?: unknown };
+      if (entry.msg === "listening" && typeof entry.grpc === "string" && typeof entry.http === "string")
+        found = { grpc: entry.grpc, http: entry.http };
     } catch {
       // Not a log line.
     }
   });
-  await service.waitUntil(() => Promise.resolve(grpc !== undefined), START_TIMEOUT_MS, "listening");
-  return grpc as string;
+  await service.waitUntil(() => Promise.resolve(found !== undefined), START_TIMEOUT_MS, "listening");
+  return found as { grpc: string; http: string };
+}
+
+/** The sum of a metric's samples (every label set) in Prometheus text exposition. */
+export function metricSum(exposition: string, name: string): number {
+  let sum = 0;
+  for (const line of exposition.split("\n")) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (Number.isFinite(value)) sum += value;
+  }
+  return sum;
 }

@@ -1,6 +1,9 @@
+import type { Column } from "../batch/column.js";
 import type { ColumnBatch } from "../batch/column-batch.js";
+import { stringColumnFromCodes, stringDictionary } from "../batch/string-dictionary.js";
+import { DataType } from "../table/data-type.js";
 import { TSID_COLUMN } from "../table/schema.js";
-import { ColumnGatherer } from "./gather.js";
+import { ColumnGatherer, type RowLocations } from "./gather.js";
 import { HIGH_WORD, LOW_WORD, WordPairTable, wordsOf } from "./key-lanes.js";
 
 /**
@@ -52,6 +55,28 @@ export function groupRowsBySeries(batch: ColumnBatch): ColumnBatch {
     next[id] = to + 1;
   }
   const at = { chunk: new Uint32Array(n), row, count: n };
-  const columns = batch.columns.map((column) => new ColumnGatherer(column.type, [column], [n]).gather(at));
+  const columns = batch.columns.map((column) =>
+    column.type === DataType.String
+      ? permuteStrings(column, at)
+      : new ColumnGatherer(column.type, [column], [n]).gather(at),
+  );
   return { names: batch.names, columns, numRows: n };
+}
+
+/**
+ * A string column's rows at `at`, by way of its dictionary coding: the write path has coded it
+ * already (for the tsid and the WAL), and the result carries the coding along, so the memory
+ * accounting and later encodings do not code the rows again.
+ */
+function permuteStrings(column: Column, at: RowLocations): Column {
+  const n = at.count;
+  const dictionary = stringDictionary(column.values as string[], n);
+  const codes = new Uint32Array(n);
+  for (let i = 0; i < n; i++) codes[i] = dictionary.codes[at.row[i] as number] as number;
+  let validity: Uint8Array | null = null;
+  if (column.validity !== null) {
+    validity = new Uint8Array(n);
+    for (let i = 0; i < n; i++) validity[i] = column.validity[at.row[i] as number] as number;
+  }
+  return { type: DataType.String, values: stringColumnFromCodes(codes, dictionary.values), validity };
 }

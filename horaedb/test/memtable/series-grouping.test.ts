@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { stringDictionary } from "../../src/batch/string-dictionary.js";
 import { Memtable } from "../../src/memtable/index.js";
 import { groupRowsBySeries } from "../../src/memtable/series-grouping.js";
 import { DataType, type CellValue } from "../../src/table/data-type.js";
@@ -53,6 +54,17 @@ describe("groupRowsBySeries", () => {
     const expected = [2, 0, 1].flatMap((s) => rows.filter((r) => r[2] === `h${s}`));
     expect(rowsOf([grouped])).toEqual(expected);
     expect(grouped.names).toEqual(NAMES);
+  });
+
+  it("carries a string column's dictionary coding over to the grouped column", () => {
+    const rows = [row(1, 0, 1), row(0, 0, 2), row(1, 1, 3), row(0, 1, 4)];
+    const written = batchFromRows(schema, NAMES, rows);
+    const host = written.columns[2]?.values as string[];
+    const coding = stringDictionary(host, rows.length);
+    const grouped = groupRowsBySeries(written).columns[2]?.values as string[];
+    expect(grouped).toEqual(["h1", "h1", "h0", "h0"]);
+    // The same dictionary, not one coded afresh from the grouped rows.
+    expect(stringDictionary(grouped, rows.length).values).toBe(coding.values);
   });
 
   it("returns a batch whose rows are already grouped (or that has no tsid) as it is", () => {

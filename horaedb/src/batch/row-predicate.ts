@@ -10,4 +10,19 @@ export interface RowPredicate {
   readonly columns: readonly string[];
   /** The rows of `batch` (which holds at least `columns`, by name) that pass, ascending. */
   select(batch: ColumnBatch): Uint32Array;
+  /**
+   * Comparisons every passing row meets (the predicate's conjuncts that compare a number column
+   * with a number), so that a reader can skip rows whose value statistics rule them out.
+   */
+  readonly comparisons?: readonly ValueComparison[];
+}
+
+/**
+ * `column op value` over a column of numbers (timestamp, double, float, int32). A row holding null
+ * or NaN in the column never meets it: `!=`, which NaN meets, is never one of them.
+ */
+export interface ValueComparison {
+  readonly column: string;
+  readonly op: "=" | "<" | "<=" | ">" | ">=";
+  readonly value: number;
 }

@@ -18,6 +18,8 @@ import { growWords, hashWords, HIGH_WORD, LOW_WORD, wordsOf } from "../memtable/
 import { buildSortedView } from "../memtable/sorted-view.js";
 import { DataType } from "../table/data-type.js";
 import { TSID_COLUMN, type TableSchema } from "../table/schema.js";
+import type { ValueComparison } from "../batch/row-predicate.js";
+import { boundsMayMeet, valueBounds, type RunBounds } from "../sst/series-runs.js";
 import type { TagFilter, TimeRange } from "./row-filter.js";
 
 /**
@@ -30,7 +32,8 @@ const MAX_SHARE = 0.25;
  * The snapshot narrowed to the series that have a row passing the tag filter: every row of such a
  * tsid, also one whose tags fail the filter (two series hashing to one tsid), so that deduplication
  * by key sees every row it sees in the whole snapshot and keeps the same ones. The caller still
- * filters the rows read. With `range`, only rows in it are kept: a row outside shares its key (the
+ * filters the rows read. With `comparisons` (from a predicate the caller applies to the rows read
+ * here), series whose values rule them out in every chunk are left out (`onPruned` counts them). With `range`, only rows in it are kept: a row outside shares its key (the
  * timestamp is part of it) with no row inside, so leaving it out changes no deduplication. Undefined when the
  * table has no tsid or the series hold more than a quarter of the rows: the whole snapshot is the
  * better read then. Takes a snapshot of a memtable's own chunks (not a narrowed one).
@@ -39,6 +42,8 @@ export function narrowToSeries(
   snapshot: MemtableSnapshot,
   tagFilter: TagFilter,
   range?: TimeRange,
+  comparisons?: readonly ValueComparison[],
+  onPruned?: () => void,
 ): MemtableSnapshot | undefined {
   if (!snapshot.schema.hasTsid || snapshot.isEmpty || snapshot.rowSources !== undefined) return undefined;
   const filters = Object.entries(tagFilter).map(([name, allowed]) => ({ name, allowed: new Set(allowed) }));
@@ -47,7 +52,7 @@ export function narrowToSeries(
   const chunks = snapshot.chunks.filter(
     (chunk) => range === undefined || (chunk.maxTimestamp >= range.start && chunk.minTimestamp < range.end),
   );
-  const wanted = new TsidSet();
+  let wanted = new TsidSet();
   const first = filters[0];
   for (const chunk of chunks) {
     const index = chunkSeries(chunk);
@@ -65,6 +70,8 @@ export function narrowToSeries(
       if (passes) wanted.add(index.high[g] as number, index.low[g] as number);
     }
   }
+  if (comparisons !== undefined && comparisons.length > 0 && wanted.size > 0)
+    wanted = seriesThatMayPass(wanted, chunks, comparisons, onPruned);
   const limit = snapshot.numRows * MAX_SHARE;
   let total = 0;
   const picker = new KeyRowPicker(snapshot.schema);
@@ -92,6 +99,32 @@ export function narrowToSeries(
     }
   }
   return narrowedSnapshot(snapshot, picker.pick());
+}
+
+/**
+ * The tsids of `wanted` with rows in some chunk whose values do not rule out every comparison (per
+ * chunk and tsid, from the least and greatest value). A tsid left out has no row meeting them, so
+ * none of its rows, whichever deduplication keeps, passes a predicate they come from. Keeping or
+ * leaving out a tsid's rows per chunk instead could let an older row that passes stand in for the
+ * newer one that replaced it.
+ */
+function seriesThatMayPass(
+  wanted: TsidSet,
+  chunks: readonly MemtableChunk[],
+  comparisons: readonly ValueComparison[],
+  onPruned: (() => void) | undefined,
+): TsidSet {
+  const kept = new TsidSet();
+  wanted.forEach((high, low) => {
+    const mayPass = chunks.some((chunk) => {
+      const index = chunkSeries(chunk);
+      const g = index.groupOf(high, low);
+      return g >= 0 && index.mayMeet(chunk, g, comparisons);
+    });
+    if (mayPass) kept.add(high, low);
+    else onPruned?.();
+  });
+  return kept;
 }
 
 /**
@@ -336,6 +369,8 @@ class ChunkSeries {
   readonly #tags = new Map<string, GroupValues>();
   /** Per tag column: the tsids holding each value alone, and those holding several (MIXED). */
   readonly #byValue = new Map<string, { groups: Map<string, number[]>; mixed: number[] }>();
+  /** Per number column: each tsid's least and greatest value (null: the column holds no numbers). */
+  readonly #bounds = new Map<string, RunBounds | null>();
   readonly #ids: TsidTable;
 
   constructor(chunk: MemtableChunk) {
@@ -438,6 +473,37 @@ class ChunkSeries {
       if (groups !== undefined) for (const g of groups) found.push(g);
     }
     return found;
+  }
+
+  /**
+   * Whether the rows of tsid `group` may hold one meeting every comparison, from their least and
+   * greatest value per column (worked out once per column). True when a column does not hold
+   * numbers: nothing is known then.
+   */
+  mayMeet(chunk: MemtableChunk, group: number, comparisons: readonly ValueComparison[]): boolean {
+    for (const { column: name, op, value } of comparisons) {
+      let bounds = this.#bounds.get(name);
+      if (bounds === undefined) {
+        bounds = this.#computeBounds(chunkColumn(chunk, name));
+        this.#bounds.set(name, bounds);
+      }
+      if (bounds !== null && !boundsMayMeet(bounds, group, op, value)) return false;
+    }
+    return true;
+  }
+
+  #computeBounds(column: Column | undefined): RunBounds | null {
+    // A column the chunk lacks (added later) is null in every row: no comparison holds.
+    if (column === undefined) {
+      return {
+        min: new Float64Array(this.count).fill(Infinity),
+        max: new Float64Array(this.count).fill(-Infinity),
+      };
+    }
+    const { values, validity } = column;
+    if (!(values instanceof Float64Array || values instanceof Float32Array || values instanceof Int32Array))
+      return null;
+    return valueBounds(this.starts, this.order, values, validity);
   }
 
   someRow(group: number, test: (row: number) => boolean): boolean {

@@ -19,6 +19,7 @@ import {
   matchingRanges,
   runMatchesTags,
   runRowsInRange,
+  runsMayPass,
   runTagChecks,
   type SeriesRuns,
 } from "../sst/series-runs.js";
@@ -103,6 +104,11 @@ export interface ScanMetrics {
   rowsReturned: number;
   /** Rows inside the time range and tag filter that the predicate dropped before they were read whole. */
   rowsDroppedByPredicate: number;
+  /**
+   * Series runs of SST row groups, and series of memtables, left unread because their values
+   * (least and greatest per column) rule out the predicate.
+   */
+  seriesPrunedByPredicate: number;
   bytesRead: number;
   /** SST column chunks (one column of one row group) found in the decoded column cache. */
   decodedCacheHits: number;
@@ -163,6 +169,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     rowsMerged: 0,
     rowsReturned: 0,
     rowsDroppedByPredicate: 0,
+    seriesPrunedByPredicate: 0,
     bytesRead: 0,
     decodedCacheHits: 0,
     decodedCacheMisses: 0,
@@ -425,7 +432,17 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
               : runTagChecks(sorted.runs, tagFilter, (name) => columnNamed(probe, name));
           if (sorted !== undefined && checks !== undefined) {
             this.metrics.rowsFromSsts += probe.numRows;
-            const ranges = matchingRanges(sorted.runs, sorted.timestamps, range, checks);
+            // Runs whose values rule out the predicate's comparisons are left out before its
+            // columns are read row by row: a selective filter often rules out every run.
+            const mayPass =
+              predicate?.comparisons === undefined
+                ? undefined
+                : runsMayPass(sorted.runs, predicate.comparisons, (name) => columnNamed(probe, name));
+            const ranges = matchingRanges(sorted.runs, sorted.timestamps, range, checks, (run) => {
+              if (mayPass === undefined || mayPass(run)) return true;
+              this.metrics.seriesPrunedByPredicate++;
+              return false;
+            });
             if (ranges.length === 0) continue;
             const rows = predicate === undefined ? undefined : this.#passingRows(probe, ranges, predicate);
             if (rows?.length === 0) continue;
@@ -961,7 +978,10 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
   ): Iterable<ColumnBatch> {
     let memtable = this.#view.memtable;
     if (tagFilter !== undefined && Object.keys(tagFilter).length > 0)
-      memtable = narrowToSeries(memtable, tagFilter, range) ?? memtable;
+      memtable =
+        narrowToSeries(memtable, tagFilter, range, predicate?.comparisons, () => {
+          this.metrics.seriesPrunedByPredicate++;
+        }) ?? memtable;
     return memtable.sortedBatches({
       projection: columns,
       batchSize,
@@ -974,6 +994,7 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
   static #countingDrops(predicate: RowPredicate, metrics: ScanMetrics): RowPredicate {
     return {
       columns: predicate.columns,
+      ...(predicate.comparisons === undefined ? {} : { comparisons: predicate.comparisons }),
       select(batch: ColumnBatch): Uint32Array {
         const selected = predicate.select(batch);
         metrics.rowsDroppedByPredicate += batch.numRows - selected.length;

@@ -62,6 +62,22 @@ function scratchOf(n: number): Uint32Array {
   return scratch;
 }
 
+/**
+ * The comparisons of a number column with a number among the conjuncts of `predicate` (the
+ * operands of its top-level ANDs), leaving out `!=`: every row the predicate holds for meets each,
+ * and a NULL or NaN value meets none. Other conjuncts only narrow the rows further.
+ */
+export function necessaryComparisons(
+  predicate: BoundExpr,
+): Array<{ readonly column: number; readonly op: "=" | "<" | "<=" | ">" | ">="; readonly value: number }> {
+  if (predicate.kind === "logical" && predicate.op === "AND") {
+    return [...necessaryComparisons(predicate.left), ...necessaryComparisons(predicate.right)];
+  }
+  const found: NumberComparison[] = [];
+  if (predicate.kind !== "compare" || !collectComparisons(predicate, found)) return [];
+  return found.flatMap(({ op, column, value }) => (op === "!=" ? [] : [{ op, column, value }]));
+}
+
 /** Appends the comparisons `expr` is an AND of; false when it is anything else. */
 function collectComparisons(expr: BoundExpr, out: NumberComparison[]): boolean {
   if (expr.kind === "logical") {

@@ -9,6 +9,7 @@
  * and is read row by row.
  */
 import type { Column } from "../batch/column.js";
+import type { ValueComparison } from "../batch/row-predicate.js";
 import type { TimeRange } from "../memtable/snapshot.js";
 import type { TagFilter } from "./pruning.js";
 
@@ -176,18 +177,20 @@ export function runMatchesTags(checks: readonly RunTagCheck[], first: number): b
 }
 
 /**
- * The row ranges of the row group inside the time range whose runs pass the tag checks, as
- * [start, end) pairs in row order, adjacent ranges joined.
+ * The row ranges of the row group inside the time range whose runs pass the tag checks (and
+ * `mayPass`, when given), as [start, end) pairs in row order, adjacent ranges joined.
  */
 export function matchingRanges(
   runs: SeriesRuns,
   ts: Float64Array,
   timeRange: TimeRange | undefined,
   checks: readonly RunTagCheck[],
+  mayPass?: (run: number) => boolean,
 ): number[] {
   const ranges: number[] = [];
   for (let run = 0; run < runs.count; run++) {
     if (checks.length > 0 && !runMatchesTags(checks, runs.starts[run] as number)) continue;
+    if (mayPass !== undefined && !mayPass(run)) continue;
     const [lo, hi] = runRowsInRange(runs, run, ts, timeRange);
     if (lo >= hi) continue;
     const last = ranges.length - 1;
@@ -195,4 +198,94 @@ export function matchingRanges(
     else ranges.push(lo, hi);
   }
   return ranges;
+}
+
+/**
+ * Per run, the least and greatest number a column holds, leaving out nulls and NaN (a run with
+ * none has min +Infinity and max -Infinity).
+ */
+export interface RunBounds {
+  readonly min: Float64Array;
+  readonly max: Float64Array;
+}
+
+/**
+ * A test of whether a run may hold a row meeting every comparison, from the runs' value bounds
+ * (computed per column once, and kept with the runs); undefined when a compared column does not
+ * hold numbers. A run it rejects has no such row; one it accepts may still have none.
+ */
+export function runsMayPass(
+  runs: SeriesRuns,
+  comparisons: readonly ValueComparison[],
+  columnOf: (name: string) => Column,
+): ((run: number) => boolean) | undefined {
+  const tests: Array<{ bounds: RunBounds; op: ValueComparison["op"]; value: number }> = [];
+  for (const { column: name, op, value } of comparisons) {
+    const column = columnOf(name);
+    const values = column.values;
+    if (!(values instanceof Float64Array || values instanceof Float32Array || values instanceof Int32Array))
+      return undefined;
+    const bounds = runs.derived(`bounds:${name}`, () =>
+      valueBounds(runs.starts, undefined, values, column.validity),
+    );
+    tests.push({ bounds, op, value });
+  }
+  if (tests.length === 0) return undefined;
+  return (run) => tests.every(({ bounds, op, value }) => boundsMayMeet(bounds, run, op, value));
+}
+
+/**
+ * The bounds of each of `starts.length - 1` runs of rows: run i holds positions [starts[i],
+ * starts[i + 1]), which are rows themselves or, with `order`, the rows `order[position]`.
+ */
+export function valueBounds(
+  starts: Uint32Array,
+  order: Uint32Array | undefined,
+  values: Float64Array | Float32Array | Int32Array,
+  validity: Uint8Array | null,
+): RunBounds {
+  const count = starts.length - 1;
+  const min = new Float64Array(count);
+  const max = new Float64Array(count);
+  for (let run = 0; run < count; run++) {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let p = starts[run] as number; p < (starts[run + 1] as number); p++) {
+      const r = order === undefined ? p : (order[p] as number);
+      if (validity !== null && validity[r] !== 1) continue;
+      const v = values[r] as number;
+      // NaN fails both tests, and no comparison but != holds for it.
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    min[run] = lo;
+    max[run] = hi;
+  }
+  return { min, max };
+}
+
+/**
+ * Whether some value in [min, max] of the run meets `op value`. Written so that a NaN `value`,
+ * which no value meets, and an empty run (min > max) both give false where they must.
+ */
+export function boundsMayMeet(
+  bounds: RunBounds,
+  run: number,
+  op: ValueComparison["op"],
+  value: number,
+): boolean {
+  const min = bounds.min[run] as number;
+  const max = bounds.max[run] as number;
+  switch (op) {
+    case "=":
+      return min <= value && value <= max;
+    case "<":
+      return min < value;
+    case "<=":
+      return min <= value;
+    case ">":
+      return max > value;
+    case ">=":
+      return max >= value;
+  }
 }

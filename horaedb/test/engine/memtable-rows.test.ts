@@ -106,6 +106,7 @@ describe("narrowed memtable snapshots", () => {
   it("narrowToSeries: the whole snapshot's rows of the filter, in order", () => {
     const random = mulberry32(5);
     let narrowed = 0;
+    let pruned = 0;
     for (let round = 0; round < 400; round++) {
       const updateMode = round % 3 === 0 ? UpdateMode.Append : UpdateMode.Overwrite;
       const snapshot = randomSnapshot(random, updateMode, round % 2 === 1);
@@ -113,21 +114,40 @@ describe("narrowed memtable snapshots", () => {
       filter.host = SERIES.filter(() => random() < 0.2).map(([h]) => h);
       if (random() < 0.3) filter.region = ["r1", "r2"].filter(() => random() < 0.6);
       const range = random() < 0.5 ? undefined : { start: Math.floor(random() * 14) * 1000, end: 14_000 };
+      // x is the chunk's number: a bound on it passes the rows of some chunks. A newer row failing
+      // it must still hide an older one passing it.
+      const comparisons =
+        random() < 0.5
+          ? undefined
+          : [
+              {
+                column: "x",
+                op: random() < 0.5 ? (">" as const) : ("<=" as const),
+                value: Math.floor(random() * 8),
+              },
+            ];
+      const meets = (r: Row) =>
+        comparisons === undefined ||
+        comparisons.every(
+          ({ op, value }) =>
+            r[4] !== null && (op === ">" ? (r[4] as number) > value : (r[4] as number) <= value),
+        );
       const expected = rowsOf(
         snapshot.sortedBatches({ projection: NAMES, ...(range === undefined ? {} : { timeRange: range }) }),
-      ).filter((r) => passes(r, filter));
+      ).filter((r) => passes(r, filter) && meets(r));
       // With the range, chunks without a row in it are left out too (chunk-local rounds have some).
-      const narrow = narrowToSeries(snapshot, filter, range);
+      const narrow = narrowToSeries(snapshot, filter, range, comparisons, () => pruned++);
       if (narrow === undefined) continue;
       narrowed++;
       const got = rowsOf(
         narrow.sortedBatches({ projection: NAMES, ...(range === undefined ? {} : { timeRange: range }) }),
-      ).filter((r) => passes(r, filter));
+      ).filter((r) => passes(r, filter) && meets(r));
       expect(got.map(text), `round ${round} ${text(filter)}`).toEqual(expected.map(text));
       // Far fewer rows to sort and read than the whole snapshot.
       expect(narrow.numRows).toBeLessThanOrEqual(snapshot.numRows / 4);
     }
     expect(narrowed).toBeGreaterThan(100);
+    expect(pruned).toBeGreaterThan(10);
   });
 
   it("narrowToNewest: each tsid's rows at its newest timestamp in the range, as the whole snapshot has them", () => {

@@ -1,11 +1,13 @@
 import { describe, expect, it } from "vitest";
 import type { Column } from "../../src/batch/column.js";
 import { columnOf } from "../../src/batch/column-batch.js";
+import type { ValueComparison } from "../../src/batch/row-predicate.js";
 import {
   computeSeriesRuns,
   matchingRanges,
+  runsMayPass,
   runTagChecks,
-  type SeriesRuns,
+  SeriesRuns,
 } from "../../src/sst/series-runs.js";
 import { DataType } from "../../src/table/data-type.js";
 import { lcgRandom, tsbsSortedBatch } from "../../src/testing/tsbs.js";
@@ -105,5 +107,73 @@ describe("series runs", () => {
       });
       expect(kept).toEqual(expected);
     }
+  });
+});
+
+describe("series runs ruled out by value comparisons", () => {
+  const OPS: ReadonlyArray<ValueComparison["op"]> = ["=", "<", "<=", ">", ">="];
+  const meets = (v: number, op: ValueComparison["op"], value: number) =>
+    op === "="
+      ? v === value
+      : op === "<"
+        ? v < value
+        : op === "<="
+          ? v <= value
+          : op === ">"
+            ? v > value
+            : v >= value;
+
+  it("rejects a run only when none of its rows meets every comparison, nulls and NaN meeting none", () => {
+    const random = lcgRandom(11);
+    let rejected = 0;
+    for (let round = 0; round < 300; round++) {
+      const sizes = Array.from({ length: 1 + Math.floor(random() * 6) }, () => 1 + Math.floor(random() * 5));
+      const starts = Uint32Array.from([
+        0,
+        ...sizes.map((_, i) => sizes.slice(0, i + 1).reduce((a, b) => a + b)),
+      ]);
+      const n = starts[starts.length - 1] as number;
+      const cells = Array.from({ length: n }, () => {
+        const p = random();
+        return p < 0.15 ? null : p < 0.25 ? NaN : Math.floor(random() * 20) - 5;
+      });
+      const column: Column = {
+        type: DataType.Double,
+        values: Float64Array.from(cells, (v) => v ?? 0),
+        validity: cells.includes(null) ? Uint8Array.from(cells, (v) => (v === null ? 0 : 1)) : null,
+      };
+      const comparisons: ValueComparison[] = Array.from({ length: 1 + Math.floor(random() * 2) }, () => ({
+        column: "x",
+        op: OPS[Math.floor(random() * OPS.length)] as ValueComparison["op"],
+        value: random() < 0.1 ? NaN : Math.floor(random() * 20) - 5,
+      }));
+      const runs = new SeriesRuns(starts);
+      const mayPass = runsMayPass(runs, comparisons, () => column);
+      expect(mayPass).toBeDefined();
+      for (let run = 0; run < runs.count; run++) {
+        const rows = cells.slice(starts[run], starts[run + 1]);
+        const some = rows.some(
+          (v) => v !== null && comparisons.every(({ op, value }) => meets(v, op, value)),
+        );
+        if (mayPass?.(run) === false) {
+          rejected++;
+          expect(some, `round ${round} run ${run}`).toBe(false);
+        }
+        // A single ordering comparison is decided exactly by the bounds (= only where no value lies between).
+        if (comparisons.length === 1 && comparisons[0]?.op !== "=")
+          expect(mayPass?.(run), `round ${round} run ${run}`).toBe(some);
+      }
+    }
+    expect(rejected).toBeGreaterThan(100);
+  });
+
+  it("knows nothing of columns that do not hold numbers, and leaves out the runs it rejects", () => {
+    const runs = new SeriesRuns(Uint32Array.from([0, 2, 4]));
+    const strings = stringColumn(["a", "a", "b", "b"]);
+    expect(runsMayPass(runs, [{ column: "s", op: ">", value: 1 }], () => strings)).toBeUndefined();
+    const x: Column = { type: DataType.Double, values: Float64Array.from([1, 2, 8, 9]), validity: null };
+    const mayPass = runsMayPass(runs, [{ column: "x", op: ">", value: 5 }], () => x);
+    const ts = Float64Array.from([1, 2, 1, 2]);
+    expect(matchingRanges(runs, ts, undefined, [], mayPass)).toEqual([2, 4]);
   });
 });

@@ -8,7 +8,7 @@ import { evaluate } from "../evaluator.js";
 import { describeExpr } from "../expr-format.js";
 import type { ScanNode } from "../logical-plan.js";
 import type { QueryContext } from "../query-context.js";
-import { selectRows } from "../row-selection.js";
+import { necessaryComparisons, selectRows } from "../row-selection.js";
 import { trueRows } from "../vectors.js";
 import { Operator } from "./operator.js";
 
@@ -84,7 +84,10 @@ export class ScanOperator extends Operator {
       `rowsFromSsts=${m.rowsFromSsts} rowsFromMemtables=${m.rowsFromMemtables} bytesRead=${m.bytesRead}`,
     ];
     if (m.rowsMerged > 0) lines.push(`rowsMerged=${m.rowsMerged}`);
-    if (this.#predicate !== undefined) lines.push(`rowsDroppedByPredicate=${m.rowsDroppedByPredicate}`);
+    if (this.#predicate !== undefined)
+      lines.push(
+        `rowsDroppedByPredicate=${m.rowsDroppedByPredicate} seriesPrunedByPredicate=${m.seriesPrunedByPredicate}`,
+      );
     if (m.decodedCacheHits > 0 || m.decodedCacheMisses > 0)
       lines.push(`decodedCacheHits=${m.decodedCacheHits} decodedCacheMisses=${m.decodedCacheMisses}`);
     return lines;
@@ -123,8 +126,14 @@ function rowPredicate(predicate: BoundExpr, node: ScanNode): RowPredicate {
   const bound = transformExpr(predicate, (e) =>
     e.kind === "column" ? { ...e, index: position.get(e.index) as number } : e,
   );
+  const comparisons = necessaryComparisons(bound).map(({ column, op, value }) => ({
+    column: columns[column] as string,
+    op,
+    value,
+  }));
   return {
     columns,
+    ...(comparisons.length === 0 ? {} : { comparisons }),
     select(batch: ColumnBatch): Uint32Array {
       const own: ColumnBatch = {
         names: columns,

@@ -12,7 +12,8 @@ export interface RowPredicate {
   select(batch: ColumnBatch): Uint32Array;
   /**
    * Comparisons every passing row meets (the predicate's conjuncts that compare a number column
-   * with a number), so that a reader can skip rows whose value statistics rule them out.
+   * with a number; their columns are among `columns`), so that a reader can skip rows whose value
+   * statistics rule them out.
    */
   readonly comparisons?: readonly ValueComparison[];
 }

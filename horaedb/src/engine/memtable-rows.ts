@@ -6,8 +6,9 @@
  * the appended chunks first, and only they are sorted and read.
  *
  * Each chunk's rows are indexed by tsid once (chunks never change once appended; the index lives
- * as long as the chunk, about 4 bytes per row and a few dozen per series), and its tsids by the
- * values of each tag a filter has asked for. Picking the rows of a tag filter then costs a lookup
+ * as long as the chunk, about 4 bytes per row and a few dozen per series, plus 16 per series for
+ * each column a predicate has compared), and its tsids by the values of each tag a filter has
+ * asked for. Picking the rows of a tag filter then costs a lookup
  * per allowed value and chunk, and those of each series' newest timestamp a step per series and
  * chunk, rather than a step per row.
  */
@@ -32,18 +33,20 @@ const MAX_SHARE = 0.25;
  * The snapshot narrowed to the series that have a row passing the tag filter: every row of such a
  * tsid, also one whose tags fail the filter (two series hashing to one tsid), so that deduplication
  * by key sees every row it sees in the whole snapshot and keeps the same ones. The caller still
- * filters the rows read. With `comparisons` (from a predicate the caller applies to the rows read
- * here), series whose values rule them out in every chunk are left out (`onPruned` counts them). With `range`, only rows in it are kept: a row outside shares its key (the
- * timestamp is part of it) with no row inside, so leaving it out changes no deduplication. Undefined when the
- * table has no tsid or the series hold more than a quarter of the rows: the whole snapshot is the
- * better read then. Takes a snapshot of a memtable's own chunks (not a narrowed one).
+ * filters the rows read. With `range`, only rows in it are kept: a row outside shares its key (the
+ * timestamp is part of it) with no row inside, so leaving it out changes no deduplication. With
+ * `comparisons` (which every row the caller keeps must meet; their columns must be the table's),
+ * series with no chunk where their values allow them all are left out, and `onPruned` is told how
+ * many. Undefined when the table has no tsid or the series' rows in the range are more than a
+ * quarter of the snapshot's rows: the whole snapshot is the better read then. Takes a snapshot of
+ * a memtable's own chunks (not a narrowed one).
  */
 export function narrowToSeries(
   snapshot: MemtableSnapshot,
   tagFilter: TagFilter,
   range?: TimeRange,
   comparisons?: readonly ValueComparison[],
-  onPruned?: () => void,
+  onPruned?: (series: number) => void,
 ): MemtableSnapshot | undefined {
   if (!snapshot.schema.hasTsid || snapshot.isEmpty || snapshot.rowSources !== undefined) return undefined;
   const filters = Object.entries(tagFilter).map(([name, allowed]) => ({ name, allowed: new Set(allowed) }));
@@ -70,8 +73,12 @@ export function narrowToSeries(
       if (passes) wanted.add(index.high[g] as number, index.low[g] as number);
     }
   }
-  if (comparisons !== undefined && comparisons.length > 0 && wanted.size > 0)
-    wanted = seriesThatMayPass(wanted, chunks, comparisons, onPruned);
+  let pruned = 0;
+  if (comparisons !== undefined && comparisons.length > 0 && wanted.size > 0) {
+    const kept = seriesThatMayPass(wanted, chunks, comparisons);
+    pruned = wanted.size - kept.size;
+    wanted = kept;
+  }
   const limit = snapshot.numRows * MAX_SHARE;
   let total = 0;
   const picker = new KeyRowPicker(snapshot.schema);
@@ -98,21 +105,21 @@ export function narrowToSeries(
       picker.add(chunk, rows, undefined);
     }
   }
+  if (pruned > 0) onPruned?.(pruned);
   return narrowedSnapshot(snapshot, picker.pick());
 }
 
 /**
- * The tsids of `wanted` with rows in some chunk whose values do not rule out every comparison (per
- * chunk and tsid, from the least and greatest value). A tsid left out has no row meeting them, so
- * none of its rows, whichever deduplication keeps, passes a predicate they come from. Keeping or
- * leaving out a tsid's rows per chunk instead could let an older row that passes stand in for the
- * newer one that replaced it.
+ * The tsids of `wanted` that have rows in some chunk where no comparison is ruled out by their
+ * least and greatest values there. A tsid left out has no row meeting them all, so none of its
+ * rows, whichever deduplication keeps, passes a predicate they come from. Keeping or leaving out a
+ * tsid's rows per chunk instead could let an older row that passes stand in for the newer one that
+ * replaced it.
  */
 function seriesThatMayPass(
   wanted: TsidSet,
   chunks: readonly MemtableChunk[],
   comparisons: readonly ValueComparison[],
-  onPruned: (() => void) | undefined,
 ): TsidSet {
   const kept = new TsidSet();
   wanted.forEach((high, low) => {
@@ -122,7 +129,6 @@ function seriesThatMayPass(
       return g >= 0 && index.mayMeet(chunk, g, comparisons);
     });
     if (mayPass) kept.add(high, low);
-    else onPruned?.();
   });
   return kept;
 }
@@ -514,8 +520,8 @@ class ChunkSeries {
   }
 
   /**
-   * The rows of the given tsids (with `range`, those in it), ascending; of one tsid whose rows
-   * ascend in time, a view of this index (not to be written).
+   * The rows of the given tsids (with `range`, those in it), ascending; often a view of this
+   * index (for one tsid whose rows are all wanted or ascend in time), so never to be written.
    */
   rowsOf(groups: readonly number[], range?: TimeRange): Uint32Array {
     if (groups.length === 1) return this.#groupRows(groups[0] as number, range);

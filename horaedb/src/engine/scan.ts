@@ -220,6 +220,10 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     for (const name of request.predicate?.columns ?? []) {
       if (!output.includes(name)) throw new RangeError(`predicate column "${name}" is not projected`);
     }
+    for (const { column } of request.predicate?.comparisons ?? []) {
+      if (!(request.predicate?.columns ?? []).includes(column))
+        throw new RangeError(`predicate comparison column "${column}" is not one of its columns`);
+    }
     if (request.predicate !== undefined && request.lastPerSeries !== undefined) {
       throw new RangeError("a scan takes a predicate or lastPerSeries, not both");
     }
@@ -979,8 +983,8 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     let memtable = this.#view.memtable;
     if (tagFilter !== undefined && Object.keys(tagFilter).length > 0)
       memtable =
-        narrowToSeries(memtable, tagFilter, range, predicate?.comparisons, () => {
-          this.metrics.seriesPrunedByPredicate++;
+        narrowToSeries(memtable, tagFilter, range, predicate?.comparisons, (series) => {
+          this.metrics.seriesPrunedByPredicate += series;
         }) ?? memtable;
     return memtable.sortedBatches({
       projection: columns,

@@ -37,8 +37,9 @@ let nextMemtableId = 1;
 /**
  * The recently written rows of one table, held in memory until flushed to an SST. Appends keep the
  * batches (laid out as the schema, a tsid's rows grouped together) with their WAL sequence: no
- * per-row objects, no sorting. Reads sort on demand and cache the sorted order until the next append. Once frozen, a memtable
- * refuses appends but stays readable until its SST is in the manifest.
+ * per-row objects, no sorting. Reads sort on demand and cache the sorted order until the next
+ * append. Once frozen, a memtable refuses appends but stays readable until its SST is in the
+ * manifest.
  */
 export class Memtable {
   /** Unique within the process; orders memtables by creation. */

@@ -33,7 +33,10 @@ export class SeriesRuns {
     return this.starts[this.count] as number;
   }
 
-  /** Approximate heap bytes, for the cache's accounting (derived values not counted: small). */
+  /**
+   * Approximate heap bytes, for the cache's accounting. Derived values are not counted: a few
+   * bytes per run each (such as 16 per run for a column's value bounds).
+   */
   get byteSize(): number {
     return this.starts.byteLength + 64 + 32 * this.#uniform.size;
   }
@@ -190,9 +193,9 @@ export function matchingRanges(
   const ranges: number[] = [];
   for (let run = 0; run < runs.count; run++) {
     if (checks.length > 0 && !runMatchesTags(checks, runs.starts[run] as number)) continue;
-    if (mayPass !== undefined && !mayPass(run)) continue;
     const [lo, hi] = runRowsInRange(runs, run, ts, timeRange);
     if (lo >= hi) continue;
+    if (mayPass !== undefined && !mayPass(run)) continue;
     const last = ranges.length - 1;
     if (last > 0 && ranges[last] === lo) ranges[last] = hi;
     else ranges.push(lo, hi);

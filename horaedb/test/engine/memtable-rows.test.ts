@@ -136,7 +136,7 @@ describe("narrowed memtable snapshots", () => {
         snapshot.sortedBatches({ projection: NAMES, ...(range === undefined ? {} : { timeRange: range }) }),
       ).filter((r) => passes(r, filter) && meets(r));
       // With the range, chunks without a row in it are left out too (chunk-local rounds have some).
-      const narrow = narrowToSeries(snapshot, filter, range, comparisons, () => pruned++);
+      const narrow = narrowToSeries(snapshot, filter, range, comparisons, (n) => (pruned += n));
       if (narrow === undefined) continue;
       narrowed++;
       const got = rowsOf(

@@ -491,11 +491,17 @@ describe("table scans by series runs and the decoded column cache", () => {
         lastPerSeries: { columns: ["x"] },
       }),
     ).toThrow(/not both/);
+    const stray: RowPredicate = { ...xAbove(1), comparisons: [{ column: "y", op: ">", value: 1 }] };
+    expect(() => engine.scan("public", "ow", { projection: ["host", "ts", "x"], predicate: stray })).toThrow(
+      /comparison column "y" is not one of its columns/,
+    );
   });
 });
 
-/** The predicate x > threshold (null never passes). */
-/** `x > threshold`; with `comparisons`, saying so, which lets the scan skip series by their values. */
+/**
+ * The predicate x > threshold (null never passes); with `comparisons`, saying so, which lets the
+ * scan skip series by their values.
+ */
 function xAbove(threshold: number, comparisons = true): RowPredicate {
   return {
     columns: ["x"],

@@ -15,6 +15,7 @@ import type { DecodedColumnCache } from "../sst/decoded-cache.js";
 import { fileMayMatch } from "../sst/pruning.js";
 import { SstFileReader, splitRows, type SstScanMetrics } from "../sst/reader.js";
 import {
+  candidateRuns,
   computeSeriesRuns,
   matchingRanges,
   runMatchesTags,
@@ -691,7 +692,10 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
           Array.from({ length: runs.count }, (_, run) => seriesKeyAt(tags, runs.starts[run] as number)),
         );
         const wanted: RunRows[] = [];
-        for (let run = 0; run < runs.count; run++) {
+        const candidates = candidateRuns(runs, checks);
+        const count = candidates === undefined ? runs.count : candidates.length;
+        for (let i = 0; i < count; i++) {
+          const run = candidates === undefined ? i : (candidates[i] as number);
           const series = keys[run] as string;
           if (collector.isComplete(series)) continue;
           const first = runs.starts[run] as number;
@@ -924,7 +928,10 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
       Array.from({ length: runs.count }, (_, run) => seriesKeyAt(tags, runs.starts[run] as number)),
     );
     const segments: SeriesSegment[] = [];
-    for (let run = 0; run < runs.count; run++) {
+    const candidates = candidateRuns(runs, checks);
+    const count = candidates === undefined ? runs.count : candidates.length;
+    for (let i = 0; i < count; i++) {
+      const run = candidates === undefined ? i : (candidates[i] as number);
       if (checks.length > 0 && !runMatchesTags(checks, runs.starts[run] as number)) continue;
       const [start, end] = runRowsInRange(runs, run, timestamps, range);
       if (start >= end) continue;

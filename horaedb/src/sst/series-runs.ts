@@ -150,6 +150,40 @@ export function runRowsInRange(
 export interface RunTagCheck {
   readonly column: Column;
   readonly allowed: ReadonlySet<string>;
+  /** The allowed values as the filter lists them. */
+  readonly values: readonly string[];
+  /** The key of the column's runs in value order among the runs' derived values. */
+  readonly orderKey: string;
+}
+
+/** The checks of a scan without a tag filter. */
+const NO_CHECKS: readonly RunTagCheck[] = Object.freeze([]);
+
+/**
+ * The allowed values of one condition of a tag filter as a set, made once per condition: a scan
+ * resolves its filter against every row group it reads.
+ */
+const allowedSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+
+function allowedSet(values: readonly string[]): ReadonlySet<string> {
+  let set = allowedSets.get(values);
+  if (set === undefined) {
+    set = new Set(values);
+    allowedSets.set(values, set);
+  }
+  return set;
+}
+
+/** `runsInValueOrder`'s derived-value key per column name, made once per name. */
+const orderKeys = new Map<string, string>();
+
+function orderKeyOf(name: string): string {
+  let key = orderKeys.get(name);
+  if (key === undefined) {
+    key = `runs in value order\u0000${name}`;
+    orderKeys.set(name, key);
+  }
+  return key;
 }
 
 /**
@@ -160,12 +194,13 @@ export function runTagChecks(
   runs: SeriesRuns,
   tagFilter: TagFilter | undefined,
   columnOf: (name: string) => Column,
-): RunTagCheck[] | undefined {
+): readonly RunTagCheck[] | undefined {
+  if (tagFilter === undefined) return NO_CHECKS;
   const checks: RunTagCheck[] = [];
-  for (const [name, allowed] of Object.entries(tagFilter ?? {})) {
+  for (const [name, values] of Object.entries(tagFilter)) {
     const column = columnOf(name);
     if (!runs.isUniform(name, column)) return undefined;
-    checks.push({ column, allowed: new Set(allowed) });
+    checks.push({ column, allowed: allowedSet(values), values, orderKey: orderKeyOf(name) });
   }
   return checks;
 }
@@ -180,6 +215,71 @@ export function runMatchesTags(checks: readonly RunTagCheck[], first: number): b
 }
 
 /**
+ * Runs per allowed value above which a check is tested on every run rather than looked up: a
+ * lookup is a binary search per value, a test a set lookup per run (each a string of its own, so
+ * a cache miss when the row group's columns have gone cold).
+ */
+const RUNS_PER_LOOKUP = 8;
+
+/**
+ * The runs that may pass `checks`, ascending, found through the most selective check's values
+ * (see `runsInValueOrder`); undefined when every run must be tested (no check, or each allows
+ * too many values for a lookup to pay). Each run returned must still be tested against `checks`.
+ */
+export function candidateRuns(runs: SeriesRuns, checks: readonly RunTagCheck[]): number[] | undefined {
+  let best: RunTagCheck | undefined;
+  for (const check of checks) {
+    if (best === undefined || check.allowed.size < best.allowed.size) best = check;
+  }
+  if (best === undefined || best.allowed.size * RUNS_PER_LOOKUP > runs.count) return undefined;
+  const order = runsInValueOrder(runs, best);
+  const values = best.column.values as readonly string[];
+  const starts = runs.starts;
+  const found: number[] = [];
+  for (const value of best.values) {
+    let lo = 0;
+    let hi = order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((values[starts[order[mid] as number] as number] as string) < value) lo = mid + 1;
+      else hi = mid;
+    }
+    for (; lo < order.length; lo++) {
+      const run = order[lo] as number;
+      if (values[starts[run] as number] !== value) break;
+      found.push(run);
+    }
+  }
+  // One value's runs come ascending; several values' runs are interleaved (or repeated, when the
+  // filter lists a value twice).
+  if (best.values.length > 1) return [...new Set(found)].sort((a, b) => a - b);
+  return found;
+}
+
+/**
+ * The runs in the order of their value of the check's tag column (uniform in runs, so its value at
+ * a run's first row), equal values by run, runs where it is null left out. Computed once per row
+ * group and column and kept with the runs (4 bytes per run).
+ */
+function runsInValueOrder(runs: SeriesRuns, check: RunTagCheck): Uint32Array {
+  return runs.derived(check.orderKey, () => {
+    const values = check.column.values as readonly string[];
+    const { validity } = check.column;
+    const starts = runs.starts;
+    const kept: number[] = [];
+    for (let run = 0; run < runs.count; run++) {
+      if (validity === null || validity[starts[run] as number] === 1) kept.push(run);
+    }
+    kept.sort((a, b) => {
+      const x = values[starts[a] as number] as string;
+      const y = values[starts[b] as number] as string;
+      return x < y ? -1 : x > y ? 1 : a - b;
+    });
+    return Uint32Array.from(kept);
+  });
+}
+
+/**
  * The row ranges of the row group inside the time range whose runs pass the tag checks (and
  * `mayPass`, when given), as [start, end) pairs in row order, adjacent ranges joined.
  */
@@ -191,7 +291,10 @@ export function matchingRanges(
   mayPass?: (run: number) => boolean,
 ): number[] {
   const ranges: number[] = [];
-  for (let run = 0; run < runs.count; run++) {
+  const candidates = candidateRuns(runs, checks);
+  const count = candidates === undefined ? runs.count : candidates.length;
+  for (let i = 0; i < count; i++) {
+    const run = candidates === undefined ? i : (candidates[i] as number);
     if (checks.length > 0 && !runMatchesTags(checks, runs.starts[run] as number)) continue;
     const [lo, hi] = runRowsInRange(runs, run, ts, timeRange);
     if (lo >= hi) continue;

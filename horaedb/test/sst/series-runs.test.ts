@@ -2,7 +2,9 @@ import { describe, expect, it } from "vitest";
 import type { Column } from "../../src/batch/column.js";
 import { columnOf } from "../../src/batch/column-batch.js";
 import type { ValueComparison } from "../../src/batch/row-predicate.js";
+import type { TagFilter } from "../../src/sst/pruning.js";
 import {
+  candidateRuns,
   computeSeriesRuns,
   matchingRanges,
   runsMayPass,
@@ -66,32 +68,49 @@ describe("series runs", () => {
 
   it("keeps exactly the rows a row-by-row filter keeps, as ranges in row order", () => {
     const random = lcgRandom(11);
-    for (let trial = 0; trial < 200; trial++) {
-      // Series of random lengths, random sorted timestamps, a tag with nulls.
+    let lookedUp = 0;
+    let tested = 0;
+    for (let trial = 0; trial < 400; trial++) {
+      // Series of random lengths, random sorted timestamps, two tags with nulls. Up to 60 series
+      // of up to 24 hosts: a filter of a few hosts is looked up, one of many tested run by run.
       const ids: bigint[] = [];
       const ts: number[] = [];
       const hosts: Array<string | null> = [];
-      const series = 1 + Math.floor(random() * 8);
+      const dcs: Array<string | null> = [];
+      const series = 1 + Math.floor(random() * 60);
+      const hostCount = 1 + Math.floor(random() * 24);
       for (let s = 0; s < series; s++) {
-        const host = random() < 0.15 ? null : `h${Math.floor(random() * 4)}`;
+        const host = random() < 0.15 ? null : `h${Math.floor(random() * hostCount)}`;
+        const dc = random() < 0.1 ? null : `d${Math.floor(random() * 3)}`;
         let t = Math.floor(random() * 20);
         const length = 1 + Math.floor(random() * 12);
         for (let i = 0; i < length; i++) {
           ids.push(BigInt(s * 1000 + 7));
           ts.push(t);
           hosts.push(host);
+          dcs.push(dc);
           t += Math.floor(random() * 3);
         }
       }
-      const hostColumn = stringColumn(hosts);
+      const columns: Record<string, Column> = { host: stringColumn(hosts), dc: stringColumn(dcs) };
       const timestamps = tsColumn(ts);
       const runs = computeSeriesRuns(tsidColumn(ids), timestamps, ids.length) as SeriesRuns;
       const start = Math.floor(random() * 30) - 5;
       const timeRange = random() < 0.2 ? undefined : { start, end: start + Math.floor(random() * 20) };
-      const allowed = ["h0", "h1", "h2", "h3"].filter(() => random() < 0.5);
-      const tagFilter = random() < 0.3 ? undefined : { host: allowed };
-      const checks = runTagChecks(runs, tagFilter, () => hostColumn);
+      const pick = (values: string[], p: number) => values.filter(() => random() < p);
+      const allHosts = Array.from({ length: hostCount + 1 }, (_, i) => `h${i}`);
+      // Mostly a host or two (a lookup), sometimes many; sometimes a data center as well.
+      const allowedHosts = random() < 0.6 ? pick(allHosts, 2 / allHosts.length) : pick(allHosts, 0.5);
+      const tagFilter: TagFilter | undefined =
+        random() < 0.2
+          ? undefined
+          : random() < 0.3
+            ? { host: allowedHosts, dc: pick(["d0", "d1", "d2", "d9"], 0.5) }
+            : { host: allowedHosts };
+      const checks = runTagChecks(runs, tagFilter, (name) => columns[name] as Column);
       expect(checks).toBeDefined();
+      if (candidateRuns(runs, checks ?? []) === undefined) tested++;
+      else lookedUp++;
       const ranges = matchingRanges(runs, timestamps.values as Float64Array, timeRange, checks ?? []);
       const kept: number[] = [];
       for (let i = 0; i < ranges.length; i += 2) {
@@ -102,11 +121,19 @@ describe("series runs", () => {
       const expected = ts.flatMap((t, r) => {
         const inTime = timeRange === undefined || (t >= timeRange.start && t < timeRange.end);
         const host = hosts[r] as string | null;
-        const inTags = tagFilter === undefined || (host !== null && tagFilter.host.includes(host));
+        const dc = dcs[r] as string | null;
+        const inTags =
+          tagFilter === undefined ||
+          (host !== null &&
+            (tagFilter.host as readonly string[]).includes(host) &&
+            (tagFilter.dc === undefined || (dc !== null && tagFilter.dc.includes(dc))));
         return inTime && inTags ? [r] : [];
       });
       expect(kept).toEqual(expected);
     }
+    // Both ways of finding the runs were taken.
+    expect(lookedUp).toBeGreaterThan(50);
+    expect(tested).toBeGreaterThan(50);
   });
 });
 

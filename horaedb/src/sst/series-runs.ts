@@ -156,8 +156,11 @@ export interface RunTagCheck {
   readonly orderKey: string;
 }
 
-/** The checks of a scan without a tag filter. */
-const NO_CHECKS: readonly RunTagCheck[] = Object.freeze([]);
+/**
+ * The checks of a scan without a tag filter. Not frozen: a frozen array has a map of its own, which
+ * the optimized code of the loops over checks would then have to handle too.
+ */
+const NO_CHECKS: readonly RunTagCheck[] = [];
 
 /**
  * The allowed values of one condition of a tag filter as a set, made once per condition: a scan

@@ -587,7 +587,7 @@ describe("HTTP POST /sql", () => {
     return { status: response.status, body: json };
   };
 
-  it("runs statements, answering rows or affected_rows", async () => {
+  it("runs statements, answering columns with their types and rows, or affected_rows", async () => {
     const { addresses } = await startServer();
     const http = addresses.http;
     expect(
@@ -602,7 +602,26 @@ describe("HTTP POST /sql", () => {
     ).toEqual({ status: 200, body: { affected_rows: 1 } });
     expect(await post(http, { query: "SELECT h, n, u, ts FROM m" })).toEqual({
       status: 200,
-      body: { rows: [{ h: "a", n: 7, u: "18446744073709551615", ts: T }] },
+      body: {
+        columns: [
+          { name: "h", type: "string" },
+          { name: "n", type: "int64" },
+          { name: "u", type: "uint64" },
+          { name: "ts", type: "timestamp" },
+        ],
+        rows: [{ h: "a", n: 7, u: "18446744073709551615", ts: T }],
+      },
+    });
+    // A result without rows still says its columns.
+    expect(await post(http, { query: "SELECT n * 2 AS twice, h FROM m WHERE n > 100" })).toEqual({
+      status: 200,
+      body: {
+        columns: [
+          { name: "twice", type: "int64" },
+          { name: "h", type: "string" },
+        ],
+        rows: [],
+      },
     });
   });
 

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { StorageEngine } from "../engine/index.js";
 import { executeSql } from "../interpreters/index.js";
 import { resultRowObjects } from "../query/index.js";
-import type { CellValue } from "../table/data-type.js";
+import type { CellValue, DataType } from "../table/data-type.js";
 import type { ServerMetrics } from "./metrics.js";
 import { DEFAULT_SQL_TIMEOUT_MS } from "./sql-query.js";
 import { statusOf } from "./status-mapping.js";
@@ -60,9 +60,17 @@ export function jsonCell(value: CellValue): JsonCell {
   return value;
 }
 
+/** A result column as `POST /sql` describes it: its name and its type (a DataType name). */
+export interface JsonColumn {
+  readonly name: string;
+  readonly type: DataType;
+}
+
 /**
  * `POST /sql` with `{ "query": "..." }` (HoraeDB's field name) runs one statement. Answers
- * `{ "rows": [{ column: value }] }` for queries (see JsonCell) or `{ "affected_rows": n }`;
+ * `{ "columns": [{ "name", "type" }], "rows": [{ column: value }] }` for queries (types are
+ * HoraeDB's names, such as `timestamp`, `double`, `string`, `uint64`; cells as JsonCell says, so
+ * the type tells a decimal string of a uint64 from a string) or `{ "affected_rows": n }`;
  * failures answer `{ "code", "message" }` with 400 (bad SQL), 404 (unknown table), 409, 429, 504,
  * or 500 (internal).
  */
@@ -95,7 +103,8 @@ export function registerSqlRoute(app: FastifyInstance, context: HttpSqlContext):
           for (const [name, value] of Object.entries(row)) out[name] = jsonCell(value);
           return out;
         });
-        return await reply.send({ rows });
+        const columns: JsonColumn[] = outcome.result.columns.map(({ name, type }) => ({ name, type }));
+        return await reply.send({ columns, rows });
       } catch (error) {
         const status = statusOf(error);
         if (status.internal) context.logger.error({ err: error }, "SQL statement failed");

@@ -693,9 +693,8 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
         );
         const wanted: RunRows[] = [];
         const candidates = candidateRuns(runs, checks);
-        const count = candidates === undefined ? runs.count : candidates.length;
-        for (let i = 0; i < count; i++) {
-          const run = candidates === undefined ? i : (candidates[i] as number);
+        for (let i = 0; i < candidates.length; i++) {
+          const run = candidates[i] as number;
           const series = keys[run] as string;
           if (collector.isComplete(series)) continue;
           const first = runs.starts[run] as number;
@@ -929,9 +928,8 @@ export class TableScan implements AsyncIterable<ColumnBatch> {
     );
     const segments: SeriesSegment[] = [];
     const candidates = candidateRuns(runs, checks);
-    const count = candidates === undefined ? runs.count : candidates.length;
-    for (let i = 0; i < count; i++) {
-      const run = candidates === undefined ? i : (candidates[i] as number);
+    for (let i = 0; i < candidates.length; i++) {
+      const run = candidates[i] as number;
       if (checks.length > 0 && !runMatchesTags(checks, runs.starts[run] as number)) continue;
       const [start, end] = runRowsInRange(runs, run, timestamps, range);
       if (start >= end) continue;

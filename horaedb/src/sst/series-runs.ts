@@ -225,16 +225,16 @@ export function runMatchesTags(checks: readonly RunTagCheck[], first: number): b
 const RUNS_PER_LOOKUP = 8;
 
 /**
- * The runs that may pass `checks`, ascending, found through the most selective check's values
- * (see `runsInValueOrder`); undefined when every run must be tested (no check, or each allows
- * too many values for a lookup to pay). Each run returned must still be tested against `checks`.
+ * The runs that may pass `checks`, ascending: those found through the most selective check's
+ * values (see `runsInValueOrder`), or every run when there is no check or each allows too many
+ * values for a lookup to pay. Each run returned must still be tested against `checks`.
  */
-export function candidateRuns(runs: SeriesRuns, checks: readonly RunTagCheck[]): number[] | undefined {
+export function candidateRuns(runs: SeriesRuns, checks: readonly RunTagCheck[]): ArrayLike<number> {
   let best: RunTagCheck | undefined;
   for (const check of checks) {
     if (best === undefined || check.allowed.size < best.allowed.size) best = check;
   }
-  if (best === undefined || best.allowed.size * RUNS_PER_LOOKUP > runs.count) return undefined;
+  if (best === undefined || best.allowed.size * RUNS_PER_LOOKUP > runs.count) return everyRun(runs);
   const order = runsInValueOrder(runs, best);
   const values = best.column.values as readonly string[];
   const starts = runs.starts;
@@ -257,6 +257,11 @@ export function candidateRuns(runs: SeriesRuns, checks: readonly RunTagCheck[]):
   // filter lists a value twice).
   if (best.values.length > 1) return [...new Set(found)].sort((a, b) => a - b);
   return found;
+}
+
+/** Every run of the row group, ascending; kept with the runs (4 bytes per run). */
+function everyRun(runs: SeriesRuns): Uint32Array {
+  return runs.derived("every run", () => Uint32Array.from({ length: runs.count }, (_, run) => run));
 }
 
 /**
@@ -295,9 +300,8 @@ export function matchingRanges(
 ): number[] {
   const ranges: number[] = [];
   const candidates = candidateRuns(runs, checks);
-  const count = candidates === undefined ? runs.count : candidates.length;
-  for (let i = 0; i < count; i++) {
-    const run = candidates === undefined ? i : (candidates[i] as number);
+  for (let i = 0; i < candidates.length; i++) {
+    const run = candidates[i] as number;
     if (checks.length > 0 && !runMatchesTags(checks, runs.starts[run] as number)) continue;
     const [lo, hi] = runRowsInRange(runs, run, ts, timeRange);
     if (lo >= hi) continue;

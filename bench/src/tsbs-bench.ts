@@ -24,8 +24,9 @@
  *      with the next system), so every query follows another system's.
  *    Result sizes are compared with the expected ones. Latencies are those of a server in steady
  *    state, as TSBS measures them over thousands of queries: a just-started Node.js server compiles
- *    its hot paths over its first few thousand queries (a server in Go or Rust starts compiled), so
- *    the warm-up queries, the same for every system, are not timed.
+ *    its hot paths over its first several thousand queries (a server in Go or Rust starts
+ *    compiled), so the warm-up queries, the same for every system, are not timed. By 2,000 per
+ *    shape (12,000 in all) most of the fall in the medians is over (bench/README.md has figures).
  * 5. Prints one JSON object per figure on stdout, then a side-by-side table on stderr.
  *
  * Every process started is stopped (SIGTERM, then SIGKILL) and every directory removed at the end,
@@ -97,8 +98,8 @@ const config = readFlags(() => {
       hours: { type: "string", default: "24" },
       batch: { type: "string", default: "5000" },
       concurrency: { type: "string", default: "4" },
-      warmup: { type: "string", default: "500" },
-      repeat: { type: "string", default: "100" },
+      warmup: { type: "string", default: "2000" },
+      repeat: { type: "string", default: "300" },
       order: { type: "string", default: "tsbs" },
       queries: { type: "string", default: TSBS_QUERY_SHAPES.join(",") },
       seed: { type: "string", default: "1" },

@@ -109,7 +109,8 @@ function encodeTable(table: string, points: readonly Point[]): TableWrite {
       entrySize += lenFieldSize(tagSize(index, valueBytes));
     }
     for (const { timestampMs, fieldNames: fields, fieldKinds, fieldValues } of entry.points) {
-      let groupSize = timestampMs === 0 ? 0 : 1 + int64Size(timestampMs);
+      // The timestamp is always sent, 0 too: the server refuses a field group without one.
+      let groupSize = 1 + int64Size(timestampMs);
       for (let i = 0; i < fields.length; i++) {
         const index = fieldPositions.indexOf(i, fields[i] as string);
         const valueSize = valueSizeOf(fieldKinds[i] as FieldKind, fieldValues[i] as RawFieldValue);
@@ -155,10 +156,8 @@ function encodeTable(table: string, points: readonly Point[]): TableWrite {
     for (const { timestampMs, fieldKinds, fieldValues } of entry.points) {
       w.tag(SERIES_ENTRY.fieldGroups, WireType.LEN);
       w.varint(groupSizes[g++] as number);
-      if (timestampMs !== 0) {
-        w.tag(FIELD_GROUP.timestamp, WireType.VARINT);
-        w.int64(timestampMs);
-      }
+      w.tag(FIELD_GROUP.timestamp, WireType.VARINT);
+      w.int64(timestampMs);
       for (let i = 0; i < fieldKinds.length; i++) {
         const index = fieldIndexes[f] as number;
         const valueSize = valueSizes[f++] as number;

@@ -29,14 +29,23 @@ describe("encodePoints", () => {
         {
           tags: [{ nameIndex: 0, value: { stringValue: "a", kind: "stringValue" } }],
           fieldGroups: [
-            { timestamp: "1", fields: [{ nameIndex: 0, value: { float64Value: 1, kind: "float64Value" } }] },
-            { timestamp: "2", fields: [{ nameIndex: 0, value: { float64Value: 3, kind: "float64Value" } }] },
+            {
+              _timestamp: "timestamp",
+              timestamp: "1",
+              fields: [{ nameIndex: 0, value: { float64Value: 1, kind: "float64Value" } }],
+            },
+            {
+              _timestamp: "timestamp",
+              timestamp: "2",
+              fields: [{ nameIndex: 0, value: { float64Value: 3, kind: "float64Value" } }],
+            },
           ],
         },
         {
           tags: [{ nameIndex: 0, value: { stringValue: "b", kind: "stringValue" } }],
           fieldGroups: [
             {
+              _timestamp: "timestamp",
               timestamp: "1",
               fields: [
                 { nameIndex: 0, value: { float64Value: 2, kind: "float64Value" } },
@@ -103,6 +112,8 @@ describe("encodePoints", () => {
     });
     const groups = decode(points).tableRequests[0]?.series?.entries[0]?.fieldGroups ?? [];
     expect(groups.map((g) => g.timestamp)).toEqual(points.map((p) => String(p.timestampMs)));
+    // Every timestamp is sent, 0 too: the server refuses a field group without one.
+    expect(groups.every((g) => g._timestamp === "timestamp")).toBe(true);
     const names = decode(points).tableRequests[0]?.series?.fieldNames ?? [];
     expect(groups.flatMap((g) => g.fields.map((f) => [names[f.nameIndex], f.value?.float64Value]))).toEqual(
       points.flatMap((p) =>

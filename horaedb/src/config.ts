@@ -8,6 +8,9 @@ import {
 } from "@horaedb/common";
 
 export const horaeDBModes = ["standalone", "cluster"] as const;
+
+/** The longest schema name the catalog takes (engine/catalog.ts). */
+const MAX_SCHEMA_NAME_LENGTH = 255;
 export type HoraeDBMode = (typeof horaeDBModes)[number];
 
 /** Configuration of a horaedb instance; see docs/configuration.md. */
@@ -30,6 +33,12 @@ export const horaeDBConfigDefinition = {
       .default("standalone")
       .describe(
         "standalone: one instance serves every table from local storage. cluster: shards are placed by horaemeta (not available yet; startup refuses it).",
+      ),
+    schemas: z
+      .array(z.string().min(1).max(MAX_SCHEMA_NAME_LENGTH))
+      .default([])
+      .describe(
+        "Schemas (databases) besides public that tables may be created in, by CREATE TABLE or a first write. A write or CREATE TABLE naming another schema is refused with NOT_FOUND; the schemas of tables already on disk stay served.",
       ),
     engine: configSection({
       memory_budget_bytes: z

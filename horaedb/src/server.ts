@@ -128,6 +128,7 @@ export class HoraeDBServer {
       walSegmentBytes: engineConfig.wal_segment_bytes,
       autoCreateTable: engineConfig.auto_create_table,
       autoAddColumns: engineConfig.auto_add_columns,
+      schemas: [DEFAULT_DATABASE, ...this.config.schemas],
     });
     this.#engine.onFlush((event) => this.metrics.observeFlush(event));
     let addresses: BoundAddresses;

@@ -103,13 +103,15 @@ export function storageServiceHandlers(context: StorageServiceContext): StorageS
   return {
     ...unimplemented,
     Route(call, callback) {
-      const database = databaseOf(call.request.context);
       const endpoint = context.endpoint();
-      // Standalone: every existing table is led by this instance; unknown tables are left out, and a
-      // write for one may come here (it creates the table).
-      const routes = call.request.tables
-        .filter((table) => context.engine().table(database, table) !== undefined)
-        .map((table) => ({ table, shardId: 0, leader: endpoint, followers: [] }));
+      // Standalone: this instance leads every table, those that do not exist yet too (a write for
+      // one comes here and creates it; a query for one is answered NOT_FOUND here).
+      const routes = call.request.tables.map((table) => ({
+        table,
+        shardId: 0,
+        leader: endpoint,
+        followers: [],
+      }));
       callback(null, { header: OK, clusterVersion: "0", routes });
     },
     Write(call, callback) {

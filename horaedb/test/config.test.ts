@@ -20,6 +20,7 @@ describe("horaedb configuration", () => {
       data_dir: "./data",
       advertise_host: "",
       mode: "standalone",
+      schemas: [],
       engine: {
         memory_budget_bytes: 1024 * 1024 * 1024,
         max_unflushed_age_ms: 300_000,
@@ -50,6 +51,7 @@ describe("horaedb configuration", () => {
       data_dir: "HORAEDB_DATA_DIR",
       advertise_host: "HORAEDB_ADVERTISE_HOST",
       mode: "HORAEDB_MODE",
+      schemas: "HORAEDB_SCHEMAS",
       "engine.memory_budget_bytes": "HORAEDB_ENGINE__MEMORY_BUDGET_BYTES",
       "engine.max_unflushed_age_ms": "HORAEDB_ENGINE__MAX_UNFLUSHED_AGE_MS",
       "engine.sst_encoder_workers": "HORAEDB_ENGINE__SST_ENCODER_WORKERS",

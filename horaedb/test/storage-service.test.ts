@@ -107,10 +107,12 @@ async function rowsOf(server: HoraeDBServer, table: string, projection: string[]
 const big = (_k: string, v: unknown) => (typeof v === "bigint" ? v.toString() : v);
 
 describe("StorageService writes", () => {
-  it("writes the series form, creating the table, and routes it to this instance", async () => {
+  it("routes every table to this instance, and writes the series form, creating the table", async () => {
     const { server, addresses, client } = await startServer();
+    const leader = { host: "127.0.0.1", port: addresses.grpcPort };
+    // Standalone: a table that does not exist yet is led here too (a write creates it here).
     const before = await call(client.Route.bind(client), { tables: ["cpu"] });
-    expect(before).toMatchObject({ header: { code: "STATUS_CODE_OK" }, routes: [] });
+    expect(before).toMatchObject({ header: { code: "STATUS_CODE_OK" }, routes: [{ table: "cpu", leader }] });
     const response = await write(client, {
       tableRequests: [seriesRequest("cpu", ["a", "b"], [T + 1000, T + 2000])],
     });
@@ -128,7 +130,8 @@ describe("StorageService writes", () => {
     ]);
     const route = await call(client.Route.bind(client), { tables: ["cpu", "missing"] });
     expect(route.routes).toEqual([
-      expect.objectContaining({ table: "cpu", leader: { host: "127.0.0.1", port: addresses.grpcPort } }),
+      expect.objectContaining({ table: "cpu", leader }),
+      expect.objectContaining({ table: "missing", leader }),
     ]);
   });
 
@@ -350,6 +353,11 @@ describe("StorageService writes", () => {
       /tag "host" must be a string/,
     ],
     ["no rows", (r: storage.WriteTableRequest) => (r.series!.entries = []), /no rows/],
+    [
+      "a field group without a timestamp",
+      (r: storage.WriteTableRequest) => delete r.series!.entries![0]!.fieldGroups![0]!.timestamp,
+      /series entry 0: a field group has no timestamp/,
+    ],
   ])("refuses %s with INVALID_ARGUMENT naming the problem", async (_name, mutate, message) => {
     const { client } = await startServer();
     const request = seriesRequest("cpu", ["a"], [T + 1000]);
@@ -357,6 +365,60 @@ describe("StorageService writes", () => {
     const response = await write(client, { tableRequests: [request] });
     expect(response.tableResults[0]?.header?.code).toBe("STATUS_CODE_INVALID_ARGUMENT");
     expect(response.tableResults[0]?.header?.message).toMatch(message);
+  });
+
+  it("takes a timestamp of 0 when it is sent", async () => {
+    const { server, client } = await startServer();
+    // Without a TTL: a row of 1970 would be hidden as expired.
+    await sqlQuery(client, {
+      sql:
+        "CREATE TABLE epoch (host string TAG, usage double, count bigint, timestamp timestamp NOT NULL, " +
+        "TIMESTAMP KEY(timestamp)) WITH (enable_ttl='false')",
+    });
+    const response = await write(client, { tableRequests: [seriesRequest("epoch", ["a"], [0])] });
+    expect(response.header?.code).toBe("STATUS_CODE_OK");
+    expect(await rowsOf(server, "epoch", ["timestamp"])).toEqual([[0]]);
+  });
+
+  it("refuses writes and CREATE TABLE in a schema it does not have, NOT_FOUND naming it, until configured", async () => {
+    const first = await startServer();
+    const written = await write(first.client, {
+      context: { database: "metrics" },
+      tableRequests: [seriesRequest("cpu", ["a"], [T + 1000])],
+    });
+    expect(written.header?.code).toBe("STATUS_CODE_NOT_FOUND");
+    expect(written.tableResults.map((r) => [r.table, r.header?.code, r.header?.message])).toEqual([
+      [
+        "cpu",
+        "STATUS_CODE_NOT_FOUND",
+        "table metrics.cpu: schema metrics does not exist (this instance has public)",
+      ],
+    ]);
+    const created = await sqlQuery(first.client, {
+      sql: "CREATE TABLE metrics.mem (host string TAG, v double, ts timestamp NOT NULL, TIMESTAMP KEY(ts))",
+    });
+    expect(created.header?.code).toBe(StatusCode.STATUS_CODE_NOT_FOUND);
+    expect(created.header?.message).toMatch(/schema metrics does not exist/);
+    expect(first.server.engine.tables("metrics")).toEqual([]);
+    await first.server.stop();
+
+    // Listed in the configuration, the schema takes new tables; public is always there.
+    const second = await startServer({ schemas: ["metrics"] });
+    const again = await write(second.client, {
+      context: { database: "metrics" },
+      tableRequests: [seriesRequest("cpu", ["a"], [T + 1000])],
+    });
+    expect(again.header?.code).toBe("STATUS_CODE_OK");
+    expect(second.server.engine.tables("metrics").map((t) => t.name)).toEqual(["cpu"]);
+    await second.server.stop();
+
+    // Dropped from the configuration, the schema keeps serving the tables it holds.
+    const third = await startServer();
+    const kept = await write(third.client, {
+      context: { database: "metrics" },
+      tableRequests: [seriesRequest("cpu", ["a"], [T + 2000]), seriesRequest("disk", ["a"], [T])],
+    });
+    expect(kept.tableResults.map((r) => r.header?.code)).toEqual(["STATUS_CODE_OK", "STATUS_CODE_OK"]);
   });
 
   it("refuses an unknown codec, bad compressed data, a payload inflating past the limit, and a request over the size limit", async () => {

@@ -261,6 +261,8 @@ describe("Write", () => {
               ],
               fieldGroups: [
                 {
+                  // FieldGroup.timestamp is `optional`: its presence shows as this synthetic oneof.
+                  _timestamp: "timestamp",
                   timestamp: "1700000000000",
                   fields: [
                     { nameIndex: 0, value: { float64Value: 0.1, kind: "float64Value" } },
@@ -280,6 +282,7 @@ describe("Write", () => {
                   ],
                 },
                 {
+                  _timestamp: "timestamp",
                   timestamp: "1700000001000",
                   fields: [{ nameIndex: 0, value: { float64Value: -2.5, kind: "float64Value" } }],
                 },

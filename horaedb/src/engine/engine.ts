@@ -61,6 +61,12 @@ export interface StorageEngineOptions {
    * that queries over fresh data find them there (default true; see DecodedCacheFill).
    */
   readonly prepopulateDecodedCache?: boolean;
+  /**
+   * The schemas new tables may be created in, by CREATE TABLE or a first write, besides those of
+   * the tables the engine already holds; absent, any schema is accepted. A table in another schema
+   * is refused as not found, so that a misspelt database name does not create tables of its own.
+   */
+  readonly schemas?: readonly string[];
 }
 
 export const DEFAULT_DECODED_CACHE_BYTES = 256 * 1024 * 1024;
@@ -141,6 +147,8 @@ export class StorageEngine {
   /** Creates of one table name run one at a time (see createTable). */
   readonly #creates = new KeyedSerialQueue();
   readonly #flushListeners = new Set<(event: FlushEvent) => void>();
+  /** See StorageEngineOptions.schemas; undefined accepts any schema. */
+  readonly #schemas: Set<string> | undefined;
 
   private constructor(
     options: StorageEngineOptions,
@@ -151,6 +159,7 @@ export class StorageEngine {
     compactionOptions: CompactionOptions,
   ) {
     this.#options = options;
+    this.#schemas = options.schemas === undefined ? undefined : new Set(options.schemas);
     this.layout = layout;
     this.#catalog = catalog;
     this.#shard = shard;
@@ -295,6 +304,8 @@ export class StorageEngine {
       if (ifNotExists) return infoOf(existing);
       throw new TableError("already_exists", qualified, "already exists");
     }
+    const unknownSchema = this.#unknownSchemaReason(schemaName);
+    if (unknownSchema !== undefined) throw new TableError("not_found", qualified, unknownSchema);
     const options = parseTableOptions(rawOptions, undefined, qualified);
     const id = await this.#catalog.allocateId();
     const manifest = await TableManifest.create(this.#options.store, this.layout.manifestPrefix(id), {
@@ -391,6 +402,11 @@ export class StorageEngine {
       );
     }
     let table = this.#lookup(schemaName, name);
+    // The request's schema is checked before its rows: a misspelt database fails every table alike.
+    if (table === undefined && invalidNameReason("schema", schemaName) === undefined) {
+      const unknownSchema = this.#unknownSchemaReason(schemaName);
+      if (unknownSchema !== undefined) throw new WriteError("not_found", qualified, unknownSchema);
+    }
     let prepared = prepareWrite(qualified, table?.schema, rows, policy);
     if (table === undefined) {
       const bad = invalidNameReason("schema", schemaName) ?? invalidNameReason("table", name);
@@ -543,6 +559,14 @@ export class StorageEngine {
   #register(table: Table): void {
     this.#tables.set(table.identity.id, table);
     this.#shard.addTable(table);
+    this.#schemas?.add(table.identity.schemaName);
+  }
+
+  /** Why a new table cannot be created in `schemaName`, or undefined if it can. */
+  #unknownSchemaReason(schemaName: string): string | undefined {
+    const schemas = this.#schemas;
+    if (schemas === undefined || schemas.has(schemaName)) return undefined;
+    return `schema ${schemaName} does not exist (this instance has ${[...schemas].sort().join(", ")})`;
   }
 
   #lookup(schemaName: string, name: string): Table | undefined {

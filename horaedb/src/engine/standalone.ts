@@ -22,6 +22,8 @@ export interface StandaloneEngineOptions {
   readonly walSegmentBytes?: number;
   readonly autoCreateTable?: boolean;
   readonly autoAddColumns?: boolean;
+  /** See StorageEngineOptions.schemas (absent: any schema). */
+  readonly schemas?: readonly string[];
   /** fsync objects written to the local store (default true; tests may turn it off). */
   readonly fsyncObjects?: boolean;
   /** Compaction settings; absent ones take DEFAULT_COMPACTION_OPTIONS. */
@@ -68,6 +70,7 @@ export async function openStandaloneEngine(options: StandaloneEngineOptions): Pr
       autoAddColumns: options.autoAddColumns ?? true,
     },
     logger: options.logger,
+    ...(options.schemas === undefined ? {} : { schemas: options.schemas }),
     ...(options.compaction === undefined ? {} : { compaction: options.compaction }),
     ...(options.now === undefined ? {} : { now: options.now }),
   };

@@ -316,6 +316,7 @@ class SeriesDecoder {
     const outer = r.enter();
     let lo = 0;
     let hi = 0;
+    let timestamped = false;
     while (!r.done) {
       const key = r.uint32();
       const field = key >>> 3;
@@ -328,11 +329,13 @@ class SeriesDecoder {
         r.varint64();
         lo = r.lo;
         hi = r.hi;
+        timestamped = true;
       } else {
         r.skip(wire);
       }
     }
     r.leave(outer);
+    if (!timestamped) throw this.#invalid(`series entry ${e}: a field group has no timestamp`);
     if (!int64IsSafe(lo, hi)) {
       throw this.#invalid(`series entry ${e}: timestamp ${int64String(lo, hi)} is out of range (±2^53 ms)`);
     }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -70,6 +70,34 @@ describe("horaedb executable", () => {
     expect(listening.http).not.toBe("127.0.0.1:5440");
     server.child.kill("SIGTERM");
     await expect(server.exitCode(5_000)).resolves.toBe(0);
+  });
+
+  it("reads a --config file, environment variables and flags overriding it", async () => {
+    const config = join(dataRoot, "horaedb.toml");
+    const fromFile = join(dataRoot, "from-file");
+    writeFileSync(
+      config,
+      [`data_dir = ${JSON.stringify(fromFile)}`, "[server]", "grpc_port = 0", "http_port = 0"].join("\n"),
+    );
+    const cases: [string[], Record<string, string>, string][] = [
+      [["--config", config], {}, fromFile],
+      [["--config", config], { HORAEDB_DATA_DIR: join(dataRoot, "env") }, join(dataRoot, "env")],
+      [
+        ["--config", config, "--data-dir", join(dataRoot, "flag")],
+        { HORAEDB_DATA_DIR: join(dataRoot, "env") },
+        join(dataRoot, "flag"),
+      ],
+    ];
+    for (const [args, env, dataDir] of cases) {
+      const server = run(args, env);
+      const listening = await server.waitForLine((line) => line.msg === "listening");
+      expect(listening.dataDir).toBe(dataDir);
+      // The ports of the file, chosen at run time, not the defaults 8831 and 5440.
+      expect(listening.grpc).not.toMatch(/:8831$/);
+      expect(listening.http).not.toMatch(/:5440$/);
+      server.child.kill("SIGTERM");
+      await expect(server.exitCode(5_000)).resolves.toBe(0);
+    }
   });
 
   it("exits non-zero with one clear line when the HTTP port is in use", async () => {

@@ -35,7 +35,8 @@
  * Flags: --hosts N, --hours N, --batch N (rows per write), --concurrency N (writes in flight),
  * --warmup N (untimed queries per shape first), --repeat N (timed queries per shape), --order
  * tsbs|interleaved, --queries a,b, --seed N (query parameters), --peers a,b (influxdb,
- * victoria-metrics; empty for none), --skip-series, --influxd PATH, --victoria-metrics PATH.
+ * victoria-metrics; empty for none), --skip-series, --install-peers (install a missing peer from its
+ * Debian package; as root), --influxd PATH, --victoria-metrics PATH.
  */
 import { parseArgs } from "node:util";
 import {
@@ -51,6 +52,7 @@ import {
   type TsbsScale,
 } from "@horaedb/horaedb/testing";
 import type { Table } from "apache-arrow";
+import { ensureProgram } from "@horaedb/integration-tests";
 import { cleanupOnSignals, runCleanup } from "./cleanup.js";
 import { findExecutable } from "./peers/child-process.js";
 import { HoraeDb, tsbsArrowTable } from "./peers/horaedb.js";
@@ -105,6 +107,7 @@ const config = readFlags(() => {
       seed: { type: "string", default: "1" },
       peers: { type: "string", default: "influxdb,victoria-metrics" },
       "skip-series": { type: "boolean", default: false },
+      "install-peers": { type: "boolean", default: false },
       influxd: { type: "string", default: "influxd" },
       "victoria-metrics": { type: "string", default: "victoria-metrics" },
     },
@@ -129,6 +132,7 @@ const config = readFlags(() => {
     seed: positiveInteger("seed", flags.seed),
     peers: parsePeers(flags.peers),
     skipSeries: flags["skip-series"],
+    installPeers: flags["install-peers"],
     binaries: { influxdb: flags.influxd, "victoria-metrics": flags["victoria-metrics"] },
   };
 });
@@ -202,13 +206,32 @@ async function ingestHoraeDb(horaedb: HoraeDb, batches: readonly TsbsBatch[]): P
 }
 
 async function startPeer(name: PeerName): Promise<LineProtocolTarget | undefined> {
+  const binary = await peerBinary(name);
+  if (binary === undefined) return undefined;
+  return name === "influxdb" ? InfluxDb.start(binary) : VictoriaMetrics.start(binary, scale);
+}
+
+/**
+ * The peer's executable: found on PATH (or at the given path), else, with --install-peers, from its
+ * Debian package, installed now (as root); undefined, said on stderr, when there is none.
+ */
+async function peerBinary(name: PeerName): Promise<string | undefined> {
   const wanted = config.binaries[name];
-  const binary = findExecutable(wanted);
-  if (binary === undefined) {
-    console.error(`${name}: ${wanted} not found (Debian package ${name}); skipped`);
+  const found = findExecutable(wanted);
+  if (found !== undefined) return found;
+  if (!config.installPeers || wanted.includes("/")) {
+    console.error(
+      `${name}: ${wanted} not found (Debian package ${name}; --install-peers installs it); skipped`,
+    );
     return undefined;
   }
-  return name === "influxdb" ? InfluxDb.start(binary) : VictoriaMetrics.start(binary, scale);
+  console.error(`${name}: ${wanted} not found; installing the Debian package ${name}`);
+  try {
+    return await ensureProgram({ command: wanted, debianPackage: name });
+  } catch (error) {
+    console.error(`${name}: ${error instanceof Error ? error.message : String(error)}; skipped`);
+    return undefined;
+  }
 }
 
 async function ingestPeer(
@@ -376,8 +399,10 @@ function formatValue(value: number | undefined, unit: string): string {
 function printTable(): void {
   const rows = [...figures].map(([figure, { unit, values }]) => {
     const ours = values.horaedb;
-    const vm = values["victoria-metrics"];
-    const ratio = ours !== undefined && vm !== undefined && vm > 0 ? ours / vm : undefined;
+    const ratioTo = (peer: number | undefined) =>
+      ours !== undefined && peer !== undefined && peer > 0 ? ours / peer : undefined;
+    const ratio = ratioTo(values["victoria-metrics"]);
+    const influxRatio = ratioTo(values.influxdb);
     let target = "";
     if (ratio !== undefined && figure.startsWith("ingest rows/s, columnar"))
       target = ratio >= 1 ? "met" : "missed";
@@ -385,11 +410,12 @@ function printTable(): void {
     return [
       figure,
       ...SYSTEMS.map((system) => formatValue(values[system], unit)),
+      influxRatio === undefined ? "-" : influxRatio.toFixed(2),
       ratio === undefined ? "-" : ratio.toFixed(2),
       target,
     ];
   });
-  const header = ["figure", ...SYSTEMS, "horaedb / vm", "target"];
+  const header = ["figure", ...SYSTEMS, "horaedb / influx", "horaedb / vm", "target"];
   console.error(
     `\nTSBS cpu-only, ${scale.hosts} hosts x ${hours} h = ${totalRows.toLocaleString("en-US")} rows; ` +
       `queries in ${config.order} order, ${warmupRounds} untimed + ${rounds} timed per shape and system`,

@@ -6,6 +6,7 @@ export { startEtcd, probeEtcd, type EtcdEndpoint } from "./services/etcd.js";
 export { startKafka, probeKafka, type KafkaEndpoint } from "./services/kafka.js";
 export { startS3proxy, probeS3, type S3Endpoint } from "./services/s3proxy.js";
 export type { RunningService, ServiceName, StartOptions } from "./services/launch.js";
+export { ensureProgram, type SystemProgram } from "./services/install.js";
 export {
   MavenResolveError,
   MissingProgramError,

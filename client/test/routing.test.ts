@@ -203,3 +203,34 @@ describe("routing", () => {
     expect(up.writeRequests).toHaveLength(1);
   });
 });
+
+describe("requests per endpoint", () => {
+  /** A server that holds each Write for 50 ms and records how many it held at once at most. */
+  async function slowServer(): Promise<{ server: FakeStorageServer; maxInFlight: () => number }> {
+    let inFlight = 0;
+    let max = 0;
+    const server = await fake({
+      write: async (request) => {
+        max = Math.max(max, ++inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        inFlight--;
+        return okWrite(request);
+      },
+    });
+    return { server, maxInFlight: () => max };
+  }
+
+  it("sends writes to one endpoint concurrently, up to maxInFlightPerEndpoint at once", async () => {
+    const limited = await slowServer();
+    const client = clientOf({ endpoints: [limited.server.endpoint], maxInFlightPerEndpoint: 3 });
+    const writes = Array.from({ length: 10 }, (_, i) => client.write(client.point("cpu").field("v", i)));
+    expect((await Promise.all(writes)).map((r) => r.rows)).toEqual(Array(10).fill(1));
+    expect(limited.maxInFlight()).toBe(3);
+
+    // With the default limit (16), all ten are in flight together.
+    const open = await slowServer();
+    const other = clientOf({ endpoints: [open.server.endpoint] });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => other.write(other.point("cpu").field("v", i))));
+    expect(open.maxInFlight()).toBe(10);
+  });
+});

@@ -131,6 +131,7 @@ export class HoraeDBServer {
       schemas: [DEFAULT_DATABASE, ...this.config.schemas],
     });
     this.#engine.onFlush((event) => this.metrics.observeFlush(event));
+    this.#engine.onCompaction((result) => this.metrics.observeCompaction(result));
     let addresses: BoundAddresses;
     try {
       addresses = await this.#servers.start();

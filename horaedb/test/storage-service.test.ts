@@ -455,22 +455,48 @@ describe("StorageService writes", () => {
     });
   });
 
-  it("sums up a StreamWrite and keeps every acknowledged row across a restart", async () => {
+  it("sums up a StreamWrite of both forms and keeps every acknowledged row across a restart", async () => {
     const first = await startServer();
+    const arrow = new ArrowTable({
+      host: vectorFromArray(["x", "y", "z"], new Utf8()),
+      ts: makeVector({
+        type: new TimestampMillisecond(),
+        data: BigInt64Array.from([BigInt(T + 5000), BigInt(T + 6000), BigInt(T + 7000)]),
+      } as never),
+      value: vectorFromArray([1.25, 2.5, 3.75], new Float64()),
+    });
     const response = await new Promise<storage.WriteResponse__Output>((resolve, reject) => {
       const stream = first.client.StreamWrite((err, res) =>
         err !== null ? reject(err) : resolve(res as storage.WriteResponse__Output),
       );
       for (let i = 0; i < 3; i++)
         stream.write({ tableRequests: [seriesRequest("cpu", [`h${i}`], [T + 1000, T + 2000])] });
+      stream.write({
+        tableRequests: [
+          {
+            table: "m",
+            arrow: { ipcStream: tableToIPC(arrow, "stream"), tagColumns: ["host"], timestampColumn: "ts" },
+          },
+        ],
+      });
       stream.end();
     });
-    expect(response).toMatchObject({ header: { code: "STATUS_CODE_OK" }, successRows: "6" });
-    expect(response.tableResults).toHaveLength(3);
+    expect(response).toMatchObject({ header: { code: "STATUS_CODE_OK" }, successRows: "9" });
+    expect(response.tableResults.map((r) => [r.table, r.rows])).toEqual([
+      ["cpu", "2"],
+      ["cpu", "2"],
+      ["cpu", "2"],
+      ["m", "3"],
+    ]);
     await first.server.stop();
     servers.splice(servers.indexOf(first.server), 1);
     const second = await startServer();
     expect(await rowsOf(second.server, "cpu", ["host"])).toHaveLength(6);
+    expect(await rowsOf(second.server, "m", ["host", "ts", "value"])).toEqual([
+      ["x", T + 5000, 1.25],
+      ["y", T + 6000, 2.5],
+      ["z", T + 7000, 3.75],
+    ]);
   });
 });
 
@@ -585,7 +611,7 @@ describe("StorageService SQL", () => {
     });
   });
 
-  it("stops a running statement when its client cancels the call, and counts it as CANCELLED", async () => {
+  it("stops a running statement when its client cancels the call, unary or streaming, and counts it as CANCELLED", async () => {
     const { server, client } = await startServer();
     await fillBigTable(server, client, 1_000_000);
     const cancelledCount = async () =>
@@ -605,11 +631,27 @@ describe("StorageService SQL", () => {
       setTimeout(() => running.cancel(), 50);
     });
     expect((await outcome)?.code).toBe(grpc.status.CANCELLED);
-    const deadline = Date.now() + 10_000;
-    while ((await cancelledCount()) === 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    expect(await cancelledCount()).toBe(1);
+    const cancelledReaches = async (n: number) => {
+      const deadline = Date.now() + 10_000;
+      while ((await cancelledCount()) < n && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(await cancelledCount()).toBe(n);
+    };
+    await cancelledReaches(1);
+
+    // The same through StreamSqlQuery: the statement stops when the stream is cancelled.
+    const streamed = new Promise<grpc.ServiceError | undefined>((resolve) => {
+      const stream = client.StreamSqlQuery({
+        sql: "SELECT v, count(*) AS n FROM big GROUP BY v ORDER BY v DESC LIMIT 1",
+      });
+      stream.on("data", () => undefined);
+      stream.on("error", (err: grpc.ServiceError) => resolve(err));
+      stream.on("end", () => resolve(undefined));
+      setTimeout(() => stream.cancel(), 50);
+    });
+    expect((await streamed)?.code).toBe(grpc.status.CANCELLED);
+    await cancelledReaches(2);
   });
 
   it("streams a response per result batch through StreamSqlQuery, and failures in the header", async () => {

@@ -532,6 +532,11 @@ export class StorageEngine {
     };
   }
 
+  /** Calls `listener` with each compaction job that committed; returns a function that removes it. */
+  onCompaction(listener: (result: CompactionJobResult) => void): () => void {
+    return this.#compaction.onJob(listener);
+  }
+
   /** Calls `listener` after each memtable flushed; returns a function that removes it. */
   onFlush(listener: (event: FlushEvent) => void): () => void {
     this.#flushListeners.add(listener);

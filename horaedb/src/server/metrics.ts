@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { CompactionJobResult } from "../engine/compaction/index.js";
 import type { FlushEvent } from "../engine/engine.js";
 import type { StorageEngine } from "../engine/index.js";
 import { statusOf } from "./status-mapping.js";
@@ -39,6 +40,7 @@ export class ServerMetrics {
   readonly queryErrors: Counter<"code">;
   readonly flushes: Counter;
   readonly flushDuration: Histogram;
+  readonly compactionDuration: Histogram<"kind">;
   readonly flushedRows: Counter;
   readonly flushedBytes: Counter;
 
@@ -125,22 +127,12 @@ export class ServerMetrics {
         this.inc({ result: "failed" }, stats?.failedJobs ?? 0);
       },
     });
-    new Counter({
-      name: "horaedb_compaction_duration_seconds_total",
-      help: "Time spent in committed compaction jobs since the engine opened.",
+    this.compactionDuration = new Histogram({
+      name: "horaedb_compaction_duration_seconds",
+      help: "Duration of committed compaction jobs, by kind (merge, expire).",
+      labelNames: ["kind"],
+      buckets: FLUSH_BUCKETS_SECONDS,
       registers,
-      collect() {
-        this.reset();
-        this.inc((engine()?.compactionStats().totalMs ?? 0) / 1000);
-      },
-    });
-    new Gauge({
-      name: "horaedb_compaction_max_duration_seconds",
-      help: "Duration of the longest committed compaction job since the engine opened.",
-      registers,
-      collect() {
-        this.set((engine()?.compactionStats().maxMs ?? 0) / 1000);
-      },
     });
     new Gauge({
       name: "horaedb_compaction_running_jobs",
@@ -204,6 +196,11 @@ export class ServerMetrics {
     this.flushDuration.observe(event.ms / 1000);
     this.flushedRows.inc(event.rows);
     this.flushedBytes.inc(event.bytes);
+  }
+
+  /** Records a committed compaction job (an engine `onCompaction` listener). */
+  observeCompaction(result: CompactionJobResult): void {
+    this.compactionDuration.observe({ kind: result.kind }, result.ms / 1000);
   }
 
   /** Times one write request. */

@@ -92,6 +92,7 @@ export class CompactionScheduler {
   #paused: boolean;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #jobListeners = new Set<(result: CompactionJobResult) => void>();
 
   constructor(init: CompactionSchedulerInit) {
     this.#options = init.options;
@@ -107,6 +108,12 @@ export class CompactionScheduler {
 
   get paused(): boolean {
     return this.#paused;
+  }
+
+  /** Calls `listener` with each job that committed; returns a function that removes it. */
+  onJob(listener: (result: CompactionJobResult) => void): () => void {
+    this.#jobListeners.add(listener);
+    return () => this.#jobListeners.delete(listener);
   }
 
   /** Starts the periodic check of every table. */
@@ -359,6 +366,13 @@ export class CompactionScheduler {
     s.bytesOut += result.bytesOut;
     s.totalMs += result.ms;
     s.maxMs = Math.max(s.maxMs, result.ms);
+    for (const listener of this.#jobListeners) {
+      try {
+        listener(result);
+      } catch (error) {
+        this.#log.warn({ err: error }, "compaction listener failed");
+      }
+    }
   }
 
   async #withSlot<T>(task: () => Promise<T>): Promise<T | undefined> {

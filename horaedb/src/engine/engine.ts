@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
+import type { ColumnBatch } from "../batch/column-batch.js";
 import { TableManifest, type SstFileEntry } from "../manifest/index.js";
-import { MemoryTracker } from "../memtable/index.js";
+import { CHUNK_OVERHEAD_BYTES, COLUMN_OVERHEAD_BYTES, MemoryTracker } from "../memtable/index.js";
 import type { ObjectStore } from "../object-store/object-store.js";
 import { SstEncoderPool, SstWriter } from "../sst/index.js";
 import { DecodedColumnCache, type DecodedCacheStats } from "../sst/decoded-cache.js";
@@ -117,6 +118,22 @@ export class TableError extends Error {
     this.kind = kind;
     this.table = table;
   }
+}
+
+/**
+ * What a write is counted as while it is admitted and not yet applied: about what its memtable
+ * chunk will be counted as (memtable.ts): its fixed-width columns' bytes, a pointer per row of the
+ * others, the tsid column the memtable adds and the chunk's overheads, without reading a string
+ * (the distinct strings a chunk also counts are few: rows of a series share their tags).
+ */
+function admissionBytes(batch: ColumnBatch): number {
+  let bytes = 8 * batch.numRows + CHUNK_OVERHEAD_BYTES + COLUMN_OVERHEAD_BYTES * (batch.columns.length + 1);
+  for (const column of batch.columns) {
+    const values = column.values;
+    bytes +=
+      (column.validity?.byteLength ?? 0) + (Array.isArray(values) ? 8 * values.length : values.byteLength);
+  }
+  return bytes;
 }
 
 /** Standalone mode has one shard holding every table. */
@@ -394,13 +411,31 @@ export class StorageEngine {
   ): Promise<WriteResult> {
     this.#checkOpen();
     const qualified = `${schemaName}.${name}`;
-    if (this.memory.mustRefuseWrites) {
+    const release = this.memory.admit(admissionBytes(rows.batch));
+    if (release === undefined) {
+      const inFlight = this.memory.admittedBytes;
       throw new WriteError(
         "resource_exhausted",
         qualified,
-        `memtables hold ${this.memory.totalBytes} bytes, over the write limit; retry after flushes catch up`,
+        `memtables hold ${this.memory.totalBytes} bytes` +
+          (inFlight > 0 ? ` and writes being applied about ${inFlight} more` : "") +
+          ", over the write limit; retry after flushes catch up",
       );
     }
+    try {
+      return await this.#admittedWrite(schemaName, name, qualified, rows, policy);
+    } finally {
+      release();
+    }
+  }
+
+  async #admittedWrite(
+    schemaName: string,
+    name: string,
+    qualified: string,
+    rows: WriteRows,
+    policy: WritePolicy,
+  ): Promise<WriteResult> {
     let table = this.#lookup(schemaName, name);
     // The request's schema is checked before its rows: a misspelt database fails every table alike.
     if (table === undefined && invalidNameReason("schema", schemaName) === undefined) {

@@ -33,6 +33,7 @@ export class MemoryTracker {
   readonly #tables = new Map<number, TableMemoryUsage>();
   #mutableBytes = 0;
   #immutableBytes = 0;
+  #admittedBytes = 0;
 
   constructor(options: MemoryTrackerOptions) {
     const { budgetBytes } = options;
@@ -116,6 +117,29 @@ export class MemoryTracker {
   /** Whether writes must be refused: all memtables together are at or above the hard limit. */
   get mustRefuseWrites(): boolean {
     return this.totalBytes >= this.hardLimitBytes;
+  }
+
+  /** Estimated bytes of the writes admitted and not yet applied to their memtables. */
+  get admittedBytes(): number {
+    return this.#admittedBytes;
+  }
+
+  /**
+   * Admits a write of about `bytes`, unless the memtables and the writes admitted before it are at
+   * or above the hard limit; returns the function to call once the write is applied (or failed),
+   * or undefined when it must be refused. Counting writes in flight keeps many concurrent writes,
+   * each checked before any is applied, from passing the limit together: it is passed by at most
+   * one write.
+   */
+  admit(bytes: number): (() => void) | undefined {
+    if (this.totalBytes + this.#admittedBytes >= this.hardLimitBytes) return undefined;
+    this.#admittedBytes += bytes;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#admittedBytes -= bytes;
+    };
   }
 
   /** Throws the retryable MemoryLimitExceededError when writes must be refused. */

@@ -73,7 +73,6 @@ async function start(): Promise<{
   client: storage.StorageServiceClient;
 }> {
   const store = new HeldSstStore(await LocalObjectStore.open(join(dir, "store"), { fsync: false }));
-  cleanups.push(() => store.release());
   const engine = await StorageEngine.open({
     cluster: "standalone",
     store,
@@ -86,6 +85,8 @@ async function start(): Promise<{
     logger,
   });
   cleanups.push(() => engine.close());
+  // Cleanups run last first: flushes may finish, then the engine closes.
+  cleanups.push(() => store.release());
   const server = new grpc.Server();
   server.addService(
     storageServiceServerDefinition(),
@@ -152,6 +153,24 @@ async function rowsPerWrite(engine: StorageEngine): Promise<Map<number, number>>
 }
 
 describe("write backpressure", () => {
+  it("admits concurrent writes only while memtables and the writes in flight are under the limit", async () => {
+    const { engine, client } = await start();
+    const first = await write(client, writeRequest(0));
+    expect(first.header?.code).toBe(StatusCode.STATUS_CODE_OK);
+    const perWrite = engine.memory.totalBytes;
+    // All sent at once, so all are checked before any is applied: the writes in flight must count.
+    const burst = 64;
+    const answers = await Promise.all(
+      Array.from({ length: burst }, (_, i) => write(client, writeRequest(1 + i))),
+    );
+    const codes = answers.map((a) => a.header?.code);
+    const taken = codes.filter((c) => c === StatusCode.STATUS_CODE_OK).length;
+    expect(codes.filter((c) => c === StatusCode.STATUS_CODE_RESOURCE_EXHAUSTED).length).toBe(burst - taken);
+    expect(taken).toBeLessThan(burst);
+    // Past the hard limit by about one write at most, where checking memtables alone lets all in.
+    expect(engine.memory.totalBytes).toBeLessThan(1.5 * BUDGET_BYTES + 2 * perWrite);
+  });
+
   it("answers RESOURCE_EXHAUSTED with a retry hint once memtables are full, holds memory there, and keeps every acknowledged row", async () => {
     const { engine, store, client } = await start();
     const acknowledged: number[] = [];

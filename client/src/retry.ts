@@ -11,6 +11,7 @@ export interface RetryPolicy {
   readonly maxBackoffMs: number;
 }
 
+/** The retry bounds a client takes for those its `retry` option leaves out. */
 export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
   maxAttempts: 10,
   initialBackoffMs: 50,

@@ -354,6 +354,11 @@ describe("StorageService writes", () => {
     ],
     ["no rows", (r: storage.WriteTableRequest) => (r.series!.entries = []), /no rows/],
     [
+      "a name that is both a tag and a field",
+      (r: storage.WriteTableRequest) => (r.series!.fieldNames = ["host", "count"]),
+      /"host" is both a tag and a field/,
+    ],
+    [
       "a field group without a timestamp",
       (r: storage.WriteTableRequest) => delete r.series!.entries![0]!.fieldGroups![0]!.timestamp,
       /series entry 0: a field group has no timestamp/,
@@ -365,6 +370,31 @@ describe("StorageService writes", () => {
     const response = await write(client, { tableRequests: [request] });
     expect(response.tableResults[0]?.header?.code).toBe("STATUS_CODE_INVALID_ARGUMENT");
     expect(response.tableResults[0]?.header?.message).toMatch(message);
+  });
+
+  it("adds the columns a later write carries, unless auto_add_columns is off", async () => {
+    const { server, client } = await startServer();
+    await write(client, { tableRequests: [seriesRequest("cpu", ["a"], [T + 1000])] });
+    const wider = seriesRequest("cpu", ["a"], [T + 2000]);
+    wider.series!.fieldNames = ["usage", "count", "temp"];
+    wider.series!.entries![0]!.fieldGroups![0]!.fields!.push({ nameIndex: 2, value: { float64Value: 21.5 } });
+    const added = await write(client, { tableRequests: [wider] });
+    expect(added.header?.code).toBe("STATUS_CODE_OK");
+    expect(await rowsOf(server, "cpu", ["timestamp", "temp"])).toEqual([
+      [T + 1000, null],
+      [T + 2000, 21.5],
+    ]);
+    await server.stop();
+    servers.splice(servers.indexOf(server), 1);
+
+    const fixed = await startServer({ engine: { auto_add_columns: false } });
+    wider.series!.fieldNames = ["usage", "count", "humidity"];
+    const refused = await write(fixed.client, { tableRequests: [wider] });
+    expect(refused.tableResults[0]?.header?.code).toBe("STATUS_CODE_INVALID_ARGUMENT");
+    expect(refused.tableResults[0]?.header?.message).toMatch(/humidity/);
+    expect(fixed.server.engine.table("public", "cpu")?.schema.columns.map((c) => c.name)).not.toContain(
+      "humidity",
+    );
   });
 
   it("takes a timestamp of 0 when it is sent", async () => {
@@ -611,7 +641,7 @@ describe("StorageService SQL", () => {
     });
   });
 
-  it("stops a running statement when its client cancels the call, unary or streaming, and counts it as CANCELLED", async () => {
+  it("stops a running statement when its client cancels the call or its deadline passes, and counts it as CANCELLED", async () => {
     const { server, client } = await startServer();
     await fillBigTable(server, client, 1_000_000);
     const cancelledCount = async () =>
@@ -652,6 +682,17 @@ describe("StorageService SQL", () => {
     });
     expect((await streamed)?.code).toBe(grpc.status.CANCELLED);
     await cancelledReaches(2);
+
+    // And when the call's own deadline passes: the client sees DEADLINE_EXCEEDED, the statement stops.
+    const expired = new Promise<grpc.ServiceError | null>((resolve) => {
+      client.SqlQuery(
+        { sql: "SELECT v, count(*) AS n FROM big GROUP BY v ORDER BY v DESC LIMIT 1" },
+        { deadline: Date.now() + 50 },
+        (err: grpc.ServiceError | null) => resolve(err),
+      );
+    });
+    expect((await expired)?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    await cancelledReaches(3);
   });
 
   it("streams a response per result batch through StreamSqlQuery, and failures in the header", async () => {

@@ -54,26 +54,3 @@ export class IncompatibleSchemaError extends MemtableError {
 export class MemtableNotFoundError extends MemtableError {
   override readonly name = "MemtableNotFoundError";
 }
-
-/**
- * The instance holds so many unflushed bytes that writes are refused until flushes catch up. The
- * write path answers it with the retryable status RESOURCE_EXHAUSTED.
- */
-export class MemoryLimitExceededError extends Error {
-  override readonly name = "MemoryLimitExceededError";
-  readonly code = "RESOURCE_EXHAUSTED";
-  readonly retryable = true;
-  readonly totalBytes: number;
-  readonly limitBytes: number;
-  readonly table: string | undefined;
-
-  constructor(totalBytes: number, limitBytes: number, table?: string) {
-    super(
-      `${table === undefined ? "" : `table ${table}: `}write refused: memtables hold ${totalBytes} bytes, ` +
-        `at or above the limit of ${limitBytes}; retry after flushes complete`,
-    );
-    this.totalBytes = totalBytes;
-    this.limitBytes = limitBytes;
-    this.table = table;
-  }
-}

@@ -2,7 +2,6 @@ export {
   IncompatibleSchemaError,
   InvalidBatchError,
   InvalidScanOptionsError,
-  MemoryLimitExceededError,
   MemtableError,
   MemtableFrozenError,
   MemtableNotFoundError,

@@ -1,5 +1,3 @@
-import { MemoryLimitExceededError } from "./errors.js";
-
 /** A table's memtable bytes: in its mutable memtable, and in frozen ones being flushed. */
 export interface TableMemoryUsage {
   readonly mutableBytes: number;
@@ -114,11 +112,6 @@ export class MemoryTracker {
     return chosen;
   }
 
-  /** Whether writes must be refused: all memtables together are at or above the hard limit. */
-  get mustRefuseWrites(): boolean {
-    return this.totalBytes >= this.hardLimitBytes;
-  }
-
   /** Estimated bytes of the writes admitted and not yet applied to their memtables. */
   get admittedBytes(): number {
     return this.#admittedBytes;
@@ -140,11 +133,5 @@ export class MemoryTracker {
       released = true;
       this.#admittedBytes -= bytes;
     };
-  }
-
-  /** Throws the retryable MemoryLimitExceededError when writes must be refused. */
-  checkWrite(table?: string): void {
-    if (this.mustRefuseWrites)
-      throw new MemoryLimitExceededError(this.totalBytes, this.hardLimitBytes, table);
   }
 }

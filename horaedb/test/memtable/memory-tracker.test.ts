@@ -1,10 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_HARD_LIMIT_RATIO,
-  MemoryLimitExceededError,
-  MemoryTracker,
-  MemtableSet,
-} from "../../src/memtable/index.js";
+import { DEFAULT_HARD_LIMIT_RATIO, MemoryTracker, MemtableSet } from "../../src/memtable/index.js";
 import { DataType } from "../../src/table/data-type.js";
 import { TableSchema } from "../../src/table/schema.js";
 import { batchFromRows } from "./rows.js";
@@ -59,7 +54,7 @@ describe("MemoryTracker", () => {
     tracker.update(2, { mutableBytes: 40, immutableBytes: 0 });
     expect(tracker.totalBytes).toBe(130);
     expect(tracker.pickTableToFlush()).toBeUndefined();
-    expect(tracker.mustRefuseWrites).toBe(false);
+    expect(tracker.admit(0)).toBeDefined();
   });
 
   it("refuses writes at the hard limit, by default 1.5 times the budget", () => {
@@ -67,27 +62,29 @@ describe("MemoryTracker", () => {
     expect(DEFAULT_HARD_LIMIT_RATIO).toBe(1.5);
     expect(tracker.hardLimitBytes).toBe(150);
     tracker.update(1, { mutableBytes: 60, immutableBytes: 89 });
-    expect(tracker.mustRefuseWrites).toBe(false);
-    expect(() => tracker.checkWrite("cpu")).not.toThrow();
+    tracker.admit(5)?.();
     tracker.update(1, { mutableBytes: 60, immutableBytes: 90 });
-    expect(tracker.mustRefuseWrites).toBe(true);
-    let error: unknown;
-    try {
-      tracker.checkWrite("cpu");
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(MemoryLimitExceededError);
-    const refused = error as MemoryLimitExceededError;
-    expect([refused.code, refused.retryable, refused.totalBytes, refused.limitBytes, refused.table]).toEqual([
-      "RESOURCE_EXHAUSTED",
-      true,
-      150,
-      150,
-      "cpu",
-    ]);
+    expect(tracker.admit(5)).toBeUndefined();
     tracker.update(1, { mutableBytes: 60, immutableBytes: 0 });
-    expect(tracker.mustRefuseWrites).toBe(false);
+    expect(tracker.admit(5)).toBeDefined();
+  });
+
+  it("counts the writes admitted and not yet released against the hard limit", () => {
+    const tracker = new MemoryTracker({ budgetBytes: 100 });
+    tracker.update(1, { mutableBytes: 100, immutableBytes: 0 });
+    const first = tracker.admit(30);
+    const second = tracker.admit(30);
+    expect(tracker.admittedBytes).toBe(60);
+    // 100 held + 60 admitted is past 150: the next write waits for one of them.
+    expect(tracker.admit(1)).toBeUndefined();
+    first?.();
+    first?.();
+    expect(tracker.admittedBytes).toBe(30);
+    const third = tracker.admit(30);
+    expect(third).toBeDefined();
+    second?.();
+    third?.();
+    expect(tracker.admittedBytes).toBe(0);
   });
 
   it("takes the hard limit as bytes or as a ratio, and rejects limits below the budget", () => {

@@ -20,8 +20,13 @@ export const LATENCY_BUCKETS_SECONDS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 ];
 
-/** Flush duration buckets in seconds: flushes write whole SSTs, so they run longer than requests. */
-export const FLUSH_BUCKETS_SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/**
+ * Buckets in seconds of the background jobs, flushes and compactions: they write whole SSTs, so
+ * they run longer than requests.
+ */
+export const BACKGROUND_JOB_BUCKETS_SECONDS = [
+  0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
 
 /**
  * The Prometheus metrics of one horaedb instance, on a registry of its own (several servers in one
@@ -82,7 +87,7 @@ export class ServerMetrics {
     this.flushDuration = new Histogram({
       name: "horaedb_flush_duration_seconds",
       help: "Duration of memtable flushes.",
-      buckets: FLUSH_BUCKETS_SECONDS,
+      buckets: BACKGROUND_JOB_BUCKETS_SECONDS,
       registers,
     });
     this.flushedRows = new Counter({
@@ -131,7 +136,7 @@ export class ServerMetrics {
       name: "horaedb_compaction_duration_seconds",
       help: "Duration of committed compaction jobs, by kind (merge, expire).",
       labelNames: ["kind"],
-      buckets: FLUSH_BUCKETS_SECONDS,
+      buckets: BACKGROUND_JOB_BUCKETS_SECONDS,
       registers,
     });
     new Gauge({
